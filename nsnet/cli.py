@@ -1,0 +1,189 @@
+"""The `nsnet` command line (typer). Each command maps its options onto one stage's dataclass config."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="nsnet",
+    help="NSNet: look at only the few frames that matter. extract -> fit-recognizer -> fit-sampler -> evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+store_app = typer.Typer(help="Feature store interop (HDF5).", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+_err = Console(stderr=True, highlight=False)
+
+
+def user_errors(func: Callable) -> Callable:
+    """Turns the package's user-facing errors into one red line and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from nsnet.errors import USER_ERRORS
+
+        try:
+            return func(*args, **kwargs)
+        except USER_ERRORS as err:
+            _err.print(f"[red]error:[/red] {err}")
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+class AnnotationFormat(str, Enum):
+    auto = "auto"
+    activitynet = "activitynet"
+    kinetics = "kinetics"
+    ucf101 = "ucf101"
+    folder = "folder"
+    csv = "csv"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+@app.command()
+@user_errors
+def extract(
+    annotations: Path = typer.Argument(..., help="Annotation file or folder (ActivityNet JSON, Kinetics CSV, UCF101 lists, a folder per class, or a path,label[,split] CSV)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Store directory (Zarr v3). Re-running on it resumes."),
+    format: AnnotationFormat = typer.Option(AnnotationFormat.auto, "--format", help="Annotation format."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Folder the video paths are relative to."),
+    frames: int = typer.Option(50, "--frames", "-T", min=1, max=10000, help="T: frames pre-sampled per video."),
+    extractor: str = typer.Option("mobilenetv2_100", "--extractor", help="Light extractor (timm name)."),
+    extractor_size: int = typer.Option(224, "--extractor-size", min=32, max=1024, help="Light extractor input size (224 or 112)."),
+    weights: str = typer.Option("package", "--weights", help="Light extractor weights: hub | package | none | PATH."),
+    recognizer: str = typer.Option("tf_efficientnet_lite0", "--recognizer", help="Recognizer (timm name)."),
+    recognizer_size: Optional[int] = typer.Option(None, "--recognizer-size", min=32, max=1024, help="Recognizer crop (default: its native size)."),
+    recognizer_weights: str = typer.Option("package", "--recognizer-weights", help="Recognizer weights: hub | package | none | PATH."),
+    recognizer_checkpoint: Optional[Path] = typer.Option(None, "--recognizer-checkpoint", help="Dataset checkpoint (with a C-class head) for the recognizer."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, max=4096, help="Frames per model forward."),
+    workers: int = typer.Option(2, "--workers", min=0, max=64, help="Decoding worker processes."),
+    device: Device = typer.Option(Device.auto, "--device", help="auto = cuda when present, else cpu."),
+    chunk_videos: Optional[int] = typer.Option(None, "--chunk-videos", min=1, max=4096, help="Videos per store chunk (default 32)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit non-zero when any video failed."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Decode T frames per video once; cache light features, recognizer features/logits in a Zarr store."""
+    from nsnet.extract.config import ExtractConfig
+    from nsnet.extract.pipeline import extract as run_extract
+
+    cfg = ExtractConfig(
+        annotations=annotations, out=out, format=format.value, root=root, frames=frames, extractor=extractor,
+        extractor_size=extractor_size, weights=weights, recognizer=recognizer, recognizer_size=recognizer_size,
+        recognizer_weights=recognizer_weights, recognizer_checkpoint=recognizer_checkpoint, batch_size=batch_size,
+        workers=workers, device=device.value, strict=strict, chunk_videos=chunk_videos,
+        command="nsnet " + " ".join(sys.argv[1:]), quiet=quiet,
+    )
+    store = run_extract(cfg)
+    failed = store.status_counts()["failed"]
+    if strict and failed:
+        _err.print(f"[red]error:[/red] {failed} videos failed (--strict)")
+        raise typer.Exit(code=1)
+
+
+@app.command("fit-recognizer")
+@user_errors
+def fit_recognizer(
+    store: Path = typer.Argument(..., help="Feature store."),
+    split: str = typer.Option("train", "--split", help="Split whose videos train the head."),
+    seed: int = typer.Option(0, "--seed"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Fit a linear (TSN-style, frame-level) head on cached recognizer features; write per-frame logits."""
+    from nsnet.extract.recognizer_head import FitRecognizerConfig
+    from nsnet.extract.recognizer_head import fit_recognizer as run
+
+    run(store, FitRecognizerConfig(split=split, seed=seed, quiet=quiet))
+
+
+@app.command()
+@user_errors
+def info(
+    store: Path = typer.Argument(..., help="Feature store."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Print a summary of a feature store."""
+    from nsnet.store import FeatureStore
+    from nsnet.store.info import store_summary, summary_table
+
+    summary = store_summary(FeatureStore.open(store))
+    if as_json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        Console().print(summary_table(summary))
+
+
+@store_app.command("export-h5")
+@user_errors
+def export_h5(store: Path = typer.Argument(..., help="Feature store."), file: Path = typer.Argument(..., help="Output .h5 file.")) -> None:
+    """Export every array of a store (and its attributes) to one HDF5 file."""
+    from nsnet.store import FeatureStore
+    from nsnet.store.h5 import export_h5 as run
+
+    print(run(FeatureStore.open(store), file))
+
+
+@store_app.command("import-h5")
+@user_errors
+def import_h5(
+    file: Path = typer.Argument(..., help="HDF5 feature dump (needs light/features [N,T,D])."),
+    store: Path = typer.Argument(..., help="New store directory."),
+    chunk_videos: Optional[int] = typer.Option(None, "--chunk-videos", min=1),
+) -> None:
+    """Create a store from an HDF5 feature dump (e.g. one made by export-h5)."""
+    from nsnet.store.h5 import import_h5 as run
+
+    print(run(file, store, chunk_videos).path)
+
+
+@app.command("demo-data")
+@user_errors
+def demo_data(
+    out: Path = typer.Argument(..., help="Folder for the generated videos, annotations.csv and spans.json."),
+    num_classes: int = typer.Option(5, "--classes", min=2, max=8, help="Classes (one real photo each)."),
+    videos_per_class: int = typer.Option(8, "--videos-per-class", min=2, max=1000),
+    seconds: float = typer.Option(8.0, "--seconds", min=1.0, max=600.0),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Generate the built-in untrimmed demo dataset (photos shown as short events in background footage)."""
+    from nsnet.extract.synthetic import DemoConfig, make_demo_dataset
+
+    print(make_demo_dataset(DemoConfig(out_dir=out, num_classes=num_classes, videos_per_class=videos_per_class,
+                                       seconds=seconds, seed=seed)))
+
+
+def _register_optional_commands() -> None:
+    """Adds the sampler and evaluation commands (their modules import lazily)."""
+    try:
+        from nsnet.sampler.commands import ablate_command, fit_sampler_command
+    except ImportError:
+        return
+    app.command("fit-sampler")(user_errors(fit_sampler_command))
+    app.command("ablate")(user_errors(ablate_command))
+    try:
+        from nsnet.evaluate.commands import evaluate_command, predict_command
+    except ImportError:
+        return
+    app.command("evaluate")(user_errors(evaluate_command))
+    app.command("predict")(user_errors(predict_command))
+
+
+_register_optional_commands()
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,107 @@
+"""Video-level recognition metrics: mAP (ActivityNet, FCVID) and top-1 accuracy (Mini-Kinetics,
+UCF101), plus the recognizer's video prediction from its K per-frame outputs.
+
+All metrics return fractions in [0, 1]; callers print percentages.
+
+``labels`` may be given either as a multi-hot array [N, C] (any value > 0 is a positive) or as
+integer class ids [N] for single-label data (converted to one-hot with C = ``scores.shape[1]``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import average_precision_score
+
+
+class MetricError(ValueError):
+    """Raised for invalid metric inputs (bad shapes, non-finite scores, no positive labels)."""
+
+
+def _check_scores(scores: Any) -> np.ndarray:
+    """Returns ``scores`` as a float64 [N, C] array after checking its shape and finiteness."""
+    arr = _to_numpy(scores)
+    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise MetricError(f"scores must be a non-empty [N, C] array, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise MetricError("scores contain NaN or infinite values")
+    return arr
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    """Returns ``x`` (numpy array, torch tensor or nested sequence) as a float64 numpy array."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().to(torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _multi_hot(labels: Any, shape: tuple[int, int]) -> np.ndarray:
+    """Returns a boolean [N, C] positives mask from multi-hot [N, C] or class-id [N] labels."""
+    lab = _to_numpy(labels)
+    n, c = shape
+    if lab.ndim == 1:
+        if lab.shape[0] != n:
+            raise MetricError(f"labels has {lab.shape[0]} entries but scores has {n} rows")
+        if np.any(lab != np.round(lab)) or np.any(lab < 0) or np.any(lab >= c):
+            raise MetricError(f"class-id labels must be integers in [0, {c}), got {labels!r}")
+        out = np.zeros(shape, dtype=bool)
+        out[np.arange(n), lab.astype(np.int64)] = True
+        return out
+    if lab.shape != shape:
+        raise MetricError(f"labels shape {lab.shape} does not match scores shape {shape}")
+    if not np.all(np.isfinite(lab)):
+        raise MetricError("labels contain NaN or infinite values")
+    return lab > 0
+
+
+def per_class_average_precision(scores: Any, labels: Any) -> np.ndarray:
+    """Returns a float64 [C] array: scikit-learn's ``average_precision_score`` of each class
+    over the N videos, NaN for a class with no positive video in the evaluated set (its AP is
+    undefined)."""
+    s = _check_scores(scores)
+    pos = _multi_hot(labels, s.shape)
+    ap = np.full(s.shape[1], np.nan, dtype=np.float64)
+    for c in range(s.shape[1]):
+        if pos[:, c].any():
+            ap[c] = average_precision_score(pos[:, c].astype(np.int64), s[:, c])
+    return ap
+
+
+def mean_average_precision(scores: Any, labels: Any) -> float:
+    """Returns the mean over classes of the per-class average precision, in [0, 1].
+
+    ``scores`` [N, C] are per-class confidences, ``labels`` multi-hot [N, C] (or class ids [N]).
+    Classes with no positive video in the evaluated set are EXCLUDED from the mean (their AP is
+    undefined); see :func:`per_class_average_precision`. Raises :class:`MetricError` when no
+    class has a positive.
+    """
+    ap = per_class_average_precision(scores, labels)
+    if np.all(np.isnan(ap)):
+        raise MetricError("no class has a positive video; mAP is undefined")
+    return float(np.nanmean(ap))
+
+
+def top1_accuracy(scores: Any, labels: Any) -> float:
+    """Returns the fraction of videos, in [0, 1], whose highest-scoring class (argmax, lowest
+    class index on ties) is one of their positive labels (multi-hot [N, C] or class ids [N])."""
+    s = _check_scores(scores)
+    pos = _multi_hot(labels, s.shape)
+    pred = np.argmax(s, axis=1)
+    return float(np.mean(pos[np.arange(s.shape[0]), pred]))
+
+
+def average_frame_predictions(frame_logits: Any, multilabel: bool) -> np.ndarray:
+    """Returns the video predictions as a float64 [N, C] numpy array: the mean over the K frames
+    of the per-frame softmax over classes (per-class sigmoid when ``multilabel``) of
+    ``frame_logits`` [N, K, C] (numpy array or torch tensor)."""
+    logits = torch.as_tensor(_to_numpy(frame_logits), dtype=torch.float64)
+    if logits.ndim != 3 or min(logits.shape) < 1:
+        raise MetricError(
+            f"frame_logits must be a non-empty [N, K, C] array, got shape {tuple(logits.shape)}"
+        )
+    if not torch.isfinite(logits).all():
+        raise MetricError("frame_logits contain NaN or infinite values")
+    probs = torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=-1)
+    return probs.mean(dim=1).numpy()

@@ -1,0 +1,50 @@
+"""Configuration of the extraction stage (mapped one-to-one to `nsnet extract` options)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nsnet.errors import ConfigError
+
+DEFAULT_EXTRACTOR = "mobilenetv2_100"
+DEFAULT_RECOGNIZER = "tf_efficientnet_lite0"
+
+
+@dataclass
+class ExtractConfig:
+    """Everything `nsnet extract` needs; recorded (as the command line) in the store."""
+
+    annotations: Path
+    out: Path
+    format: str = "auto"
+    root: Path | None = None
+    frames: int = 50
+    extractor: str = DEFAULT_EXTRACTOR
+    extractor_size: int = 224
+    weights: str = "package"
+    recognizer: str = DEFAULT_RECOGNIZER
+    recognizer_size: int | None = None
+    recognizer_weights: str = "package"
+    recognizer_checkpoint: Path | None = None
+    batch_size: int = 16
+    workers: int = 2
+    device: str = "auto"
+    strict: bool = False
+    chunk_videos: int | None = None
+    command: str = ""
+    quiet: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raises ConfigError with one line when a value is out of range."""
+        if self.frames < 1:
+            raise ConfigError(f"--frames must be >= 1, got {self.frames}")
+        if self.extractor_size < 32:
+            raise ConfigError(f"--extractor-size must be >= 32, got {self.extractor_size}")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.workers < 0:
+            raise ConfigError(f"--workers must be >= 0, got {self.workers}")
+        if self.chunk_videos is not None and self.chunk_videos < 1:
+            raise ConfigError(f"--chunk-videos must be >= 1, got {self.chunk_videos}")

@@ -1,0 +1,151 @@
+"""Ablation grids: train several sampler configs on one store and compare them on its val split.
+
+The grid file is a JSON list of objects, each a set of :class:`SamplerConfig` overrides with a
+unique ``"name"`` (used as the run's sub-directory), e.g.::
+
+    [{"name": "ns", "variant": "nsnet"},
+     {"name": "fsm-video", "variant": "nsnet", "fsm": "video", "branches": "fsm"},
+     {"name": "maxconf-l", "variant": "maxconf-l"}]
+
+Each run is trained on the train split; on the val split it selects K frames per video (the fused
+``nsnet`` sampler for two-branch NSNet runs, else the run's single branch) and is scored with the
+store's cached recognizer logits: mean of the K per-frame softmax (sigmoid if multi-label) ->
+mAP and top-1. Two-branch runs also report each branch alone. An untrained ``uniform`` row is
+added as the reference. Results go to ``ablation.csv`` and ``ablation.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nsnet.sampler.base import Sampler, SamplerInputs
+from nsnet.sampler.config import SamplerConfig, SamplerConfigError
+from nsnet.sampler.data import SamplerArrays, load_sampler_arrays
+from nsnet.sampler.registry import create_sampler
+from nsnet.sampler.train import SamplerRun, save_run, train_sampler
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+COLUMNS = ("name", "variant", "fsm", "vgm", "guide", "encoder", "width", "epochs", "train_s", "final_loss",
+           "k", "mAP", "top1", "mAP_fsm", "mAP_vgm")
+
+
+def load_grid(grid_file: str | Path) -> list[SamplerConfig]:
+    """Returns the resolved configs of a grid file (raises SamplerConfigError on bad entries)."""
+    try:
+        entries = json.loads(Path(grid_file).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise SamplerConfigError(f"{grid_file}: cannot read the grid ({err})") from err
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise SamplerConfigError(f"{grid_file}: the grid must be a non-empty JSON list of objects")
+    configs, seen = [], set()
+    for i, entry in enumerate(entries):
+        name = entry.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise SamplerConfigError(f"{grid_file}: entry {i} needs a \"name\" made of letters, digits, . _ + -")
+        if name in seen:
+            raise SamplerConfigError(f"{grid_file}: duplicate run name {name!r}")
+        seen.add(name)
+        configs.append(SamplerConfig.from_dict(entry).resolved())
+    return configs
+
+
+def _video_scores(sampler: Sampler, inputs: SamplerInputs, val: SamplerArrays, k: int) -> dict[str, float]:
+    """Returns mAP and top-1 of the recognizer on the K frames ``sampler`` selects."""
+    from nsnet.evaluate.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
+
+    sel = sampler.select(inputs, k)
+    logits = np.take_along_axis(val.rec_logits, sel[..., None], axis=1)  # [N, K, C]
+    scores = average_frame_predictions(logits, multilabel=val.multilabel)
+    return {"mAP": mean_average_precision(scores, val.labels), "top1": top1_accuracy(scores, val.labels)}
+
+
+def evaluate_run(run: SamplerRun, val: SamplerArrays, k: int = 5) -> dict[str, float]:
+    """Returns ``mAP``/``top1`` (and ``mAP_fsm``/``mAP_vgm`` for two-branch NSNet runs) of a run
+    on in-memory val arrays (which need recognizer logits)."""
+    val.require("rec_logits")
+    inputs = SamplerInputs.from_arrays(val)
+    cfg = run.config
+    if cfg.variant == "oracle":
+        return _video_scores(create_sampler("oracle", run=run), inputs, val, k)
+    if cfg.variant == "nsnet" and cfg.branches == "both":
+        out = _video_scores(create_sampler("nsnet", run=run), inputs, val, k)
+        out["mAP_fsm"] = _video_scores(create_sampler("fsm", run=run), inputs, val, k)["mAP"]
+        out["mAP_vgm"] = _video_scores(create_sampler("vgm", run=run), inputs, val, k)["mAP"]
+        return out
+    name = {"maxconf-l": "maxconf-l", "scsampler": "scsampler"}.get(cfg.variant, cfg.branches)
+    return _video_scores(create_sampler(name, run=run), inputs, val, k)
+
+
+def _fmt(value: Any) -> str:
+    """Returns a CSV cell: floats with 4 decimals, None as an empty cell."""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)
+
+
+def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *, k: int = 5,
+           progress: bool = True) -> Path:
+    """Trains every grid entry on the store's train split, scores it on the val split, writes
+    ``out_dir/ablation.csv`` and ``out_dir/ablation.md``; returns ``out_dir``."""
+    from nsnet.store import FeatureStore
+
+    configs = load_grid(grid_file)
+    out_dir = Path(out_dir)
+    store = FeatureStore.open(store_path) if isinstance(store_path, (str, Path)) else store_path
+    needs_rec = any(c.needs_guide() for c in configs)
+    needs_feat = any(c.needs_guide() and c.guide == "prototype" for c in configs)
+    splits = {c.train_split for c in configs}, {c.val_split for c in configs}
+    if len(splits[0]) != 1 or len(splits[1]) != 1:
+        raise SamplerConfigError("all grid entries must use the same train_split and val_split")
+    train = load_sampler_arrays(store, splits[0].pop(), rec_features=needs_feat, rec_logits=needs_rec)
+    val = load_sampler_arrays(store, splits[1].pop(), rec_features=any(c.variant == "oracle" for c in configs))
+    rows: list[dict[str, Any]] = []
+    ref = _video_scores(create_sampler("uniform"), SamplerInputs.from_arrays(val), val, k)
+    rows.append({"name": "uniform (untrained)", "variant": "uniform", "k": k, **ref})
+    for cfg in configs:
+        result = train_sampler(train, cfg, progress=progress)
+        run_dir = save_run(out_dir / cfg.name, result, train)
+        run = SamplerRun(run_dir, result.config, result.model, result.prototypes,
+                         json.loads((run_dir / "config.json").read_text())["run"])
+        metrics = evaluate_run(run, val, k)
+        rows.append({
+            "name": cfg.name, "variant": cfg.variant, "fsm": cfg.fsm if cfg.branches != "vgm" else "",
+            "vgm": cfg.vgm if cfg.branches != "fsm" else "", "guide": cfg.guide, "encoder": cfg.encoder,
+            "width": cfg.width, "epochs": cfg.epochs, "train_s": round(result.seconds, 2),
+            "final_loss": result.history[-1] if result.history else None, "k": k, **metrics,
+        })
+    _write_tables(rows, out_dir, store, k)
+    return out_dir
+
+
+def _write_tables(rows: list[dict[str, Any]], out_dir: Path, store: Any, k: int) -> None:
+    """Writes ``ablation.csv`` and ``ablation.md`` from the result rows."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / "ablation.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: _fmt(row.get(c)) for c in COLUMNS})
+    lines = [
+        "# Sampler ablation",
+        "",
+        f"Store `{getattr(store, 'path', store)}` (fingerprint `{str(store.fingerprint)[:12]}`), "
+        f"K = {k} frames per val video, scored with the cached recognizer logits.",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    for row in rows:
+        cells = []
+        for c in COLUMNS:
+            v = row.get(c)
+            cells.append(f"{100 * v:.2f}" if c.startswith(("mAP", "top1")) and isinstance(v, float) else _fmt(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "mAP / top1 in %; train_s = training seconds; final_loss = mean loss of the last epoch."]
+    (out_dir / "ablation.md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,89 @@
+"""typer commands ``nsnet fit-sampler`` and ``nsnet ablate`` (registered by :mod:`nsnet.cli`).
+
+Bad option values are rejected by typer (enum choices, ranges). Errors about the data -- a store
+that cannot be read, a split without videos, missing recognizer logits, a run / store mismatch,
+an invalid grid -- print one line to stderr and exit with code 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nsnet.sampler.config import (
+    DeviceChoice,
+    EncoderKind,
+    FSMMode,
+    GuideMode,
+    SamplerConfig,
+    SamplerConfigError,
+    Variant,
+    VGMMode,
+)
+from nsnet.sampler.base import SamplerError
+from nsnet.sampler.data import SamplerDataError
+from nsnet.sampler.prototypes import PrototypeError
+from nsnet.sampler.train import RunError, RunMismatchError
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Returns the exception types reported as one-line errors (exit code 2)."""
+    from nsnet.sampler.fusion import FusionError
+    from nsnet.store import StoreError
+
+    return (SamplerConfigError, SamplerDataError, SamplerError, PrototypeError, RunError, RunMismatchError,
+            FusionError, StoreError, FloatingPointError)
+
+
+def _fail(err: BaseException) -> None:
+    """Prints ``err`` as one line to stderr and exits with code 2."""
+    typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(code=2)
+
+
+def fit_sampler_command(
+    store: Annotated[Path, typer.Argument(help="Feature store (zarr directory) with the train split.")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write (sampler.pt + config.json).")],
+    variant: Annotated[Variant, typer.Option(help="Which sampler to train.")] = Variant.nsnet,
+    vgm: Annotated[Optional[VGMMode], typer.Option(help="VGM objective (default: ns).")] = None,
+    fsm: Annotated[Optional[FSMMode], typer.Option(help="FSM objective (default: ns; video for baselines).")] = None,
+    guide: Annotated[GuideMode, typer.Option(help="Guiding saliency score.")] = GuideMode.prototype,
+    encoder: Annotated[Optional[EncoderKind], typer.Option(help="FEM encoder (default: transformer).")] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs (paper: 120).")] = 120,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    width: Annotated[int, typer.Option(min=1, help="FEM width d.")] = 512,
+    lr: Annotated[float, typer.Option(min=0.0, min_open=True, help="Initial learning rate.")] = 1e-2,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Videos per step.")] = 64,
+    device: Annotated[DeviceChoice, typer.Option(help="Where to train.")] = DeviceChoice.auto,
+) -> None:
+    """Train an NSNet (or baseline) sampler on a feature store's cached tensors."""
+    from nsnet.sampler.train import fit_sampler
+
+    cfg = SamplerConfig(
+        name=out.name or "run", variant=variant.value, vgm=vgm.value if vgm else None, fsm=fsm.value if fsm else None,
+        guide=guide.value, encoder=encoder.value if encoder else None, epochs=epochs, seed=seed, width=width,
+        lr=lr, batch_size=batch_size, device=device.value,
+    )
+    try:
+        run_dir = fit_sampler(store, out, cfg)
+    except _user_errors() as err:
+        _fail(err)
+    typer.echo(f"sampler run written to {run_dir}")
+
+
+def ablate_command(
+    store: Annotated[Path, typer.Argument(help="Feature store with train and val splits (and logits).")],
+    grid: Annotated[Path, typer.Option("--grid", help="JSON list of SamplerConfig overrides, each with a name.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the runs, ablation.csv and ablation.md.")],
+    k: Annotated[int, typer.Option("--k", min=1, help="Frames selected per val video.")] = 5,
+) -> None:
+    """Train a grid of sampler configs on one store and compare them on its val split."""
+    from nsnet.sampler.ablate import ablate
+
+    try:
+        out_dir = ablate(store, grid, out, k=k)
+    except _user_errors() as err:
+        _fail(err)
+    typer.echo(f"ablation written to {out_dir / 'ablation.md'}")

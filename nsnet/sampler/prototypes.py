@@ -1,0 +1,225 @@
+"""Class prototypes, guiding saliency scores g_i and NS pseudo labels (paper §3.4, supp. A.1, B.1).
+
+Prototypes (train split only). For a video v with ground-truth class c, the recognizer's correctly
+predicted frames are those whose argmax over classes is c. The top ``eps`` fraction of them by
+softmax confidence on c -- ``max(1, floor(eps * n_correct))`` frames -- are average-pooled into the
+guiding video feature. The prototype p_c is the mean of the guiding features of c's videos.
+
+* A video with no correctly predicted frame for c is skipped for p_c.
+* If that leaves class c without any video, p_c falls back to the mean over c's videos of the top
+  ``max(1, floor(eps * T))`` frames by confidence on c (correct or not); ``Prototypes.fallback``
+  records this. A class with no training video at all has no prototype (``valid`` False) and is
+  left out of the softmax in Eq. 1.
+* Multi-label videos contribute to the prototype of each of their positive classes, each time
+  with the frames judged for that class.
+
+Guiding score (Eq. 1): q_ij = softmax_j(phi(x_i, p_j) / temperature) over the classes with a
+prototype, phi = negative Euclidean distance (``guide="prototype"``); or the recognizer's softmax
+over its logits (``guide="response"``, supp. B.1). For a single-label video g_i = q_ic. For a
+multi-label video with positives P: g_i = max_{c in P} q_ic, and the class part of the pseudo
+label spreads g_i over P proportionally to q_ic (``class_weights``). NS pseudo label:
+y_i = [g_i * w_i, 1 - g_i] in R^{C+1}, w_i = y_v for single-label videos.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+_CHUNK = 128
+
+
+class PrototypeError(ValueError):
+    """Prototype or guiding-score inputs are inconsistent (shapes, missing prototypes)."""
+
+
+@dataclass
+class Prototypes:
+    """Class prototypes in the recognizer's feature space.
+
+    ``features`` [C, D2] float32 (rows of invalid classes are zero), ``valid`` [C] bool,
+    ``num_videos`` [C] int64 (videos pooled), ``fallback`` [C] bool (built without correct frames).
+    """
+
+    features: np.ndarray
+    valid: np.ndarray
+    num_videos: np.ndarray
+    fallback: np.ndarray
+
+
+@dataclass
+class GuideTargets:
+    """Guiding saliency per frame ``g`` [N, T] in [0, 1] and, for multi-label data, the
+    distribution of g over each video's positive classes ``class_weights`` [N, T, C] (None for
+    single-label data, where it is the one-hot video label)."""
+
+    g: np.ndarray
+    class_weights: np.ndarray | None = None
+
+
+def top_eps_count(n: int, eps: float) -> int:
+    """Returns how many of ``n`` frames make the top-``eps`` fraction: max(1, floor(eps*n))."""
+    return max(1, int(math.floor(eps * n + 1e-9)))
+
+
+def _softmax_np(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Returns the softmax of ``logits`` along ``axis`` (float64 internally, float32 out)."""
+    z = logits.astype(np.float64)
+    z = z - z.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)
+
+
+def guiding_video_feature(
+    rec_features: np.ndarray, rec_logits: np.ndarray, cls: int, eps: float = 0.3, *, require_correct: bool = True
+) -> np.ndarray | None:
+    """Returns the guiding video feature [D2] for class ``cls`` of one video, or None.
+
+    With ``require_correct`` the candidates are the frames whose recognizer argmax is ``cls``
+    (None when there is none); otherwise all T frames. The top ``eps`` fraction of candidates by
+    softmax confidence on ``cls`` are averaged.
+    """
+    conf = _softmax_np(rec_logits)[:, cls]
+    candidates = np.arange(rec_logits.shape[0])
+    if require_correct:
+        candidates = candidates[np.argmax(rec_logits, axis=1) == cls]
+        if candidates.size == 0:
+            return None
+    order = candidates[np.argsort(-conf[candidates], kind="stable")]
+    top = order[: top_eps_count(candidates.size, eps)]
+    return rec_features[top].astype(np.float64).mean(axis=0)
+
+
+def build_prototypes(
+    rec_features: np.ndarray, rec_logits: np.ndarray, labels: np.ndarray, eps: float = 0.3
+) -> Prototypes:
+    """Returns the class prototypes built from training videos (see the module docstring).
+
+    ``rec_features`` [N, T, D2], ``rec_logits`` [N, T, C], ``labels`` [N, C] multi-hot.
+    """
+    if rec_features.ndim != 3 or rec_logits.ndim != 3 or rec_features.shape[:2] != rec_logits.shape[:2]:
+        raise PrototypeError(
+            f"recognizer features {rec_features.shape} and logits {rec_logits.shape} must be [N, T, *] alike"
+        )
+    n, _, c = rec_logits.shape
+    if labels.shape != (n, c):
+        raise PrototypeError(f"labels must be [N={n}, C={c}], got {labels.shape}")
+    d2 = rec_features.shape[2]
+    sums = np.zeros((c, d2), np.float64)
+    counts = np.zeros(c, np.int64)
+    fb_sums = np.zeros((c, d2), np.float64)
+    fb_counts = np.zeros(c, np.int64)
+    for v in range(n):
+        for cls in np.nonzero(labels[v] > 0)[0]:
+            feat = guiding_video_feature(rec_features[v], rec_logits[v], int(cls), eps)
+            if feat is not None:
+                sums[cls] += feat
+                counts[cls] += 1
+            fb_sums[cls] += guiding_video_feature(rec_features[v], rec_logits[v], int(cls), eps, require_correct=False)
+            fb_counts[cls] += 1
+    fallback = (counts == 0) & (fb_counts > 0)
+    valid = (counts > 0) | fallback
+    feats = np.zeros((c, d2), np.float64)
+    feats[counts > 0] = sums[counts > 0] / counts[counts > 0, None]
+    feats[fallback] = fb_sums[fallback] / fb_counts[fallback, None]
+    num_videos = np.where(counts > 0, counts, fb_counts)
+    return Prototypes(features=feats.astype(np.float32), valid=valid, num_videos=num_videos, fallback=fallback)
+
+
+def prototype_class_probs(
+    rec_features: np.ndarray, prototypes: Prototypes, temperature: float = 1.0
+) -> np.ndarray:
+    """Returns q [N, T, C] float32: softmax over the classes with a prototype of the negative
+    Euclidean distance between each frame's recognizer feature and the prototypes (divided by
+    ``temperature``); classes without a prototype get probability 0."""
+    if rec_features.shape[-1] != prototypes.features.shape[1]:
+        raise PrototypeError(
+            f"recognizer feature dim {rec_features.shape[-1]} != prototype dim {prototypes.features.shape[1]}"
+        )
+    if not prototypes.valid.any():
+        raise PrototypeError("no class has a prototype")
+    n, t, _ = rec_features.shape
+    protos = torch.from_numpy(prototypes.features[prototypes.valid]).double()
+    out = np.zeros((n, t, prototypes.valid.size), np.float32)
+    for lo in range(0, n, _CHUNK):
+        x = torch.from_numpy(np.ascontiguousarray(rec_features[lo : lo + _CHUNK])).double()
+        dist = torch.cdist(x.reshape(-1, x.shape[-1]), protos)  # [b*T, C_valid]
+        q = torch.softmax(-dist / temperature, dim=-1).reshape(x.shape[0], t, -1)
+        out[lo : lo + x.shape[0]][..., prototypes.valid] = q.float().numpy()
+    return out
+
+
+def response_class_probs(rec_logits: np.ndarray) -> np.ndarray:
+    """Returns q [N, T, C] float32: the recognizer's softmax confidence per frame (supp. B.1)."""
+    return _softmax_np(rec_logits)
+
+
+def guiding_scores(class_probs: np.ndarray, labels: np.ndarray) -> GuideTargets:
+    """Returns the guiding scores for videos with per-frame class probabilities ``class_probs``
+    [N, T, C] and multi-hot ``labels`` [N, C] (see the module docstring for the multi-label rule).
+
+    Videos without any positive label get g = 0 everywhere.
+    """
+    if class_probs.ndim != 3 or labels.shape != (class_probs.shape[0], class_probs.shape[2]):
+        raise PrototypeError(f"class_probs {class_probs.shape} and labels {labels.shape} do not match")
+    pos = (labels > 0)[:, None, :]  # [N, 1, C]
+    q_pos = np.where(pos, class_probs, 0.0).astype(np.float32)
+    g = q_pos.max(axis=2)
+    if not (labels > 0).sum(axis=1).max(initial=0) > 1:
+        return GuideTargets(g=g.astype(np.float32), class_weights=None)
+    total = q_pos.sum(axis=2, keepdims=True)
+    n_pos = np.maximum(pos.sum(axis=2, keepdims=True), 1)
+    weights = np.where(total > 0, q_pos / np.where(total > 0, total, 1.0), pos / n_pos)
+    return GuideTargets(g=g.astype(np.float32), class_weights=weights.astype(np.float32))
+
+
+def compute_guide(
+    labels: np.ndarray,
+    *,
+    mode: str = "prototype",
+    rec_features: np.ndarray | None = None,
+    rec_logits: np.ndarray | None = None,
+    prototypes: Prototypes | None = None,
+    temperature: float = 1.0,
+) -> GuideTargets:
+    """Returns the guiding scores of videos for ``mode`` "prototype" (needs ``rec_features`` and
+    ``prototypes``) or "response" (needs ``rec_logits``), computed in chunks of videos."""
+    if mode == "prototype":
+        if rec_features is None or prototypes is None:
+            raise PrototypeError("prototype guiding scores need recognizer features and prototypes")
+        n = rec_features.shape[0]
+        probs_of = lambda lo, hi: prototype_class_probs(rec_features[lo:hi], prototypes, temperature)  # noqa: E731
+    elif mode == "response":
+        if rec_logits is None:
+            raise PrototypeError("response guiding scores need recognizer logits")
+        n = rec_logits.shape[0]
+        probs_of = lambda lo, hi: response_class_probs(rec_logits[lo:hi])  # noqa: E731
+    else:
+        raise PrototypeError(f"unknown guide mode {mode!r}; expected 'prototype' or 'response'")
+    parts = [guiding_scores(probs_of(lo, lo + 4 * _CHUNK), labels[lo : lo + 4 * _CHUNK]) for lo in range(0, n, 4 * _CHUNK)]
+    g = np.concatenate([p.g for p in parts])
+    if all(p.class_weights is None for p in parts):
+        return GuideTargets(g=g)
+    weights = [
+        p.class_weights if p.class_weights is not None else np.broadcast_to(
+            labels[lo : lo + 4 * _CHUNK][:, None, :], p.g.shape + (labels.shape[1],)
+        ).astype(np.float32)
+        for p, lo in zip(parts, range(0, n, 4 * _CHUNK))
+    ]
+    return GuideTargets(g=g, class_weights=np.concatenate(weights))
+
+
+def ns_pseudo_labels(g: np.ndarray, labels: np.ndarray, class_weights: np.ndarray | None = None) -> np.ndarray:
+    """Returns the NS pseudo labels [N, T, C+1] = [g_i * w_i, 1 - g_i] (w_i = y_v when
+    ``class_weights`` is None) for guiding scores ``g`` [N, T] and multi-hot ``labels`` [N, C]."""
+    from nsnet.sampler.losses import ns_targets
+
+    out = ns_targets(
+        torch.from_numpy(np.asarray(g, np.float32)),
+        torch.from_numpy(np.asarray(labels, np.float32)),
+        None if class_weights is None else torch.from_numpy(np.asarray(class_weights, np.float32)),
+    )
+    return out.numpy()

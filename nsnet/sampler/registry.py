@@ -1,0 +1,64 @@
+"""timm-style sampler registry: ``@register_sampler`` classes, ``create_sampler(name, **kw)``.
+
+Built-in samplers (registered when the registry is first used):
+
+* rule-based (:mod:`nsnet.sampler.rules`): ``uniform``, ``random``, ``dense``, ``topk`` (MaxConf);
+* trained (:mod:`nsnet.sampler.trained`): ``nsnet`` (fused), ``fsm``, ``vgm``, ``maxconf-l``,
+  ``scsampler``, ``oracle`` -- created from a run directory: ``create_sampler("nsnet",
+  run_dir=RUN_DIR)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable, TypeVar
+
+from nsnet.sampler.base import Sampler
+
+_REGISTRY: dict[str, type[Sampler]] = {}
+_BUILTIN_MODULES = ("nsnet.sampler.rules", "nsnet.sampler.trained")
+S = TypeVar("S", bound=type[Sampler])
+
+
+class UnknownSamplerError(ValueError):
+    """No sampler is registered under the requested name."""
+
+
+def register_sampler(name: str) -> Callable[[S], S]:
+    """Returns a class decorator that registers a :class:`Sampler` subclass under ``name``."""
+
+    def wrap(cls: S) -> S:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"a sampler named {name!r} is registered already ({_REGISTRY[name].__name__})")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def _load_builtins() -> None:
+    """Imports the modules that register the built-in samplers."""
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+def list_samplers(trained: bool | None = None) -> list[str]:
+    """Returns the sorted registered sampler names (only trained / untrained ones if asked)."""
+    _load_builtins()
+    return sorted(n for n, c in _REGISTRY.items() if trained is None or c.trained == trained)
+
+
+def sampler_class(name: str) -> type[Sampler]:
+    """Returns the class registered under ``name`` (raises UnknownSamplerError)."""
+    _load_builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownSamplerError(f"unknown sampler {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def create_sampler(name: str, **kwargs: Any) -> Sampler:
+    """Returns a new sampler ``name`` built with ``kwargs`` (e.g. ``seed`` for ``random``,
+    ``run_dir`` / ``run`` / ``store`` / ``fusion`` / ``alpha`` for the trained ones)."""
+    return sampler_class(name)(**kwargs)

@@ -1,0 +1,84 @@
+"""Untrained, rule-based frame selectors (TSQNet §4.2 baselines).
+
+* ``uniform`` -- K evenly spaced frames: the centre of each of K equal segments of the T frames,
+  frame floor((j + 0.5) * T / K), j = 0..K-1.
+* ``random``  -- K distinct frames drawn with a seeded generator (same seed -> same frames).
+* ``dense``   -- all T frames (K is ignored).
+* ``topk``    -- MaxConf: the recognizer's maximum class confidence per frame (softmax over its
+  cached logits; per-class sigmoid with ``multilabel=True``), top-K frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nsnet.sampler.base import Sampler, SamplerInputs, check_budget, topk_rows
+from nsnet.sampler.registry import register_sampler
+
+
+def uniform_indices(t: int, k: int) -> np.ndarray:
+    """Returns np.int64 [K]: the centre frame of each of K equal segments of 0..T-1."""
+    k = check_budget(k, t)
+    return np.floor((np.arange(k) + 0.5) * t / k).astype(np.int64)
+
+
+@register_sampler("uniform")
+class UniformSampler(Sampler):
+    """K evenly spaced frames (segment centres); saliency is flat."""
+
+    def scores(self, inputs: SamplerInputs) -> np.ndarray:
+        """Returns a flat [N, T] score of 1/T."""
+        return np.full((inputs.N, inputs.T), 1.0 / inputs.T, dtype=np.float32)
+
+    def select(self, inputs: SamplerInputs, k: int) -> np.ndarray:
+        """Returns np.int64 [N, K]: the same segment centres for every video."""
+        return np.tile(uniform_indices(inputs.T, k), (inputs.N, 1))
+
+
+@register_sampler("random")
+class RandomSampler(Sampler):
+    """K random distinct frames per video, reproducible through ``seed``."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = int(seed)
+
+    def scores(self, inputs: SamplerInputs) -> np.ndarray:
+        """Returns [N, T] uniform random scores from a generator seeded with ``seed``."""
+        return np.random.default_rng(self.seed).random((inputs.N, inputs.T))
+
+
+@register_sampler("dense")
+class DenseSampler(Sampler):
+    """All T frames."""
+
+    def scores(self, inputs: SamplerInputs) -> np.ndarray:
+        """Returns a flat [N, T] score of 1/T."""
+        return np.full((inputs.N, inputs.T), 1.0 / inputs.T, dtype=np.float32)
+
+    def select(self, inputs: SamplerInputs, k: int | None = None) -> np.ndarray:
+        """Returns np.int64 [N, T]: every frame, in temporal order (``k`` is ignored)."""
+        return np.tile(np.arange(inputs.T, dtype=np.int64), (inputs.N, 1))
+
+
+@register_sampler("topk")
+class TopKSampler(Sampler):
+    """MaxConf: frames ranked by the recognizer's maximum class confidence."""
+
+    requires = ("rec_logits",)
+
+    def __init__(self, multilabel: bool = False) -> None:
+        self.multilabel = bool(multilabel)
+
+    def scores(self, inputs: SamplerInputs) -> np.ndarray:
+        """Returns [N, T]: max over classes of the softmax (sigmoid if multilabel) of the logits."""
+        self.check(inputs)
+        z = inputs.rec_logits.astype(np.float64)
+        if self.multilabel:
+            return (1.0 / (1.0 + np.exp(-z))).max(axis=2)
+        z = z - z.max(axis=2, keepdims=True)
+        e = np.exp(z)
+        return (e / e.sum(axis=2, keepdims=True)).max(axis=2)
+
+    def select(self, inputs: SamplerInputs, k: int) -> np.ndarray:
+        """Returns np.int64 [N, K]: the K most confident frames, highest first."""
+        return topk_rows(self.scores(inputs), k)

@@ -1,0 +1,176 @@
+"""Samplers backed by a trained run directory (and the label-using oracle).
+
+* ``nsnet``     -- NSNet: FSM and VGM saliency fused by :func:`nsnet.sampler.fusion.fuse_select_batch`
+  (``fusion="union"``, ``alpha=0.6`` by default, supp. A.3). Its :meth:`scores` is the convex
+  combination alpha * s^f + (1 - alpha) * s^v.
+* ``fsm`` / ``vgm`` -- one NSNet branch alone (``fsm`` also accepts maxconf-l / scsampler runs).
+* ``maxconf-l`` -- TSQNet's MaxConf-L: FEM + frame classifier trained with the video label on
+  every frame; frames ranked by their max class confidence.
+* ``scsampler`` -- SCSampler-style: a per-frame MLP (no temporal context) trained with the video
+  label; frames ranked by their confidence on the video-level predicted class (argmax of the
+  frame-averaged softmax), so a frame must be confident about *the video's* class, not any class.
+* ``oracle``    -- the guiding score g_i itself (labels + recognizer features + train prototypes,
+  or the recognizer's response): an upper bound that uses ground truth (supp. C).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs, check_budget, topk_rows
+from nsnet.sampler.prototypes import Prototypes, compute_guide
+from nsnet.sampler.registry import register_sampler
+from nsnet.sampler.train import SamplerRun, check_run_matches, load_run
+
+
+class TrainedSampler(Sampler):
+    """A sampler whose saliency comes from a trained NSNet-family model."""
+
+    trained = True
+    variants: ClassVar[tuple[str, ...]] = ()
+    branches: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self, run_dir: str | Path | None = None, *, run: SamplerRun | None = None, store: Any = None,
+        device: str = "cpu", batch_size: int = 256,
+    ) -> None:
+        if run is None:
+            if run_dir is None:
+                raise SamplerError(f"sampler {self.name!r} needs a trained run: pass run_dir=... or run=...")
+            run = load_run(run_dir, store=store, device=device)
+        elif store is not None:
+            check_run_matches(run.meta, store, run.run_dir)
+        if self.variants and run.config.variant not in self.variants:
+            raise SamplerError(f"sampler {self.name!r} needs a run of variant {' or '.join(self.variants)}; "
+                               f"{run.run_dir} is a {run.config.variant} run")
+        self.run = run
+        self.device = torch.device(device)
+        self.batch_size = int(batch_size)
+        if run.model is not None:
+            have = {b for b in ("fsm", "vgm") if getattr(run.model, b) is not None}
+            missing = [b for b in self.branches if b not in have]
+            if missing:
+                raise SamplerError(f"sampler {self.name!r} needs the {'/'.join(missing)} branch, "
+                                   f"which run {run.run_dir} did not train")
+            run.model.to(self.device).eval()
+
+    def branch_scores(self, inputs: SamplerInputs) -> dict[str, np.ndarray]:
+        """Returns ``{"fsm": s^f, "vgm": s^v}`` [N, T] float64 for the model's branches."""
+        model = self.run.model
+        meta = self.run.meta
+        if inputs.T != int(meta["T"]) or inputs.light.shape[2] != int(meta["D"]):
+            raise SamplerError(f"inputs are [*, T={inputs.T}, D={inputs.light.shape[2]}] but run {self.run.run_dir} "
+                               f"was trained on T={meta['T']}, D={meta['D']}")
+        parts: dict[str, list[np.ndarray]] = {}
+        with torch.no_grad():
+            for lo in range(0, inputs.N, self.batch_size):
+                x = torch.from_numpy(inputs.light[lo : lo + self.batch_size]).to(self.device)
+                for key, value in model.saliency(x).items():
+                    parts.setdefault(key, []).append(value.double().cpu().numpy())
+        return {key: np.concatenate(chunks) for key, chunks in parts.items()}
+
+
+@register_sampler("fsm")
+class FSMSampler(TrainedSampler):
+    """Top-K of the FSM saliency s^f."""
+
+    variants = ("nsnet", "maxconf-l", "scsampler")
+    branches = ("fsm",)
+
+    def scores(self, inputs: SamplerInputs) -> np.ndarray:
+        """Returns s^f [N, T]."""
+        return self.branch_scores(inputs)["fsm"]
+
+
+@register_sampler("vgm")
+class VGMSampler(TrainedSampler):
+    """Top-K of the VGM attention s^v."""
+
+    variants = ("nsnet",)
+    branches = ("vgm",)
+
+    def scores(self, inputs: SamplerInputs) -> np.ndarray:
+        """Returns s^v = alpha [N, T]."""
+        return self.branch_scores(inputs)["vgm"]
+
+
+@register_sampler("maxconf-l")
+class MaxConfLSampler(FSMSampler):
+    """MaxConf-L: max class confidence of a video-label frame classifier on light features."""
+
+    variants = ("maxconf-l",)
+
+
+@register_sampler("scsampler")
+class SCSampler(FSMSampler):
+    """SCSampler-style: per-frame confidence on the video-level predicted class."""
+
+    variants = ("scsampler",)
+
+
+@register_sampler("nsnet")
+class NSNetSampler(TrainedSampler):
+    """NSNet: FSM and VGM saliency fused into K frames."""
+
+    variants = ("nsnet",)
+    branches = ("fsm", "vgm")
+
+    def __init__(self, run_dir: str | Path | None = None, *, fusion: str = "union", alpha: float = 0.6,
+                 **kwargs: Any) -> None:
+        from nsnet.sampler.fusion import FUSIONS
+
+        if fusion not in FUSIONS:
+            raise SamplerError(f"unknown fusion {fusion!r}; expected one of {FUSIONS}")
+        self.fusion, self.alpha = fusion, float(alpha)
+        super().__init__(run_dir, **kwargs)
+
+    def scores(self, inputs: SamplerInputs) -> np.ndarray:
+        """Returns alpha * s^f + (1 - alpha) * s^v [N, T]."""
+        s = self.branch_scores(inputs)
+        return self.alpha * s["fsm"] + (1.0 - self.alpha) * s["vgm"]
+
+    def select(self, inputs: SamplerInputs, k: int) -> np.ndarray:
+        """Returns np.int64 [N, K]: the fused selection of the two branches."""
+        from nsnet.sampler.fusion import fuse_select_batch
+
+        check_budget(k, inputs.T)
+        s = self.branch_scores(inputs)
+        return fuse_select_batch(s["fsm"], s["vgm"], k, strategy=self.fusion, alpha=self.alpha)
+
+
+@register_sampler("oracle")
+class OracleSampler(Sampler):
+    """The guiding score g_i as saliency: uses the labels (an upper bound, not a real sampler)."""
+
+    trained = True
+
+    def __init__(
+        self, run_dir: str | Path | None = None, *, run: SamplerRun | None = None, store: Any = None,
+        prototypes: Prototypes | None = None, guide: str | None = None, temperature: float | None = None,
+    ) -> None:
+        if run is None and run_dir is not None:
+            run = load_run(run_dir, store=store)
+        elif run is not None and store is not None:
+            check_run_matches(run.meta, store, run.run_dir)
+        self.guide = guide or (run.config.guide if run is not None else "prototype")
+        self.temperature = temperature or (run.config.guide_temperature if run is not None else 1.0)
+        self.prototypes = prototypes if prototypes is not None else (run.prototypes if run is not None else None)
+        if self.guide == "prototype" and self.prototypes is None:
+            raise SamplerError("the prototype oracle needs prototypes: a run trained with guide=prototype, "
+                               "or prototypes=...")
+        self.requires = ("labels", "rec_features") if self.guide == "prototype" else ("labels", "rec_logits")
+
+    def scores(self, inputs: SamplerInputs) -> np.ndarray:
+        """Returns g [N, T] computed from the inputs' labels and recognizer outputs."""
+        self.check(inputs)
+        guide = compute_guide(inputs.labels, mode=self.guide, rec_features=inputs.rec_features,
+                              rec_logits=inputs.rec_logits, prototypes=self.prototypes, temperature=self.temperature)
+        return guide.g.astype(np.float64)
+
+    def select(self, inputs: SamplerInputs, k: int) -> np.ndarray:
+        """Returns np.int64 [N, K]: the K frames with the highest guiding score."""
+        return topk_rows(self.scores(inputs), k)

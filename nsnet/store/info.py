@@ -1,0 +1,67 @@
+"""`nsnet info STORE`: a readable summary of a feature store."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from nsnet.store import schema as S
+from nsnet.store.feature_store import FeatureStore
+
+
+def store_summary(store: FeatureStore) -> dict:
+    """Returns a JSON-able summary: counts per split, models, arrays, identity."""
+    splits = store.read(S.SPLIT)
+    valid = store.valid_indices()
+    per_split = {str(s): int((splits[valid] == s).sum()) for s in sorted(set(splits.tolist()))}
+    arrays = {}
+    for name in S.PER_FRAME_ARRAYS + S.PER_VIDEO_ARRAYS:
+        arr = store.array(name)
+        arrays[name] = {"shape": list(arr.shape), "dtype": str(arr.dtype), "chunks": list(arr.chunks)}
+    return {
+        "path": str(store.path),
+        "schema_version": store.attrs["schema_version"],
+        "nsnet_version": store.attrs.get("nsnet_version"),
+        "created": store.attrs.get("created"),
+        "T": store.T,
+        "num_classes": store.num_classes,
+        "multilabel": store.multilabel,
+        "status": store.status_counts(),
+        "videos_per_split": per_split,
+        "extractor": store.extractor_spec,
+        "recognizer": store.recognizer_spec,
+        "logits": store.attrs.get("logits_source"),
+        "recognizer_head": store.attrs.get("recognizer_head"),
+        "fingerprint": store.fingerprint,
+        "command": store.attrs.get("command"),
+        "arrays": arrays,
+        "failures": [{"path": p, "reason": r} for p, r in store.failures()],
+    }
+
+
+def summary_table(summary: dict) -> Table:
+    """Returns a rich table rendering of :func:`store_summary`."""
+    t = Table(title=f"nsnet store {summary['path']}", show_header=False)
+    t.add_column("field", style="bold")
+    t.add_column("value")
+    st = summary["status"]
+    ex, rc = summary["extractor"], summary["recognizer"]
+    t.add_row("videos", f"{st['total']} total: {st['done']} done, {st['failed']} failed, {st['pending']} pending")
+    t.add_row("per split (done)", ", ".join(f"{k}={v}" for k, v in summary["videos_per_split"].items()))
+    t.add_row("frames per video (T)", str(summary["T"]))
+    t.add_row("classes", f"{summary['num_classes']}" + (" (multi-label)" if summary["multilabel"] else ""))
+    t.add_row("light extractor", f"{ex.get('name')} @ {ex.get('input_size')}px, {ex.get('feature_dim')}-d, weights {ex.get('weights')} sha256 {str(ex.get('weights_sha256'))[:12]}")
+    t.add_row("recognizer", f"{rc.get('name')} @ {rc.get('input_size')}px (short side {rc.get('resize_short')}), {rc.get('feature_dim')}-d, weights {rc.get('weights')} sha256 {str(rc.get('weights_sha256'))[:12]}")
+    head = summary.get("recognizer_head")
+    logits = summary["logits"] or "none yet (run `nsnet fit-recognizer`)"
+    if head:
+        logits += f"; head train frame accuracy {100 * head['train_frame_accuracy']:.1f}%"
+    t.add_row("recognizer logits", logits)
+    t.add_row("fingerprint", summary["fingerprint"][:16])
+    t.add_row("command", str(summary["command"]))
+    for name, a in summary["arrays"].items():
+        t.add_row(f"  {name}", f"{a['shape']} {a['dtype']} chunks {a['chunks']}")
+    for f in summary["failures"][:10]:
+        t.add_row("  failed", f"{f['path']}: {f['reason']}")
+    if len(summary["failures"]) > 10:
+        t.add_row("  failed", f"... {len(summary['failures']) - 10} more")
+    return t
