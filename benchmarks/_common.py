@@ -20,7 +20,7 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
-_console = Console(highlight=False)
+_console = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
 
 
 def ensure_repo_on_path() -> None:

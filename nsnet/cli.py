@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     name="nsnet",
@@ -22,7 +23,7 @@ app = typer.Typer(
 store_app = typer.Typer(help="Feature store interop (HDF5).", no_args_is_help=True)
 app.add_typer(store_app, name="store")
 
-_err = Console(stderr=True, highlight=False)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)  # soft_wrap: one error, one line, at any width
 
 
 def user_errors(func: Callable) -> Callable:
@@ -35,7 +36,7 @@ def user_errors(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except USER_ERRORS as err:
-            _err.print(f"[red]error:[/red] {err}")
+            _err.print(f"[red]error:[/red] {escape(str(err))}")
             raise typer.Exit(code=2) from None
 
     return wrapper

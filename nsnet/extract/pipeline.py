@@ -8,6 +8,7 @@ and ``done`` flags last. A re-run skips finished chunks and recomputes the rest 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from dataclasses import asdict
@@ -16,14 +17,17 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
+from rich.markup import escape
 from torch.utils.data import DataLoader, Dataset
 
+from nsnet.errors import ConfigError
 from nsnet.extract.annotations import Manifest
 from nsnet.extract.config import ExtractConfig
 from nsnet.extract.frames import plan_frame_indices
 from nsnet.extract.models import FrameModel, create_frame_model, resolve_device
 from nsnet.extract.transforms import FrameTransform, decode_short_side
 from nsnet.extract.video import VideoReadError, probe_video, read_frames
+from nsnet.extract.weights import sha256_state_dict
 from nsnet.progress import progress_bar, console
 from nsnet.store import DEFAULT_CHUNK_VIDEOS, FeatureStore, StoreLayout
 from nsnet.store import schema as S
@@ -146,6 +150,28 @@ def _iter_loader(dataset: VideoFrames, workers: int, pin: bool) -> Iterator[dict
     yield from loader
 
 
+def create_models(cfg: ExtractConfig, device: torch.device | str = "cpu") -> tuple[FrameModel, FrameModel]:
+    """Returns (light extractor, recognizer) as configured.
+
+    Random-init models (``weights="none"``) are built from a fixed seed, so every run and every
+    rank gets the same weights, and the hash of those weights is recorded in their spec (a resumed
+    run with other random weights would otherwise be mixed silently into the store).
+    """
+    models = []
+    for name, weights, kwargs in (
+        (cfg.extractor, cfg.weights, {"input_size": cfg.extractor_size, "resize_short": cfg.extractor_size}),
+        (cfg.recognizer, cfg.recognizer_weights,
+         {"input_size": cfg.recognizer_size, "checkpoint": cfg.recognizer_checkpoint}),
+    ):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = create_frame_model(name, weights, device=device, **kwargs)
+        if model.spec.weights_sha256 is None:
+            model.spec = dataclasses.replace(model.spec, weights_sha256=sha256_state_dict(model.backbone.state_dict()))
+        models.append(model)
+    return models[0], models[1]
+
+
 def extract(cfg: ExtractConfig) -> FeatureStore:
     """Runs the extraction described by ``cfg`` and returns the (complete) store.
 
@@ -165,10 +191,7 @@ def _extract(cfg: ExtractConfig, dist: _Dist) -> FeatureStore:
     if dist.active and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     manifest = Manifest.load(cfg.annotations, format=cfg.format, root=cfg.root)
-    extractor = create_frame_model(cfg.extractor, cfg.weights, input_size=cfg.extractor_size,
-                                   resize_short=cfg.extractor_size, device=device)
-    recognizer = create_frame_model(cfg.recognizer, cfg.recognizer_weights, input_size=cfg.recognizer_size,
-                                    checkpoint=cfg.recognizer_checkpoint, device=device)
+    extractor, recognizer = create_models(cfg, device)
     layout = _layout(cfg, manifest, extractor, recognizer)
     log = console(quiet=cfg.quiet or dist.rank != 0)
     if dist.rank == 0:
@@ -194,7 +217,7 @@ def _extract(cfg: ExtractConfig, dist: _Dist) -> FeatureStore:
     dataset = VideoFrames(rows, [str(paths[r]) for r in rows], cfg.frames, light_tf, rec_tf)
     num_logit_classes = recognizer.spec.num_classes if recognizer.spec.num_classes else None
     if num_logit_classes and num_logit_classes != store.num_classes:
-        raise ValueError(f"recognizer checkpoint has {num_logit_classes} classes, annotations have {store.num_classes}")
+        raise ConfigError(f"recognizer checkpoint has {num_logit_classes} classes, annotations have {store.num_classes}")
 
     chunk_of_row = {r: c for c in mine for r in range(*ranges[c])}
     buffers: dict[int, dict[str, np.ndarray]] = {}
@@ -212,7 +235,8 @@ def _extract(cfg: ExtractConfig, dist: _Dist) -> FeatureStore:
             if "error" in item:
                 failures += 1
                 buf[S.ERROR][i] = item["error"]
-                log.print(f"[red]failed[/red] {paths[row]}: {item['error']}", markup=True, highlight=False)
+                log.print(f"[red]failed[/red] {escape(str(paths[row]))}: {escape(item['error'])}", markup=True,
+                          highlight=False, soft_wrap=True)
             else:
                 lf, _ = run_model(extractor, item["light"], cfg.batch_size, device)
                 rf, rl = run_model(recognizer, item["rec"], cfg.batch_size, device)
@@ -234,5 +258,6 @@ def _extract(cfg: ExtractConfig, dist: _Dist) -> FeatureStore:
         store = FeatureStore.open(cfg.out, mode="r+")
         counts = store.status_counts()
         store.update_attrs(status=counts)
-        log.print(f"store {cfg.out}: {counts['done']} videos done, {counts['failed']} failed, {counts['pending']} pending")
+        log.print(f"store {escape(str(cfg.out))}: {counts['done']} videos done, {counts['failed']} failed, "
+                  f"{counts['pending']} pending", soft_wrap=True)
     return store

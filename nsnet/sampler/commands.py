@@ -54,7 +54,7 @@ def fit_sampler_command(
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs (paper: 120).")] = 120,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     width: Annotated[int, typer.Option(min=1, help="FEM width d.")] = 512,
-    lr: Annotated[float, typer.Option(min=0.0, min_open=True, help="Initial learning rate.")] = 1e-2,
+    lr: Annotated[float, typer.Option(min=1e-8, help="Initial learning rate.")] = 1e-2,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Videos per step.")] = 64,
     device: Annotated[DeviceChoice, typer.Option(help="Where to train.")] = DeviceChoice.auto,
 ) -> None:

@@ -41,7 +41,9 @@ def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tens
 def ns_targets(g: torch.Tensor, labels: torch.Tensor, class_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Returns the NS pseudo labels [B, T, C+1] = [g_i * w_i, 1 - g_i]; ``w_i`` is
     ``class_weights`` [B, T, C] or, when None, the normalised video label."""
-    w = class_weights if class_weights is not None else video_distribution(labels)[:, None, :].expand(-1, g.shape[1], -1)
+    w = class_weights
+    if w is None:
+        w = video_distribution(labels)[:, None, :].expand(-1, g.shape[1], -1)
     return torch.cat([g[..., None] * w, (1.0 - g)[..., None]], dim=-1)
 
 

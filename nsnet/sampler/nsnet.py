@@ -72,7 +72,9 @@ class MixerBlock(nn.Module):
     def __init__(self, num_frames: int, width: int, dropout: float) -> None:
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
-        self.token = nn.Sequential(nn.Linear(num_frames, num_frames), nn.GELU(), nn.Dropout(dropout), nn.Linear(num_frames, num_frames))
+        self.token = nn.Sequential(
+            nn.Linear(num_frames, num_frames), nn.GELU(), nn.Dropout(dropout), nn.Linear(num_frames, num_frames)
+        )
         self.channel = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Dropout(dropout), nn.Linear(width, width))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -142,7 +144,9 @@ class FEM(nn.Module):
     def __init__(self, cfg: NSNetConfig) -> None:
         super().__init__()
         self.proj = nn.Linear(cfg.in_dim, cfg.width)
-        self.pos_emb = None if cfg.encoder == "frame" else nn.Parameter(torch.randn(1, cfg.num_frames, cfg.width) * 0.02)
+        self.pos_emb = None  # the "frame" encoder has no temporal context at all
+        if cfg.encoder != "frame":
+            self.pos_emb = nn.Parameter(torch.randn(1, cfg.num_frames, cfg.width) * 0.02)
         self.drop = nn.Dropout(cfg.pos_dropout)
         self.encoder = build_encoder(cfg)
 

@@ -168,7 +168,7 @@ def guiding_scores(class_probs: np.ndarray, labels: np.ndarray) -> GuideTargets:
     pos = (labels > 0)[:, None, :]  # [N, 1, C]
     q_pos = np.where(pos, class_probs, 0.0).astype(np.float32)
     g = q_pos.max(axis=2)
-    if not (labels > 0).sum(axis=1).max(initial=0) > 1:
+    if (labels > 0).sum(axis=1).max(initial=0) <= 1:  # single-label: w_i = y_v
         return GuideTargets(g=g.astype(np.float32), class_weights=None)
     total = q_pos.sum(axis=2, keepdims=True)
     n_pos = np.maximum(pos.sum(axis=2, keepdims=True), 1)
@@ -199,16 +199,17 @@ def compute_guide(
         probs_of = lambda lo, hi: response_class_probs(rec_logits[lo:hi])  # noqa: E731
     else:
         raise PrototypeError(f"unknown guide mode {mode!r}; expected 'prototype' or 'response'")
-    parts = [guiding_scores(probs_of(lo, lo + 4 * _CHUNK), labels[lo : lo + 4 * _CHUNK]) for lo in range(0, n, 4 * _CHUNK)]
+    step = 4 * _CHUNK
+    starts = range(0, n, step)
+    parts = [guiding_scores(probs_of(lo, lo + step), labels[lo : lo + step]) for lo in starts]
     g = np.concatenate([p.g for p in parts])
     if all(p.class_weights is None for p in parts):
         return GuideTargets(g=g)
-    weights = [
-        p.class_weights if p.class_weights is not None else np.broadcast_to(
-            labels[lo : lo + 4 * _CHUNK][:, None, :], p.g.shape + (labels.shape[1],)
-        ).astype(np.float32)
-        for p, lo in zip(parts, range(0, n, 4 * _CHUNK))
-    ]
+    weights = []  # some chunk is multi-label: spell out the single-label chunks' weights (= y_v)
+    for p, lo in zip(parts, starts):
+        if p.class_weights is None:
+            p.class_weights = np.repeat(labels[lo : lo + step][:, None, :], p.g.shape[1], axis=1).astype(np.float32)
+        weights.append(p.class_weights)
     return GuideTargets(g=g, class_weights=np.concatenate(weights))
 
 

@@ -54,6 +54,7 @@ class TrainResult:
     history: list[float] = field(default_factory=list)
     seconds: float = 0.0
     num_videos: int = 0
+    epoch_seconds: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -118,11 +119,11 @@ def _progress(enabled: bool, total: int) -> Any:
     """Returns a rich Progress (or a no-op stand-in) for ``total`` steps."""
     if not enabled:
         return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich import progress as rp
 
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), transient=False,
+    return rp.Progress(
+        rp.TextColumn("[bold]{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
+        rp.TextColumn("loss {task.fields[loss]}"), rp.TimeElapsedColumn(), rp.TimeRemainingColumn(),
     )
 
 
@@ -161,16 +162,17 @@ def train_sampler(arrays: SamplerArrays, cfg: SamplerConfig, *, progress: bool =
     gen = torch.Generator().manual_seed(cfg.seed)
     with _deterministic():
         model = NSNet(model_config(cfg, arrays.D, arrays.C, arrays.T)).to(device)
-        history = _fit(model, arrays, guide, cfg, device, gen, progress)
+        history, epoch_seconds = _fit(model, arrays, guide, cfg, device, gen, progress)
     model.eval()
-    return TrainResult(model.cpu(), cfg, protos, history, time.perf_counter() - start, arrays.N)
+    return TrainResult(model.cpu(), cfg, protos, history, time.perf_counter() - start, arrays.N, epoch_seconds)
 
 
 def _fit(
     model: NSNet, arrays: SamplerArrays, guide: GuideTargets | None, cfg: SamplerConfig,
     device: torch.device, gen: torch.Generator, show: bool,
-) -> list[float]:
-    """Runs the SGD epochs in place on ``model``; returns the mean training loss of each epoch."""
+) -> tuple[list[float], list[float]]:
+    """Runs the SGD epochs in place on ``model``; returns the mean training loss and the wall
+    seconds of each epoch."""
     x_all = torch.from_numpy(arrays.light).to(device)
     y_all = torch.from_numpy(arrays.labels).to(device)
     g_all = None if guide is None else torch.from_numpy(guide.g).to(device)
@@ -184,8 +186,10 @@ def _fit(
     bar = _progress(show, cfg.epochs * steps_per_epoch)
     task = bar.add_task(f"fit {cfg.name}", total=cfg.epochs * steps_per_epoch, loss="-") if bar else None
     history: list[float] = []
+    seconds: list[float] = []
     with bar if bar is not None else contextlib.nullcontext():
         for _epoch in range(cfg.epochs):
+            tic = time.perf_counter()
             model.train()
             perm = torch.randperm(n, generator=gen)
             total, count = 0.0, 0
@@ -211,7 +215,10 @@ def _fit(
                     bar.update(task, advance=1, loss=f"{value:.4f}")
             sched.step()
             history.append(total / max(count, 1))
-    return history
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            seconds.append(time.perf_counter() - tic)
+    return history, seconds
 
 
 # ----------------------------------------------------------------------------- run directories
@@ -232,6 +239,7 @@ def _meta(arrays: SamplerArrays, result: TrainResult) -> dict[str, Any]:
         "num_train_videos": result.num_videos,
         "train_seconds": round(result.seconds, 3),
         "history": [float(v) for v in result.history],
+        "epoch_seconds": [round(float(v), 3) for v in result.epoch_seconds],
         "nsnet_version": __version__,
         "torch_version": torch.__version__,
     }
@@ -326,7 +334,8 @@ def load_run(run_dir: str | Path, store: Any = None, device: str = "cpu") -> Sam
     except (OSError, KeyError, ValueError, RuntimeError) as err:
         raise RunError(f"{run_dir}: cannot read the sampler run ({err})") from err
     if payload.get("format") != "nsnet-sampler" or payload.get("format_version") != FORMAT_VERSION:
-        raise RunError(f"{run_dir}: unsupported checkpoint format {payload.get('format')!r} v{payload.get('format_version')!r}")
+        raise RunError(f"{run_dir}: unsupported checkpoint format "
+                       f"{payload.get('format')!r} v{payload.get('format_version')!r}")
     meta = payload["meta"]
     if store is not None:
         check_run_matches(meta, store, run_dir)

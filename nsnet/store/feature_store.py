@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -90,11 +92,15 @@ class FeatureStore:
     def create(cls, path: str | Path, layout: StoreLayout, light_dim: int, rec_dim: int) -> "FeatureStore":
         """Creates a new store with all arrays allocated and the static metadata written.
 
-        Returns the store opened for writing. Refuses to overwrite an existing store.
+        Returns the store opened for writing. Refuses to overwrite an existing store. The store is
+        built in a hidden sibling folder and renamed into place, so a process killed while creating
+        it never leaves a half-made store at ``path``.
         """
         path = Path(path)
         if (path / "zarr.json").exists():
             raise StoreError(f"{path}: a store exists already; open it instead of creating it")
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise StoreError(f"{path}: exists and is not an empty folder; choose another location")
         n, t, c = len(layout.video_ids), int(layout.T), len(layout.class_names)
         if n == 0:
             raise StoreError("no videos to store")
@@ -119,7 +125,10 @@ class FeatureStore:
             "logits_source": "recognizer head" if layout.recognizer.get("num_classes") else None,
             "recognizer_head": None,
         }
-        group = zarr.open_group(str(path), mode="w-", attributes=attrs)
+        tmp = path.parent / f".{path.name}.creating"
+        shutil.rmtree(tmp, ignore_errors=True)  # left over by a killed creation
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        group = zarr.open_group(str(tmp), mode="w-", attributes=attrs)
 
         def per_frame(name: str, dim: int, dtype: str, fill: Any) -> None:
             group.create_array(name, shape=(n, t, dim), chunks=(cv, t, dim), dtype=dtype,
@@ -138,7 +147,14 @@ class FeatureStore:
         group.create_array(S.DONE, shape=(n,), chunks=(cv,), dtype="bool", fill_value=False)
         err = group.create_array(S.ERROR, shape=(n,), chunks=(cv,), dtype=str)
         err[:] = np.full(n, "", dtype=str)
-        return cls(path, group)
+        try:
+            if path.exists():
+                path.rmdir()  # an empty folder (checked above)
+            os.rename(tmp, path)
+        except OSError as error:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StoreError(f"{path}: cannot create the store ({error})") from error
+        return cls.open(path, mode="r+")
 
     @classmethod
     def open_or_create(cls, path: str | Path, layout: StoreLayout, light_dim: int, rec_dim: int) -> "FeatureStore":
@@ -242,9 +258,17 @@ class FeatureStore:
             return arr[...]
         if isinstance(index, slice):
             return arr[index]
-        index = np.asarray(index, dtype=np.int64)
+        index = np.asarray(index)
         if index.size == 0:
             return np.empty((0,) + arr.shape[1:], dtype=arr.dtype)
+        if index.dtype == bool:
+            if index.shape != arr.shape[:1]:
+                raise IndexError(f"boolean index of shape {index.shape} for {arr.shape[0]} videos")
+            index = np.nonzero(index)[0]
+        index = index.astype(np.int64, casting="same_kind")
+        if index.size and (index.min() < -arr.shape[0] or index.max() >= arr.shape[0]):
+            raise IndexError(f"video index out of range for {arr.shape[0]} videos")
+        index = np.where(index < 0, index + arr.shape[0], index)
         order = np.argsort(index, kind="stable")
         sorted_idx = index[order]
         out = np.empty((index.size,) + arr.shape[1:], dtype=arr.dtype)

@@ -71,7 +71,14 @@ def import_h5(src: str | Path, out: str | Path, chunk_videos: int | None = None)
         class_names = attrs.get("class_names") or [f"class{i}" for i in range(labels.shape[1])]
         if len(class_names) != labels.shape[1]:
             raise StoreError(f"{src}: {len(class_names)} class names but labels have {labels.shape[1]} columns")
-        rec_dim = f[S.REC_FEATURES].shape[2] if S.REC_FEATURES in f else 1
+        rec_dim = f[S.REC_FEATURES].shape[2] if S.REC_FEATURES in f and f[S.REC_FEATURES].ndim == 3 else 1
+        expected = {S.REC_FEATURES: (n, t, rec_dim), S.REC_LOGITS: (n, t, len(class_names)), S.FRAME_INDICES: (n, t),
+                    S.LABELS: (n, len(class_names))}
+        for name in (S.NUM_FRAMES, S.FPS, S.DONE) + _STRING_ARRAYS:
+            expected[name] = (n,)
+        for name, shape in expected.items():  # checked before anything is written
+            if name in f and f[name].shape != shape:
+                raise StoreError(f"{src}: {name} has shape {f[name].shape}, expected {shape}")
         layout = StoreLayout(
             video_ids=_read_strings(f, S.VIDEO_ID, [f"video{i:05d}" for i in range(n)]),
             paths=_read_strings(f, S.PATH, [""] * n),
@@ -99,8 +106,10 @@ def import_h5(src: str | Path, out: str | Path, chunk_videos: int | None = None)
         if S.DONE not in f:
             store.array(S.DONE)[...] = np.ones(n, bool)
         extra = {}
-        if S.REC_LOGITS in f:
-            extra["logits_source"] = attrs.get("logits_source") or "imported"
+        if S.REC_LOGITS in f:  # an nsnet export says whether its logits are filled; a foreign dump has them
+            source = attrs["logits_source"] if "logits_source" in attrs else "imported"
+            if source:
+                extra["logits_source"] = source
         if "recognizer_head.pt" in f and attrs.get("recognizer_head"):
             (store.path / attrs["recognizer_head"]["file"]).write_bytes(f["recognizer_head.pt"][...].tobytes())
             extra["recognizer_head"] = attrs["recognizer_head"]

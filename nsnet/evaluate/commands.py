@@ -1,0 +1,206 @@
+"""typer commands ``nsnet evaluate`` and ``nsnet predict`` (registered by :mod:`nsnet.cli`).
+
+Bad option values are typer errors (choices, ranges, budget syntax). Problems with the data -- a
+store or run that cannot be read, a run trained on another store, a budget above T, an unreadable
+video -- print one line to stderr and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+class Fusion(str, Enum):
+    union = "union"
+    intersection = "intersection"
+    join = "join"
+    sum = "sum"
+    max = "max"
+    mul = "mul"
+
+
+class ScorePath(str, Enum):
+    reload = "reload"
+    cached = "cached"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class PredictMethod(str, Enum):
+    nsnet = "nsnet"
+    fsm = "fsm"
+    vgm = "vgm"
+    uniform = "uniform"
+    dense = "dense"
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Returns the exception types shown as one line (exit code 2)."""
+    from nsnet.errors import ConfigError
+    from nsnet.evaluate.cached import CachedPathError
+    from nsnet.evaluate.flops import CostError
+    from nsnet.evaluate.metrics import MetricError
+    from nsnet.extract.annotations import AnnotationError
+    from nsnet.extract.video import VideoReadError
+    from nsnet.extract.weights import WeightsError
+    from nsnet.sampler.base import SamplerError
+    from nsnet.sampler.data import SamplerDataError
+    from nsnet.sampler.fusion import FusionError
+    from nsnet.sampler.prototypes import PrototypeError
+    from nsnet.sampler.train import RunError, RunMismatchError
+    from nsnet.store import StoreError
+
+    return (ConfigError, CachedPathError, CostError, MetricError, AnnotationError, VideoReadError, WeightsError,
+            SamplerError, SamplerDataError, FusionError, PrototypeError, RunError, RunMismatchError, StoreError)
+
+
+def _fail(err: BaseException) -> None:
+    """Prints ``err`` as one red line on stderr and exits with code 2."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/red] {escape(str(err))}", markup=True)
+    raise typer.Exit(code=2)
+
+
+def _budgets(values: Optional[list[str]]) -> list[int]:
+    from nsnet.evaluate.config import EvaluateError, parse_budgets
+
+    if not values:
+        return []
+    try:
+        return parse_budgets(values)
+    except EvaluateError as err:
+        raise typer.BadParameter(str(err), param_hint="--budget") from None
+
+
+def _methods(values: Optional[list[str]]) -> list[str]:
+    from nsnet.evaluate.config import EvaluateError, parse_method
+
+    try:
+        return [parse_method(v) for part in (values or []) for v in part.split(",") if v.strip()]
+    except EvaluateError as err:
+        raise typer.BadParameter(str(err), param_hint="--method") from None
+
+
+def evaluate_command(
+    store: Annotated[Path, typer.Argument(help="Feature store (zarr directory) with the split to evaluate.")],
+    run: Annotated[Optional[Path], typer.Option("--run", help="NSNet sampler run directory (fit-sampler --out).")] = None,
+    budget: Annotated[Optional[list[str]], typer.Option(
+        "--budget", "-k", help="Frames K per video: repeat it or give a list (1,5,10) or a range (1..10).")] = None,
+    method: Annotated[Optional[list[str]], typer.Option(
+        "--method", "-m", help="nsnet | fused:<fusion> | fsm | vgm | uniform | random | dense | topk (maxconf) | "
+        "maxconf-l | scsampler | oracle; repeatable. Default: all that apply.")] = None,
+    fusion: Annotated[Fusion, typer.Option("--fusion", help="How `nsnet` fuses FSM and VGM (supp. A.3).")] = Fusion.union,
+    alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0, help="Fusion weight (sum, union).")] = 0.6,
+    path: Annotated[ScorePath, typer.Option(
+        "--path", help="reload: decode the chosen frames and run the recognizer; cached: the store's logits.")] = ScorePath.reload,
+    split: Annotated[str, typer.Option("--split", help="Split to evaluate.")] = "val",
+    sweep: Annotated[Optional[str], typer.Option(
+        "--sweep", help="Budgets for the mAP-vs-GFLOPs curve (tradeoff.png), e.g. 1..10.")] = None,
+    plots: Annotated[bool, typer.Option("--plots", help="Also draw per-class saliency curves and chosen-frame strips.")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output directory (default RUN/eval).")] = None,
+    run_maxconf_l: Annotated[Optional[Path], typer.Option("--run-maxconf-l", help="Trained maxconf-l run.")] = None,
+    run_scsampler: Annotated[Optional[Path], typer.Option("--run-scsampler", help="Trained scsampler run.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random sampler.")] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=4096, help="Frames per recognizer forward.")] = 64,
+    workers: Annotated[int, typer.Option("--workers", min=0, max=64, help="Decoding worker processes.")] = 2,
+    device: Annotated[Device, typer.Option("--device", help="auto = cuda when present.")] = Device.auto,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Evaluate samplers at budget K: mAP, top-1, GFLOPs per video and time (JSON, CSV, Markdown)."""
+    from nsnet.evaluate.config import EvaluateConfig
+
+    budgets = _budgets(budget)
+    sweep_ks = _budgets([sweep]) if sweep else []
+    if not budgets and not sweep_ks:
+        raise typer.BadParameter("give at least one budget (--budget K) or a sweep (--sweep 1..10)", param_hint="--budget")
+    cfg = EvaluateConfig(
+        store=store, run=run, budgets=budgets, methods=_methods(method), fusion=fusion.value, alpha=alpha,
+        path=path.value, split=split, sweep=sweep_ks, plots=plots, out=out, run_maxconf_l=run_maxconf_l,
+        run_scsampler=run_scsampler, seed=seed, batch_size=batch_size, workers=workers, device=device.value,
+        quiet=quiet,
+    )
+    try:
+        run_evaluate(cfg)
+    except _user_errors() as err:
+        _fail(err)
+
+
+def run_evaluate(cfg: "EvaluateConfig") -> dict[str, Path]:  # noqa: F821
+    """Runs the evaluation, writes results (and figures) and prints the table; returns the files."""
+    from rich.console import Console
+
+    from nsnet.evaluate.plots import draw_figures
+    from nsnet.evaluate.report import markdown_table, write_reports
+    from nsnet.evaluate.run import evaluate
+    from nsnet.progress import console
+
+    log = console(cfg.quiet)
+    result = evaluate(cfg, log, on_row=lambda r: log.print(
+        f"{r.label:>22} K={r.K:<4} mAP {100 * r.mAP:6.2f}  top-1 {100 * r.top1:6.2f}  "
+        f"{r.gflops:8.3f} GFLOPs  {r.seconds:6.2f}s"))
+    out_dir = cfg.out_dir()
+    figures, fig_notes = draw_figures(result, out_dir, sweep=bool(cfg.sweep), plots=cfg.plots)
+    result.notes.extend(fig_notes)
+    files = write_reports(result, out_dir)
+    files.update({p.stem: p for p in figures})
+    stdout = Console(highlight=False, soft_wrap=True)
+    stdout.print(f"\n{result.meta['split']}: {result.meta['videos']} videos, T={result.meta['T']}, "
+                 f"path={cfg.path}\n", markup=False)
+    stdout.print(markdown_table(result.rows), markup=False)
+    for note in result.notes:
+        stdout.print(f"note: {note}", markup=False)
+    stdout.print(f"results: {files['json']}, {files['csv']}, {files['md']}", markup=False)
+    for fig in figures:
+        stdout.print(f"figure: {fig}", markup=False)
+    return files
+
+
+def predict_command(
+    video: Annotated[Path, typer.Argument(help="Video file.")],
+    run: Annotated[Path, typer.Option("--run", help="Sampler run directory (fit-sampler --out).")],
+    budget: Annotated[int, typer.Option("--budget", "-k", min=1, max=100_000, help="Frames K the recognizer sees.")] = 5,
+    store: Annotated[Optional[Path], typer.Option(
+        "--store", help="Feature store the run was trained on (default: the one the run records).")] = None,
+    method: Annotated[PredictMethod, typer.Option("--method", help="Frame selection.")] = PredictMethod.nsnet,
+    fusion: Annotated[Fusion, typer.Option("--fusion", help="NSNet fusion strategy.")] = Fusion.union,
+    alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0)] = 0.6,
+    top: Annotated[int, typer.Option("--top", min=1, max=1000, help="Classes to print.")] = 5,
+    device: Annotated[Device, typer.Option("--device")] = Device.auto,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Recognise one video: light extractor on T frames, sampler picks K, recognizer on those K."""
+    from nsnet.evaluate.predict import predict_video
+
+    try:
+        pred = predict_video(video, run, budget, store=store, device=device.value, fusion=fusion.value, alpha=alpha,
+                             method=method.value, top=top)
+    except _user_errors() as err:
+        _fail(err)
+    if as_json:
+        typer.echo(json.dumps(pred.to_dict(), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console(highlight=False, soft_wrap=True)
+    out.print(f"{pred.video} ({pred.method}, K={pred.K} of T={pred.T})", markup=False)
+    table = Table()
+    table.add_column("class")
+    table.add_column("score", justify="right")
+    for entry in pred.top:
+        table.add_row(str(entry["class"]), f"{entry['score']:.4f}")
+    out.print(table)
+    times = ", ".join(f"{f.time_s:.2f}s (#{f.frame})" for f in pred.frames)
+    out.print(f"frames: {times}", markup=False)
+    out.print(f"time: {pred.seconds['total']:.3f}s", markup=False)

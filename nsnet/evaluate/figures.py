@@ -1,0 +1,121 @@
+"""Data for the `--plots` figures: saliency curves per class and chosen-frame strips.
+
+Drawing lives in :mod:`nsnet.evaluate.plots`; this module gathers what is drawn from an
+:class:`nsnet.evaluate.run.EvaluationResult` (its context keeps the store, samplers and runs).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nsnet.evaluate.methods import build_sampler, method_spec
+from nsnet.evaluate.plots import class_mean_curves, plot_frame_strips, plot_saliency
+from nsnet.extract.video import VideoReadError, read_frames
+from nsnet.sampler.base import SamplerError, SamplerInputs
+from nsnet.store import schema as S
+
+STRIP_SHORT_SIDE = 128
+
+
+def guide_scores(ctx: Any) -> np.ndarray | None:
+    """Returns the guiding score g [N, T] of the evaluated videos (oracle sampler on the store's
+    recognizer outputs), or None when it cannot be computed (no logits / prototypes)."""
+    cached = getattr(ctx, "_guide", "unset")
+    if not isinstance(cached, str):
+        return cached
+    g = None
+    try:
+        oracle = build_sampler(method_spec("oracle"), ctx.runs, alpha=ctx.cfg.alpha, seed=ctx.cfg.seed,
+                               multilabel=ctx.store.multilabel)
+        needs = getattr(oracle, "requires", ())
+        inputs = SamplerInputs(
+            light=ctx.inputs.light, labels=ctx.labels,
+            rec_logits=ctx.store.read(S.REC_LOGITS, ctx.rows).astype(np.float32) if ctx.store.has_logits else None,
+            rec_features=ctx.store.read(S.REC_FEATURES, ctx.rows).astype(np.float32) if "rec_features" in needs else None,
+        )
+        g = np.asarray(oracle.scores(inputs), dtype=np.float64)
+    except (SamplerError, ValueError):
+        g = None
+    ctx._guide = g
+    return g
+
+
+def saliency_figure(result: Any, path: Path) -> tuple[Path | None, str | None]:
+    """Draws the per-class saliency curves (supp. Fig. 1); returns (PNG path or None, note or None)."""
+    ctx = result.context
+    run = ctx.runs.get("nsnet")
+    if run is None or run.model is None:
+        return None, "saliency plot skipped: it needs the NSNet run (--run)"
+    sampler = build_sampler(method_spec("nsnet", ctx.cfg.fusion), ctx.runs, alpha=ctx.cfg.alpha, seed=ctx.cfg.seed,
+                            multilabel=ctx.store.multilabel)
+    branches = sampler.branch_scores(ctx.inputs)
+    a = ctx.cfg.alpha
+    scores = {f"NSNet ({a:g} s^f + {1 - a:g} s^v)": a * branches["fsm"] + (1 - a) * branches["vgm"],
+              "FSM s^f": branches["fsm"], "VGM s^v": branches["vgm"]}
+    g = guide_scores(ctx)
+    if g is not None:
+        scores["guide (g)"] = g
+    curves = class_mean_curves(scores, ctx.labels)
+    order = sorted(curves, key=lambda c: -int((ctx.labels[:, c] > 0).sum()))
+    curves = {c: curves[c] for c in order}
+    note = None if g is not None else "saliency plot drawn without the guiding score (no prototypes / logits)"
+    return plot_saliency(curves, ctx.store.class_names, path), note
+
+
+def _strip_videos(labels: np.ndarray, count: int) -> list[int]:
+    """Returns up to ``count`` video positions, one per class first (first video of each)."""
+    chosen: list[int] = []
+    for c in range(labels.shape[1]):
+        members = np.nonzero(labels[:, c] > 0)[0]
+        if members.size and int(members[0]) not in chosen:
+            chosen.append(int(members[0]))
+        if len(chosen) >= count:
+            break
+    for v in range(labels.shape[0]):
+        if len(chosen) >= count:
+            break
+        if v not in chosen:
+            chosen.append(v)
+    return chosen[:count]
+
+
+def frame_strip_figures(result: Any, out_dir: Path) -> tuple[list[Path], str | None]:
+    """Draws chosen-frame strips (Fig. 4) for a few videos; returns (PNG paths, note or None)."""
+    ctx = result.context
+    budgets = ctx.cfg.budgets or ctx.cfg.sweep
+    k = int(budgets[0]) if ctx.cfg.budgets else int(sorted(budgets)[len(budgets) // 2])
+    methods = [m for m in ctx.methods if m.sampler != "dense" and (m.name, k) in result.selections]
+    if not methods:
+        return [], "frame strips skipped: no K-frame method was evaluated"
+    paths = ctx.store.read(S.PATH, ctx.rows)
+    fps = ctx.store.read(S.FPS, ctx.rows)
+    frame_indices = ctx.store.read(S.FRAME_INDICES, ctx.rows).astype(np.int64)
+    ids = ctx.store.read(S.VIDEO_ID, ctx.rows)
+    g = guide_scores(ctx)
+    files: list[Path] = []
+    skipped = []
+    for v in _strip_videos(ctx.labels, ctx.cfg.strip_videos):
+        rows = {m.label: np.sort(result.selections[(m.name, k)][v]) for m in methods}
+        numbers = np.unique(np.concatenate([frame_indices[v, p] for p in rows.values()]))
+        try:
+            decoded = read_frames(str(paths[v]), numbers, STRIP_SHORT_SIDE)
+        except VideoReadError as err:
+            skipped.append(f"{ids[v]} ({err})")
+            continue
+        lookup = {int(n): decoded[i] for i, n in enumerate(numbers)}
+        top = set(np.argsort(-g[v], kind="stable")[:k].tolist()) if g is not None else None
+        frames = {label: [lookup[int(frame_indices[v, p])] for p in pos] for label, pos in rows.items()}
+        rate = float(fps[v]) or 1.0
+        captions = {label: [f"#{int(frame_indices[v, p])} {frame_indices[v, p] / rate:.1f}s" for p in pos]
+                    for label, pos in rows.items()}
+        outline = None if top is None else {label: [int(p) in top for p in pos] for label, pos in rows.items()}
+        classes = ", ".join(ctx.store.class_names[c] for c in np.nonzero(ctx.labels[v] > 0)[0])
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(ids[v]))
+        files.append(plot_frame_strips(frames, captions, out_dir / f"frames_{name}.png", outline,
+                                       title=f"{ids[v]} ({classes}), K={k}"))
+    note = f"frame strips skipped for {', '.join(skipped)}" if skipped else None
+    return files, note

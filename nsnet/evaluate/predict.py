@@ -1,0 +1,258 @@
+"""`nsnet predict`: recognise a video file end to end with the light extractor, a sampler and the
+recognizer.
+
+For ``method="nsnet"`` the T pre-sampled frames (the store's sampling rule) are decoded once, at
+the same shorter side as extraction; the light extractor (rebuilt from the store's spec and
+hash-checked) embeds all T; the trained sampler picks K positions; the recognizer (backbone + head)
+runs on those K frames only, taken from the decoded buffer -- they are the very pixels a second
+decode would return -- and the video prediction is the mean of their softmax (sigmoid for
+multi-label stores). ``uniform`` decodes only its K frames; ``dense`` runs the recognizer on all T.
+The light features are rounded through float16, as the store keeps them, so a video of the store
+gets the same selection here as in `nsnet evaluate`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from nsnet.errors import ConfigError
+from nsnet.extract.frames import plan_frame_indices, uniform_positions
+from nsnet.extract.models import FrameModel, resolve_device
+from nsnet.extract.transforms import FrameTransform, decode_short_side
+from nsnet.extract.video import VideoReadError, probe_video, read_frames
+
+PREDICT_METHODS: tuple[str, ...] = ("nsnet", "fsm", "vgm", "uniform", "dense")
+
+
+class PredictError(ConfigError):
+    """`nsnet predict` cannot run as asked (no store for the run, bad budget, unknown method)."""
+
+
+@dataclass
+class FrameChoice:
+    """One chosen frame: its position among the T, its frame number in the file and its time."""
+
+    position: int
+    frame: int
+    time_s: float
+
+
+@dataclass
+class Prediction:
+    """The top classes of one video and the frames the recognizer saw."""
+
+    video: str
+    method: str
+    T: int
+    K: int
+    top: list[dict[str, Any]]
+    frames: list[FrameChoice]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the prediction as a JSON-able dict."""
+        return asdict(self)
+
+
+@dataclass
+class _Decoded:
+    """One decoded video (produced in a DataLoader worker)."""
+
+    path: str
+    planned: np.ndarray  # [T] frame numbers of the T pre-sampled frames
+    fps: float
+    frames: torch.Tensor | None = None  # uint8 [n, H, W, 3] for the positions kept
+    light: torch.Tensor | None = None  # light-transformed [T, 3, s, s]
+    rec: torch.Tensor | None = None  # recognizer-transformed frames
+    positions: np.ndarray | None = None  # positions (among T) of ``rec`` when decoded up front
+    decode_s: float = 0.0
+    error: str | None = None
+
+
+class _DecodeDataset(Dataset):
+    """Decodes what a method needs from each video: all T frames (nsnet, dense) or K (uniform)."""
+
+    def __init__(self, paths: list[str], T: int, k: int, method: str, light: FrameTransform,
+                 rec: FrameTransform, short_side: int) -> None:
+        self.paths, self.T, self.k, self.method = paths, T, k, method
+        self.light_tf, self.rec_tf, self.short_side = light, rec, short_side
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> _Decoded:
+        path = self.paths[i]
+        start = time.perf_counter()
+        try:
+            info = probe_video(path)
+            planned = plan_frame_indices(info.num_frames, self.T)
+            item = _Decoded(path=path, planned=planned, fps=info.fps)
+            if self.method == "uniform":
+                item.positions = uniform_positions(self.T, self.k)
+                frames = torch.from_numpy(read_frames(path, planned[item.positions], self.short_side, info))
+                item.rec = self.rec_tf(frames)
+            else:
+                frames = torch.from_numpy(read_frames(path, planned, self.short_side, info))
+                if self.method == "dense":
+                    item.positions = np.arange(self.T, dtype=np.int64)
+                    item.rec = self.rec_tf(frames)
+                else:
+                    item.frames = frames
+                    item.light = self.light_tf(frames)
+        except VideoReadError as err:
+            return _Decoded(path=path, planned=np.zeros(0, np.int64), fps=0.0, error=str(err))
+        except Exception as err:  # decoder failures are reported per video, in one line
+            text = str(err).splitlines()[0] if str(err) else type(err).__name__
+            return _Decoded(path=path, planned=np.zeros(0, np.int64), fps=0.0, error=text[:200])
+        item.decode_s = time.perf_counter() - start
+        return item
+
+
+def _identity(item: _Decoded) -> _Decoded:
+    return item
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+class VideoPipeline:
+    """End-to-end recognition from video files with a store's models and a trained sampler run."""
+
+    def __init__(self, store: Any, run: Any = None, device: str | torch.device = "cpu", fusion: str = "union",
+                 alpha: float = 0.6, extractor: FrameModel | None = None, recognizer: FrameModel | None = None) -> None:
+        from nsnet.evaluate.recognizer import load_extractor, load_recognizer
+
+        self.store, self.run = store, run
+        self.device = resolve_device(device)
+        self.T = int(store.T)
+        self.class_names = list(store.class_names)
+        self.multilabel = bool(store.multilabel)
+        self.extractor = extractor or load_extractor(store.extractor_spec, self.device)
+        self.recognizer = recognizer or load_recognizer(store, self.device)
+        self.light_tf = FrameTransform.from_spec(store.extractor_spec)
+        self.rec_tf = FrameTransform.from_spec(store.recognizer_spec)
+        self.short_side = decode_short_side(self.light_tf, self.rec_tf)
+        self.samplers: dict[str, Any] = {}
+        if run is not None:
+            from nsnet.sampler.registry import create_sampler
+
+            self.samplers["nsnet"] = create_sampler("nsnet", run=run, fusion=fusion, alpha=alpha, device=str(self.device))
+            for branch in ("fsm", "vgm"):
+                if getattr(run.model, branch, None) is not None:
+                    self.samplers[branch] = create_sampler(branch, run=run, device=str(self.device))
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, store: str | Path | None = None, device: str = "cpu",
+                 fusion: str = "union", alpha: float = 0.6) -> "VideoPipeline":
+        """Returns the pipeline of a sampler run; the store comes from ``store`` or the run's record.
+
+        Raises RunError / RunMismatchError / PredictError / RecognizerError (one line).
+        """
+        from nsnet.sampler.train import check_run_matches, load_run
+        from nsnet.store import FeatureStore
+
+        run = load_run(run_dir, device=str(resolve_device(device)))
+        store_path = store or run.meta.get("store") or run.meta.get("store_path")
+        if not store_path:
+            raise PredictError(f"{run_dir}: the run does not record its feature store; pass --store STORE "
+                               "(the recognizer head and model specs live there)")
+        opened = FeatureStore.open(store_path)
+        check_run_matches(run.meta, opened, run.run_dir)
+        return cls(opened, run, device=device, fusion=fusion, alpha=alpha)
+
+    # ------------------------------------------------------------------ running
+    @torch.inference_mode()
+    def _forward(self, model: FrameModel, x: torch.Tensor, batch: int = 64) -> tuple[torch.Tensor, torch.Tensor | None]:
+        feats, logits = [], []
+        for lo in range(0, x.shape[0], batch):
+            f, lg = model(x[lo : lo + batch].to(self.device))
+            feats.append(f.float().cpu())
+            if lg is not None:
+                logits.append(lg.float().cpu())
+        return torch.cat(feats), (torch.cat(logits) if logits else None)
+
+    def _check(self, k: int, method: str) -> int:
+        if method not in PREDICT_METHODS:
+            raise PredictError(f"unknown method {method!r}; expected one of {', '.join(PREDICT_METHODS)}")
+        if method in ("nsnet", "fsm", "vgm") and method not in self.samplers:
+            raise PredictError(f"method {method} needs a trained run with that branch")
+        if method == "dense":
+            return self.T
+        if not 1 <= int(k) <= self.T:
+            raise PredictError(f"budget K must satisfy 1 <= K <= T={self.T}, got {k}")
+        return int(k)
+
+    def predict_batch(self, videos: list[str | Path], k: int, method: str = "nsnet", top: int = 5,
+                      workers: int = 0, batch_size: int = 64) -> list[Prediction]:
+        """Returns one Prediction per video, processing all of them as one batch (decoding in
+        ``workers`` DataLoader processes). Raises VideoReadError naming the first unreadable video."""
+        from nsnet.sampler.base import SamplerInputs
+
+        k = self._check(k, method)
+        start = time.perf_counter()
+        dataset = _DecodeDataset([str(v) for v in videos], self.T, k, method, self.light_tf, self.rec_tf,
+                                 self.short_side)
+        loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_identity,
+                            worker_init_fn=_worker_init if workers else None)
+        items: list[_Decoded] = list(loader)
+        for item in items:
+            if item.error:
+                raise VideoReadError(f"{item.path}: {item.error}")
+        decoded_at = time.perf_counter()
+        seconds = {"decode": decoded_at - start, "light": 0.0, "sampler": 0.0}
+        if method in ("nsnet", "fsm", "vgm"):
+            t0 = time.perf_counter()
+            light, _ = self._forward(self.extractor, torch.cat([it.light for it in items]), batch_size)
+            light = light.reshape(len(items), self.T, -1).numpy().astype(np.float16).astype(np.float32)
+            t1 = time.perf_counter()
+            positions = self.samplers[method].select(SamplerInputs(light=light), k)
+            t2 = time.perf_counter()
+            seconds["light"], seconds["sampler"] = t1 - t0, t2 - t1
+            rec_in = torch.cat([self.rec_tf(it.frames[torch.from_numpy(np.asarray(p))]) for it, p in zip(items, positions)])
+        else:
+            positions = np.stack([it.positions for it in items])
+            rec_in = torch.cat([it.rec for it in items])
+        t3 = time.perf_counter()
+        _, logits = self._forward(self.recognizer, rec_in, batch_size)
+        logits = logits.reshape(len(items), positions.shape[1], -1).double()
+        probs = (torch.sigmoid(logits) if self.multilabel else torch.softmax(logits, dim=-1)).mean(dim=1).numpy()
+        seconds["recognizer"] = time.perf_counter() - t3
+        seconds["total"] = time.perf_counter() - start
+        out = []
+        for it, pos, p in zip(items, positions, probs):
+            order = np.argsort(-p, kind="stable")[: max(1, min(top, p.size))]
+            rate = it.fps if it.fps > 0 else 1.0
+            frames = [FrameChoice(int(q), int(it.planned[q]), round(float(it.planned[q]) / rate, 3)) for q in pos]
+            out.append(Prediction(
+                video=it.path, method=method, T=self.T, K=int(positions.shape[1]),
+                top=[{"class": self.class_names[c], "score": float(p[c])} for c in order],
+                frames=sorted(frames, key=lambda f: f.frame), seconds={**seconds, "decode_per_video": it.decode_s},
+            ))
+        return out
+
+    def predict(self, video: str | Path, k: int, method: str = "nsnet", top: int = 5) -> Prediction:
+        """Returns the Prediction of one video (decoding in this process)."""
+        return self.predict_batch([video], k, method=method, top=top, workers=0)[0]
+
+
+def predict_video(video: str | Path, run_dir: str | Path, k: int, *, store: str | Path | None = None,
+                  device: str = "cpu", fusion: str = "union", alpha: float = 0.6, method: str = "nsnet",
+                  top: int = 5) -> Prediction:
+    """Returns the Prediction of ``video`` with the sampler run ``run_dir`` at budget ``k``.
+
+    Raises VideoReadError (one line naming the file) for an unreadable video.
+    """
+    path = Path(video)
+    try:
+        probe_video(path)
+    except VideoReadError as err:
+        raise VideoReadError(f"{path}: {err}") from None
+    return VideoPipeline.from_run(run_dir, store, device=device, fusion=fusion, alpha=alpha).predict(path, k, method, top)

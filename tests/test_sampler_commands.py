@@ -1,0 +1,92 @@
+"""The typer commands fit-sampler and ablate: happy paths, typer errors, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from nsnet.sampler.commands import ablate_command, fit_sampler_command
+from nsnet.sampler.synthetic import PlantedSpec, planted_saliency_arrays, write_store
+
+SPEC = PlantedSpec(num_videos=24, num_classes=3, num_frames=8, light_dim=8, rec_dim=6, salient=2)
+FAST = ["--epochs", "1", "--width", "16", "--device", "cpu"]
+
+app = typer.Typer()
+app.command("fit-sampler")(fit_sampler_command)
+app.command("ablate")(ablate_command)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    train = planted_saliency_arrays(SPEC, "train")[0]
+    val = planted_saliency_arrays(dataclasses.replace(SPEC, num_videos=9), "val")[0]
+    return write_store(tmp_path_factory.mktemp("s") / "store.zarr", {"train": train, "val": val})
+
+
+def test_fit_sampler_writes_a_run(store, tmp_path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["fit-sampler", str(store.path), "--out", str(out), "--fsm", "baseline+", *FAST])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["config"]["fsm"] == "baseline+" and saved["config"]["epochs"] == 1
+    assert saved["run"]["fingerprint"] == store.fingerprint
+
+
+@pytest.mark.parametrize("args", [["--fsm", "nope"], ["--variant", "tsqnet"], ["--epochs", "0"], ["--device", "tpu"]])
+def test_bad_option_values_are_typer_errors(store, tmp_path, args) -> None:
+    result = runner.invoke(app, ["fit-sampler", str(store.path), "--out", str(tmp_path / "r"), *args])
+    assert result.exit_code == 2
+    assert "Invalid value" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--variant", "maxconf-l", "--fsm", "ns"], "fixes fsm"),
+    (["--width", "20"], "divisible by heads"),
+])
+def test_inconsistent_options_give_one_line_error(store, tmp_path, args, match) -> None:
+    result = runner.invoke(app, ["fit-sampler", str(store.path), "--out", str(tmp_path / "r"), *args])
+    assert result.exit_code == 2
+    assert match in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_missing_store_gives_one_line_error(tmp_path) -> None:
+    result = runner.invoke(app, ["fit-sampler", str(tmp_path / "none.zarr"), "--out", str(tmp_path / "r"), *FAST])
+    assert result.exit_code == 2 and result.output.startswith("error:")
+
+
+def test_ablate_writes_tables(store, tmp_path) -> None:
+    grid = tmp_path / "grid.json"
+    common = {"epochs": 1, "width": 16, "heads": 4, "batch_size": 8, "device": "cpu"}
+    grid.write_text(json.dumps([
+        {"name": "ns", **common},
+        {"name": "fsm-video", "fsm": "video", "branches": "fsm", **common},
+        {"name": "maxconf-l", "variant": "maxconf-l", **common},
+    ]))
+    out = tmp_path / "abl"
+    result = runner.invoke(app, ["ablate", str(store.path), "--grid", str(grid), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(open(out / "ablation.csv")))
+    assert [r["name"] for r in rows] == ["uniform (untrained)", "ns", "fsm-video", "maxconf-l"]
+    assert all(0.0 <= float(r["mAP"]) <= 1.0 for r in rows)
+    assert rows[1]["mAP_fsm"] and rows[1]["mAP_vgm"] and float(rows[1]["train_s"]) > 0
+    assert "| ns |" in (out / "ablation.md").read_text()
+    assert (out / "ns" / "sampler.pt").is_file()
+
+
+@pytest.mark.parametrize("grid,match", [
+    ([{"name": "a"}, {"name": "a"}], "duplicate"),
+    ([{"epochs": 1}], "name"),
+    ([{"name": "a", "fsm": "nope"}], "fsm"),
+    ({"name": "a"}, "list"),
+])
+def test_bad_grid_gives_one_line_error(store, tmp_path, grid, match) -> None:
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps(grid))
+    result = runner.invoke(app, ["ablate", str(store.path), "--grid", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and match in result.output

@@ -1,0 +1,151 @@
+"""Every model variant / ablation switch: one training step with finite loss and gradients;
+saliency definitions; config validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from nsnet.sampler.config import SamplerConfig, SamplerConfigError
+from nsnet.sampler.nsnet import NSNet, NSNetConfig
+from nsnet.sampler.synthetic import PlantedSpec, planted_saliency_arrays
+from nsnet.sampler.train import _guide, model_config, roll_frames, train_sampler
+
+SPEC = PlantedSpec(num_videos=12, num_classes=3, num_frames=6, light_dim=8, rec_dim=6, salient=2)
+SMALL = dict(width=16, heads=4, epochs=1, batch_size=8, device="cpu")
+
+# (id, SamplerConfig overrides): the ablation switches of Table 6a/6c/6d and supp. B.1, plus baselines.
+VARIANTS = [
+    ("nsnet", {}),
+    *[(f"encoder-{e}", {"encoder": e}) for e in ("lstm", "mlp", "conv1d", "frame")],
+    *[(f"fsm-{m}", {"fsm": m}) for m in ("video", "nonsalient", "regression", "ranking", "baseline+")],
+    *[(f"vgm-{m}", {"vgm": m}) for m in ("baseline", "nonsalient")],
+    ("guide-response", {"guide": "response"}),
+    ("fsm-only", {"branches": "fsm"}),
+    ("vgm-only", {"branches": "vgm"}),
+    ("maxconf-l", {"variant": "maxconf-l"}),
+    ("scsampler", {"variant": "scsampler"}),
+]
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    return planted_saliency_arrays(SPEC)[0]
+
+
+@pytest.mark.parametrize("overrides", [v[1] for v in VARIANTS], ids=[v[0] for v in VARIANTS])
+def test_training_step_has_finite_loss_and_gradients(arrays, overrides) -> None:
+    cfg = SamplerConfig(**SMALL, **overrides).resolved()
+    torch.manual_seed(0)
+    model = NSNet(model_config(cfg, arrays.D, arrays.C, arrays.T))
+    guide, _ = _guide(arrays, cfg)
+    model.train()
+    g = None if guide is None else torch.from_numpy(guide.g)
+    _, losses = model(torch.from_numpy(arrays.light), torch.from_numpy(arrays.labels), g)
+    assert torch.isfinite(losses["loss"])
+    losses["loss"].backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None, f"{name} got no gradient"
+        assert torch.isfinite(param.grad).all(), f"{name} has a non-finite gradient"
+    model.eval()
+    sal = model.saliency(torch.from_numpy(arrays.light))
+    expected = {"both": {"fsm", "vgm"}, "fsm": {"fsm"}, "vgm": {"vgm"}}[cfg.branches]
+    assert set(sal) == expected
+    for s in sal.values():
+        assert s.shape == (arrays.N, arrays.T)
+        assert torch.all(s >= 0)
+        torch.testing.assert_close(s.sum(dim=1), torch.ones(arrays.N))
+
+
+@pytest.mark.parametrize("overrides", [v[1] for v in VARIANTS[:3]], ids=[v[0] for v in VARIANTS[:3]])
+def test_train_sampler_runs_an_epoch(arrays, overrides) -> None:
+    result = train_sampler(arrays, SamplerConfig(**SMALL, **overrides))
+    assert len(result.history) == 1 and np.isfinite(result.history[0])
+
+
+def _model(fsm: str, saliency: str = "max") -> NSNet:
+    cfg = NSNetConfig(in_dim=4, num_classes=3, num_frames=2, width=8, heads=2, fsm=fsm, fsm_saliency=saliency)
+    return NSNet(cfg)
+
+
+def test_fsm_saliency_is_max_real_class_then_softmax_over_time() -> None:
+    fsm = _model("ns").fsm
+    out = torch.log(torch.tensor([[[0.1, 0.2, 0.1, 0.6], [0.5, 0.1, 0.1, 0.3]]]))  # last = non-salient
+    expected = torch.softmax(torch.tensor([[0.2, 0.5]]), dim=1)
+    torch.testing.assert_close(fsm.saliency(out), expected)
+
+
+def test_fsm_saliency_predicted_class_rule() -> None:
+    fsm = _model("video", "predicted-class").fsm
+    # mean probabilities favour class 1 ((0.7 + 0.4)/2) over class 0 ((0.2 + 0.6)/2)
+    out = torch.log(torch.tensor([[[0.2, 0.7, 0.1], [0.6, 0.4, 0.0001]]]))
+    p = torch.softmax(out, dim=-1)
+    torch.testing.assert_close(fsm.saliency(out), torch.softmax(p[..., 1], dim=1))
+
+
+@pytest.mark.parametrize("mode,transform", [("regression", torch.sigmoid), ("ranking", lambda s: s)])
+def test_score_fsm_saliency(mode, transform) -> None:
+    fsm = _model(mode).fsm
+    out = torch.tensor([[[0.3], [-1.0]]])
+    torch.testing.assert_close(fsm.saliency(out), torch.softmax(transform(out[..., 0]), dim=1))
+
+
+def test_vgm_attention_is_nonnegative_l1_normalised() -> None:
+    model = _model("ns")
+    h = torch.randn(3, 2, 8)
+    alpha = model.vgm.attention(h)
+    assert torch.all(alpha >= 0)
+    torch.testing.assert_close(alpha.sum(dim=1), torch.ones(3))
+    sig = torch.sigmoid(model.vgm.attn(h)[..., 0])
+    torch.testing.assert_close(alpha, sig / sig.sum(dim=1, keepdim=True))
+
+
+def test_vgm_ns_representation() -> None:
+    model = _model("ns").eval()  # eval: dropout off
+    h = torch.randn(1, 2, 8)
+    alpha, sal, ns = model.vgm(h)
+    x_sal = (alpha[..., None] * h).sum(1)
+    x_ns = ((1 - alpha)[..., None] * h).sum(1) / 2
+    torch.testing.assert_close(sal, model.vgm.classifier(x_sal))
+    torch.testing.assert_close(ns, model.vgm.classifier(x_ns))
+
+
+def test_output_widths() -> None:
+    assert [NSNetConfig(4, 5, 2, fsm=m).fsm_outputs for m in ("video", "baseline+", "nonsalient", "ns", "ranking")] \
+        == [5, 5, 6, 6, 1]
+    assert [NSNetConfig(4, 5, 2, vgm=m).vgm_outputs for m in ("baseline", "nonsalient", "ns")] == [5, 6, 6]
+
+
+def test_roll_frames_matches_torch_roll() -> None:
+    x = torch.arange(2 * 5 * 3).reshape(2, 5, 3)
+    out = roll_frames(x, torch.tensor([2, -1]))
+    torch.testing.assert_close(out[0], torch.roll(x[0], 2, dims=0))
+    torch.testing.assert_close(out[1], torch.roll(x[1], -1, dims=0))
+    torch.testing.assert_close(roll_frames(x[..., 0], torch.tensor([2, -1]))[1], torch.roll(x[1, :, 0], -1))
+
+
+@pytest.mark.parametrize("overrides,match", [
+    ({"fsm": "nope"}, "fsm"),
+    ({"variant": "maxconf-l", "fsm": "ns"}, "fixes fsm"),
+    ({"variant": "scsampler", "encoder": "transformer"}, "fixes encoder"),
+    ({"width": 30, "heads": 8}, "divisible"),
+    ({"encoder": "lstm", "width": 31}, "even"),
+    ({"epochs": 0}, "epochs"),
+    ({"cls_dropout": 1.0}, "cls_dropout"),
+])
+def test_bad_configs_are_rejected(overrides, match) -> None:
+    with pytest.raises(SamplerConfigError, match=match):
+        SamplerConfig(**overrides).resolved()
+
+
+def test_variant_defaults() -> None:
+    assert (SamplerConfig().resolved().fsm, SamplerConfig().resolved().branches) == ("ns", "both")
+    m = SamplerConfig(variant="maxconf-l").resolved()
+    assert (m.fsm, m.branches, m.encoder) == ("video", "fsm", "transformer")
+    s = SamplerConfig(variant="scsampler").resolved()
+    assert (s.fsm, s.branches, s.encoder) == ("video", "fsm", "frame")
+    assert not SamplerConfig(variant="maxconf-l").needs_guide()
+    assert SamplerConfig().needs_guide() and not SamplerConfig(fsm="video").needs_guide()
+    with pytest.raises(SamplerConfigError, match="unknown"):
+        SamplerConfig.from_dict({"nmae": "x"})
