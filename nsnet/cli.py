@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
+
 from rich.markup import escape
+
+from nsnet.errors import user_errors
 
 app = typer.Typer(
     name="nsnet",
@@ -24,22 +26,6 @@ store_app = typer.Typer(help="Feature store interop (HDF5).", no_args_is_help=Tr
 app.add_typer(store_app, name="store")
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)  # soft_wrap: one error, one line, at any width
-
-
-def user_errors(func: Callable) -> Callable:
-    """Turns the package's user-facing errors into one red line and exit code 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from nsnet.errors import USER_ERRORS
-
-        try:
-            return func(*args, **kwargs)
-        except USER_ERRORS as err:
-            _err.print(f"[red]error:[/red] {escape(str(err))}")
-            raise typer.Exit(code=2) from None
-
-    return wrapper
 
 
 class AnnotationFormat(str, Enum):
@@ -168,23 +154,13 @@ def demo_data(
                                        seconds=seconds, seed=seed)))
 
 
-def _register_optional_commands() -> None:
-    """Adds the sampler and evaluation commands (their modules import lazily)."""
-    try:
-        from nsnet.sampler.commands import ablate_command, fit_sampler_command
-    except ImportError:
-        return
-    app.command("fit-sampler")(user_errors(fit_sampler_command))
-    app.command("ablate")(user_errors(ablate_command))
-    try:
-        from nsnet.evaluate.commands import evaluate_command, predict_command
-    except ImportError:
-        return
-    app.command("evaluate")(user_errors(evaluate_command))
-    app.command("predict")(user_errors(predict_command))
+from nsnet.evaluate.commands import evaluate_command, predict_command  # noqa: E402
+from nsnet.sampler.commands import ablate_command, fit_sampler_command  # noqa: E402
 
-
-_register_optional_commands()
+app.command("fit-sampler")(fit_sampler_command)
+app.command("ablate")(ablate_command)
+app.command("evaluate")(evaluate_command)
+app.command("predict")(predict_command)
 
 if __name__ == "__main__":
     app()

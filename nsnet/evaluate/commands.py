@@ -14,6 +14,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from nsnet.errors import user_errors
+
 
 class Fusion(str, Enum):
     union = "union"
@@ -43,35 +45,6 @@ class PredictMethod(str, Enum):
     dense = "dense"
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Returns the exception types shown as one line (exit code 2)."""
-    from nsnet.errors import ConfigError
-    from nsnet.evaluate.cached import CachedPathError
-    from nsnet.evaluate.flops import CostError
-    from nsnet.evaluate.metrics import MetricError
-    from nsnet.extract.annotations import AnnotationError
-    from nsnet.extract.video import VideoReadError
-    from nsnet.extract.weights import WeightsError
-    from nsnet.sampler.base import SamplerError
-    from nsnet.sampler.data import SamplerDataError
-    from nsnet.sampler.fusion import FusionError
-    from nsnet.sampler.prototypes import PrototypeError
-    from nsnet.sampler.train import RunError, RunMismatchError
-    from nsnet.store import StoreError
-
-    return (ConfigError, CachedPathError, CostError, MetricError, AnnotationError, VideoReadError, WeightsError,
-            SamplerError, SamplerDataError, FusionError, PrototypeError, RunError, RunMismatchError, StoreError)
-
-
-def _fail(err: BaseException) -> None:
-    """Prints ``err`` as one red line on stderr and exits with code 2."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/red] {escape(str(err))}", markup=True)
-    raise typer.Exit(code=2)
-
-
 def _budgets(values: Optional[list[str]]) -> list[int]:
     from nsnet.evaluate.config import EvaluateError, parse_budgets
 
@@ -92,6 +65,7 @@ def _methods(values: Optional[list[str]]) -> list[str]:
         raise typer.BadParameter(str(err), param_hint="--method") from None
 
 
+@user_errors
 def evaluate_command(
     store: Annotated[Path, typer.Argument(help="Feature store (zarr directory) with the split to evaluate.")],
     run: Annotated[Optional[Path], typer.Option("--run", help="NSNet sampler run directory (fit-sampler --out).")] = None,
@@ -130,10 +104,7 @@ def evaluate_command(
         run_scsampler=run_scsampler, seed=seed, batch_size=batch_size, workers=workers, device=device.value,
         quiet=quiet,
     )
-    try:
-        run_evaluate(cfg)
-    except _user_errors() as err:
-        _fail(err)
+    run_evaluate(cfg)
 
 
 def run_evaluate(cfg: "EvaluateConfig") -> dict[str, Path]:  # noqa: F821
@@ -166,6 +137,7 @@ def run_evaluate(cfg: "EvaluateConfig") -> dict[str, Path]:  # noqa: F821
     return files
 
 
+@user_errors
 def predict_command(
     video: Annotated[Path, typer.Argument(help="Video file.")],
     run: Annotated[Path, typer.Option("--run", help="Sampler run directory (fit-sampler --out).")],
@@ -182,11 +154,8 @@ def predict_command(
     """Recognise one video: light extractor on T frames, sampler picks K, recognizer on those K."""
     from nsnet.evaluate.predict import predict_video
 
-    try:
-        pred = predict_video(video, run, budget, store=store, device=device.value, fusion=fusion.value, alpha=alpha,
-                             method=method.value, top=top)
-    except _user_errors() as err:
-        _fail(err)
+    pred = predict_video(video, run, budget, store=store, device=device.value, fusion=fusion.value, alpha=alpha,
+                         method=method.value, top=top)
     if as_json:
         typer.echo(json.dumps(pred.to_dict(), indent=2))
         return

@@ -12,6 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from nsnet.errors import user_errors
+
 from nsnet.sampler.config import (
     DeviceChoice,
     EncoderKind,
@@ -22,27 +24,9 @@ from nsnet.sampler.config import (
     Variant,
     VGMMode,
 )
-from nsnet.sampler.base import SamplerError
-from nsnet.sampler.data import SamplerDataError
-from nsnet.sampler.prototypes import PrototypeError
-from nsnet.sampler.train import RunError, RunMismatchError
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Returns the exception types reported as one-line errors (exit code 2)."""
-    from nsnet.sampler.fusion import FusionError
-    from nsnet.store import StoreError
-
-    return (SamplerConfigError, SamplerDataError, SamplerError, PrototypeError, RunError, RunMismatchError,
-            FusionError, StoreError, FloatingPointError)
-
-
-def _fail(err: BaseException) -> None:
-    """Prints ``err`` as one line to stderr and exits with code 2."""
-    typer.echo(f"error: {err}", err=True)
-    raise typer.Exit(code=2)
-
-
+@user_errors
 def fit_sampler_command(
     store: Annotated[Path, typer.Argument(help="Feature store (zarr directory) with the train split.")],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write (sampler.pt + config.json).")],
@@ -66,13 +50,11 @@ def fit_sampler_command(
         guide=guide.value, encoder=encoder.value if encoder else None, epochs=epochs, seed=seed, width=width,
         lr=lr, batch_size=batch_size, device=device.value,
     )
-    try:
-        run_dir = fit_sampler(store, out, cfg)
-    except _user_errors() as err:
-        _fail(err)
+    run_dir = fit_sampler(store, out, cfg)
     typer.echo(f"sampler run written to {run_dir}")
 
 
+@user_errors
 def ablate_command(
     store: Annotated[Path, typer.Argument(help="Feature store with train and val splits (and logits).")],
     grid: Annotated[Path, typer.Option("--grid", help="JSON list of SamplerConfig overrides, each with a name.")],
@@ -82,8 +64,5 @@ def ablate_command(
     """Train a grid of sampler configs on one store and compare them on its val split."""
     from nsnet.sampler.ablate import ablate
 
-    try:
-        out_dir = ablate(store, grid, out, k=k)
-    except _user_errors() as err:
-        _fail(err)
+    out_dir = ablate(store, grid, out, k=k)
     typer.echo(f"ablation written to {out_dir / 'ablation.md'}")
