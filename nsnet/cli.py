@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from nsnet.errors import user_errors
+from nsnet.options import Device
 
 app = typer.Typer(
     name="nsnet",
@@ -35,12 +36,6 @@ class AnnotationFormat(str, Enum):
     ucf101 = "ucf101"
     folder = "folder"
     csv = "csv"
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 @app.command()

@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from nsnet.errors import user_errors
+from nsnet.options import Device
 
 
 class Fusion(str, Enum):
@@ -29,12 +30,6 @@ class Fusion(str, Enum):
 class ScorePath(str, Enum):
     reload = "reload"
     cached = "cached"
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 class PredictMethod(str, Enum):

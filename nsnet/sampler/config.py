@@ -28,6 +28,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from nsnet.options import Device
+
 
 class SamplerConfigError(ValueError):
     """A sampler configuration value is invalid or inconsistent with the chosen variant."""
@@ -86,12 +88,7 @@ class Branches(str, Enum):
     vgm = "vgm"
 
 
-class DeviceChoice(str, Enum):
-    """Where to train."""
-
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
+DeviceChoice = Device  # where to train
 
 
 _VARIANT_DEFAULTS: dict[str, dict[str, str]] = {

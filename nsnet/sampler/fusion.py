@@ -199,16 +199,9 @@ def fuse_select(
     Raises :class:`FusionError` (a ValueError) for K outside [1, T], an unknown strategy,
     mismatched/non-finite scores, or alpha outside [0, 1].
     """
-    strategy = _check_strategy(strategy)
     f = _check_scores(s_f, "s_f", 1)
     v = _check_scores(s_v, "s_v", 1)
-    if f.shape != v.shape:
-        raise FusionError(f"s_f and s_v must have the same shape, got {f.shape} and {v.shape}")
-    k = _check_k(k, f.shape[0])
-    alpha = _check_alpha(alpha)
-    if strategy in SCORE_FUSIONS:
-        return _rank(_fused_scores(f, v, strategy, alpha))[:k]
-    return np.asarray(_INDEX_FUSERS[strategy](f, v, k, alpha), dtype=np.int64)
+    return fuse_select_batch(f[None], v[None], k, strategy, alpha)[0]
 
 
 def fuse_select_batch(
