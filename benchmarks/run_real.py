@@ -89,6 +89,13 @@ def event_hit_rate(result: EvaluationResult, method: str, k: int, store: Feature
     return hits / total if total else None
 
 
+def write_grid(path: Path, seed: int, base: dict[str, Any]) -> Path:
+    """Writes the ablation grid (one seed, shared training settings) as an `nsnet ablate` grid file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([dict(e, seed=seed, **base) for e in ABLATION_GRID], indent=1))
+    return path
+
+
 def train_runs(store: Path, out: Path, seed: int, base: dict[str, Any]) -> dict[str, Path]:
     """Trains (or reuses) the NSNet, MaxConf-L and SCSampler runs of one seed; returns their dirs."""
     runs = {}
@@ -136,11 +143,12 @@ def run_seed(args: argparse.Namespace, seed: int, work: Path, store: FeatureStor
                                  **common).validate())
     out["sweep"] = [{"method": "nsnet" if r.method.startswith("fused:") else r.method, "K": r.K, "mAP": r.mAP,
                      "gflops": r.gflops} for r in sw.rows]
-    if not args.skip_ablation:
+    if not args.skip_ablation and seed in args.ablation_seeds:
         t = time.perf_counter()
         grid = work / f"seed{seed}" / "grid.json"
-        grid.write_text(json.dumps([dict(e, seed=seed, **base) for e in ABLATION_GRID], indent=1))
-        ablate(args.store, grid, work / f"seed{seed}" / "ablation", k=args.k, progress=False)
+        write_grid(grid, seed, base)
+        if not (work / f"seed{seed}" / "ablation" / "ablation.csv").is_file():
+            ablate(args.store, grid, work / f"seed{seed}" / "ablation", k=args.k, progress=False)
         timings[f"ablation seed {seed}"] = time.perf_counter() - t
     out["timings_s"] = timings
     cache.write_text(json.dumps(out, indent=1))
@@ -159,8 +167,12 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-2)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--skip-ablation", action="store_true")
+    ap.add_argument("--ablation-seeds", type=int, nargs="+", default=None,
+                    help="seeds whose ablation grid is trained (default: all of --seeds)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.ablation_seeds is None:
+        args.ablation_seeds = list(args.seeds)
 
     t0 = time.perf_counter()
     if args.threads:
@@ -221,7 +233,9 @@ def main() -> None:
         "total_s": time.perf_counter() - t0,
     }
     if not args.skip_ablation:
-        summary["ablation"] = aggregate_ablation(work, args.seeds)
+        done = [s for s in args.ablation_seeds if (work / f"seed{s}" / "ablation" / "ablation.csv").is_file()]
+        summary["ablation"] = aggregate_ablation(work, done)
+        summary["ablation_seeds"] = done
     (out / "real_summary.json").write_text(json.dumps(summary, indent=1))
     plot_sweep(sweep, out / "real_sweep.png")
     print(render_markdown(summary))

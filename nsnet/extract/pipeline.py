@@ -15,8 +15,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
-import torch
+# Idle OpenMP threads sleep instead of spinning (~3 ms after every parallel region by default), so the
+# main process's torch threads stop burning the cores the decode workers need (benchmarks/RESULTS.md,
+# bench_extract). libgomp reads this once, when torch loads it: it must precede the first `import torch`
+# (true for `nsnet extract`); a value set by the user wins. Numerical outputs are unchanged.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from rich.markup import escape
 from torch.utils.data import DataLoader, Dataset
 

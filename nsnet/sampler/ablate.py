@@ -110,7 +110,7 @@ def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *
     rows.append({"name": "uniform (untrained)", "variant": "uniform", "k": k, **ref})
     for cfg in configs:
         result = train_sampler(train, cfg, progress=progress)
-        run_dir = save_run(out_dir / cfg.name, result, train)
+        run_dir = save_run(out_dir / cfg.name, result, train, store=store)
         run = SamplerRun(run_dir, result.config, result.model, result.prototypes,
                          json.loads((run_dir / "config.json").read_text())["run"])
         metrics = evaluate_run(run, val, k)

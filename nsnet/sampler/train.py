@@ -253,12 +253,16 @@ def _prototypes_to_dict(protos: Prototypes | None) -> dict[str, torch.Tensor] | 
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in asdict(protos).items()}
 
 
-def save_run(run_dir: str | Path, result: TrainResult, arrays: SamplerArrays) -> Path:
+def save_run(run_dir: str | Path, result: TrainResult, arrays: SamplerArrays, store: Any = None) -> Path:
     """Writes ``sampler.pt`` and ``config.json`` for ``result`` trained on ``arrays``; returns the
-    run directory."""
+    run directory. ``store`` (a path or FeatureStore) is recorded so `nsnet predict` can find the
+    recognizer head and specs from the run alone."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     meta = _meta(arrays, result)
+    store_path = getattr(store, "path", store)
+    if store_path is not None:
+        meta["store"] = str(Path(store_path).resolve())
     model = result.model
     payload = {
         "format": "nsnet-sampler",
@@ -282,7 +286,7 @@ def fit_sampler(store_path: str | Path, out_dir: str | Path, cfg: SamplerConfig,
         rec_features=needs_rec and cfg.guide == "prototype", rec_logits=needs_rec,
     )
     result = train_sampler(arrays, cfg, progress=progress)
-    return save_run(out_dir, result, arrays)
+    return save_run(out_dir, result, arrays, store=store_path)
 
 
 def _store_identity(store: Any) -> dict[str, Any]:
