@@ -96,6 +96,39 @@ def write_grid(path: Path, seed: int, base: dict[str, Any]) -> Path:
     return path
 
 
+def guide_quality(store: FeatureStore, spans: dict, proto_eps: float = 0.3) -> dict[str, float]:
+    """Returns how well each guiding score locates the fight clip inside the train fight videos:
+    ROC-AUC of g (frame inside vs outside the clip) and the mean g inside / outside."""
+    from sklearn.metrics import roc_auc_score
+
+    from nsnet.sampler.data import load_sampler_arrays
+    from nsnet.sampler.prototypes import build_prototypes, compute_guide
+
+    arrays = load_sampler_arrays(store, "train")
+    rows = store.valid_indices("train")
+    frame_idx, vids = store.read(S.FRAME_INDICES, rows), store.read(S.VIDEO_ID, rows)
+    inside = np.zeros(frame_idx.shape, bool)
+    fight = np.zeros(len(rows), bool)
+    for i, vid in enumerate(vids):
+        span = spans.get(Path(str(vid)).name, {}).get("event")
+        if span:
+            inside[i] = (frame_idx[i] >= span[0]) & (frame_idx[i] < span[1])
+            fight[i] = True
+    protos = build_prototypes(arrays.rec_features, arrays.rec_logits, arrays.labels, proto_eps)
+    guides = {
+        "prototype": compute_guide(arrays.labels, mode="prototype", rec_features=arrays.rec_features, prototypes=protos).g,
+        "response": compute_guide(arrays.labels, mode="response", rec_logits=arrays.rec_logits).g,
+    }
+    out = {}
+    for name, g in guides.items():
+        gf, inf = g[fight], inside[fight]
+        out[f"{name}_auc"] = float(roc_auc_score(inf.ravel(), gf.ravel()))
+        out[f"{name}_mean_inside"] = float(gf[inf].mean())
+        out[f"{name}_mean_outside"] = float(gf[~inf].mean())
+    out["fraction_inside"] = float(inside[fight].mean())
+    return out
+
+
 def train_runs(store: Path, out: Path, seed: int, base: dict[str, Any]) -> dict[str, Path]:
     """Trains (or reuses) the NSNet, MaxConf-L and SCSampler runs of one seed; returns their dirs."""
     runs = {}
@@ -229,6 +262,7 @@ def main() -> None:
         "fusions": {f: dict(zip(("mAP", "mAP_std"), [100 * v for v in mean_std(vals)])) for f, vals in fusion_rows.items()},
         "sweep": {f"{n}@{k}": {"mAP": 100 * mean_std([e["mAP"] for e in v])[0], "mAP_std": 100 * mean_std([e["mAP"] for e in v])[1],
                                "gflops": v[0]["gflops"]} for (n, k), v in sorted(sweep.items())},
+        "guide_quality": guide_quality(store, spans),
         "timings_s": timings,
         "total_s": time.perf_counter() - t0,
     }
@@ -291,6 +325,12 @@ def render_markdown(summary: dict[str, Any]) -> str:
         lines.append(f"| {b} only | {v['mAP']:.2f} ± {v['mAP_std']:.2f} |")
     for f, v in summary["fusions"].items():
         lines.append(f"| fused {f} | {v['mAP']:.2f} ± {v['mAP_std']:.2f} |")
+    gq = summary.get("guide_quality")
+    if gq:
+        lines += ["", "| guiding score | AUC fight-clip frames vs rest (train fight videos) | mean g inside | mean g outside |",
+                  "|---|---|---|---|"]
+        for name in ("prototype", "response"):
+            lines.append(f"| {name} | {gq[name + '_auc']:.3f} | {gq[name + '_mean_inside']:.3f} | {gq[name + '_mean_outside']:.3f} |")
     if "ablation" in summary:
         lines += ["", "| ablation run | mAP (%) |", "|---|---|"]
         for name, v in summary["ablation"].items():
