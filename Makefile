@@ -34,7 +34,10 @@ demo: setup
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/scsampler --variant scsampler $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
 		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
-		--budget 5 --sweep 1..10 --plots --out $(DEMO_DIR)/eval
+		--budget 5 --out $(DEMO_DIR)/eval
+	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
+		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
+		--path cached --sweep 1..10 --plots --out $(DEMO_DIR)/eval-sweep
 
 clean:
 	rm -rf $(DEMO_DIR) $(STAMP)

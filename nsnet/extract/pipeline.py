@@ -8,6 +8,7 @@ and ``done`` flags last. A re-run skips finished chunks and recomputes the rest 
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import os
 import sys
@@ -15,14 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
-# Idle OpenMP threads sleep instead of spinning (~3 ms after every parallel region by default), so the
-# main process's torch threads stop burning the cores the decode workers need (benchmarks/RESULTS.md,
-# bench_extract). libgomp reads this once, when torch loads it: it must precede the first `import torch`
-# (true for `nsnet extract`); a value set by the user wins. Numerical outputs are unchanged.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 from rich.markup import escape
 from torch.utils.data import DataLoader, Dataset
 
@@ -75,8 +70,30 @@ class VideoFrames(Dataset):
             return {"row": row, "error": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"[:200]}
 
 
+# glibc mallopt parameters, and how many freed bytes a process may keep for reuse.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MALLOC_KEEP_BYTES = 1 << 30
+
+
+def keep_freed_memory() -> None:
+    """Makes glibc reuse freed large blocks instead of unmapping them; returns nothing (no-op off glibc).
+
+    Every decoded video and every forward batch allocates tensors of tens of MB. By default glibc
+    serves those with mmap and unmaps them on free, so each new one is page-faulted in again
+    (measured in benchmarks/bench_extract: about a third of the decode workers' CPU time and a
+    quarter of the forward's). Numerical outputs are unchanged; freed memory stays in the process.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, _MALLOC_KEEP_BYTES)
+    mallopt(_M_TRIM_THRESHOLD, _MALLOC_KEEP_BYTES)
+
+
 def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
+    keep_freed_memory()
 
 
 @torch.inference_mode()
@@ -193,6 +210,7 @@ def extract(cfg: ExtractConfig) -> FeatureStore:
 
 
 def _extract(cfg: ExtractConfig, dist: _Dist) -> FeatureStore:
+    keep_freed_memory()
     device = resolve_device(cfg.device)
     if dist.active and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
