@@ -83,6 +83,7 @@ def extract(
 def fit_recognizer(
     store: Path = typer.Argument(..., help="Feature store."),
     split: str = typer.Option("train", "--split", help="Split whose videos train the head."),
+    segments: Optional[Path] = typer.Option(None, "--segments", help="Temporal annotations (ActivityNet JSON or spans.json): train only on frames inside labelled segments."),
     seed: int = typer.Option(0, "--seed"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -90,7 +91,7 @@ def fit_recognizer(
     from nsnet.extract.recognizer_head import FitRecognizerConfig
     from nsnet.extract.recognizer_head import fit_recognizer as run
 
-    run(store, FitRecognizerConfig(split=split, seed=seed, quiet=quiet))
+    run(store, FitRecognizerConfig(split=split, segments=segments, seed=seed, quiet=quiet))
 
 
 @app.command()

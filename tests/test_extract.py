@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -219,3 +220,45 @@ def test_fit_recognizer_on_an_empty_split_raises(store_path: Path, tmp_path: Pat
     shutil.copytree(store_path, copy)
     with pytest.raises(StoreError, match="no extracted videos in split 'test'"):
         fit_recognizer(copy, FitRecognizerConfig(split="test", quiet=True))
+
+
+# ------------------------------------------------------------------------------------ segments
+def test_segment_mask_keeps_frames_inside_segments_only(store_path: Path, tmp_path: Path) -> None:
+    from nsnet.extract.recognizer_head import load_segments, segment_frame_mask
+    from nsnet.store import schema as S
+
+    store = FeatureStore.open(store_path)
+    rows = store.valid_indices("train")[:2]
+    vids = store.read(S.VIDEO_ID, rows)
+    frames = store.read(S.FRAME_INDICES, rows)
+    lo, hi = int(frames[0, 2]), int(frames[0, 5])  # frames at positions 2, 3, 4 of video 0 fall in [lo, hi)
+    spans = tmp_path / "spans.json"
+    spans.write_text(json.dumps({Path(str(vids[0])).name: {"event": [lo, hi]}, str(vids[1]): {"event": None}}))
+    mask = segment_frame_mask(store, rows, load_segments(spans))
+    expected0 = (frames[0] >= lo) & (frames[0] < hi)
+    assert mask[0].tolist() == expected0.tolist() and expected0[2:5].all()
+    assert mask[1].all()  # no segment: the label covers the whole video
+
+
+def test_fit_recognizer_with_segments_trains_on_fewer_frames(store_path: Path, tmp_path: Path) -> None:
+    from nsnet.store import schema as S
+
+    copy = tmp_path / "store.zarr"
+    shutil.copytree(store_path, copy)
+    store = FeatureStore.open(copy)
+    rows = store.valid_indices("train")
+    vid, frames = str(store.read(S.VIDEO_ID, rows[:1])[0]), store.read(S.FRAME_INDICES, rows[:1])[0]
+    spans = tmp_path / "spans.json"
+    spans.write_text(json.dumps({vid: {"event": [int(frames[0]), int(frames[2])]}}))
+    summary = fit_recognizer(copy, FitRecognizerConfig(max_iter=10, quiet=True, segments=spans))
+    assert summary["train_frames"] == rows.size * store.T - (store.T - 2)
+    assert summary["config"]["segments"] == str(spans)
+
+
+def test_bad_segment_file_is_a_store_error(store_path: Path, tmp_path: Path) -> None:
+    from nsnet.extract.recognizer_head import load_segments
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    with pytest.raises(StoreError):
+        load_segments(bad)

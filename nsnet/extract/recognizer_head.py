@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ class FitRecognizerConfig:
     """Options of `nsnet fit-recognizer` (full-batch L-BFGS on all train frames)."""
 
     split: str = "train"
+    segments: Path | None = None  # temporal annotations: train only on frames inside labelled segments
     weight_decay: float = 1e-4
     max_iter: int = 200
     seed: int = 0
@@ -97,6 +99,59 @@ def load_head(store: FeatureStore) -> torch.nn.Linear | None:
     return head.eval()
 
 
+def load_segments(path: str | Path) -> dict[str, list[tuple[float, float, str]]]:
+    """Returns {video key: [(start, end, unit), ...]} from a segment annotation file.
+
+    Two formats: ActivityNet v1.3 JSON (``database[id].annotations[*].segment`` in seconds; unit
+    "s") and the ``spans.json`` our untrimmed builder writes (``{id: {"event": [start, end) or
+    null}}`` in frames; unit "f"). A video listed with no segment (``event: null``) maps to [].
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise StoreError(f"{path}: cannot read segment annotations ({err})") from err
+    out: dict[str, list[tuple[float, float, str]]] = {}
+    if isinstance(data, dict) and isinstance(data.get("database"), dict):
+        for vid, entry in data["database"].items():
+            out[vid] = [(float(a["segment"][0]), float(a["segment"][1]), "s") for a in entry.get("annotations", [])]
+        return out
+    if isinstance(data, dict) and all(isinstance(v, dict) and "event" in v for v in data.values()):
+        for vid, entry in data.items():
+            ev = entry["event"]
+            out[vid] = [] if not ev else [(float(ev[0]), float(ev[1]), "f")]
+        return out
+    raise StoreError(f"{path}: neither ActivityNet JSON (database/annotations/segment) nor spans.json ({{id: {{event}}}})")
+
+
+def _segment_keys(video_id: str) -> list[str]:
+    name = Path(video_id).name
+    return [video_id, name, name[2:] if name.startswith("v_") else name]
+
+
+def segment_frame_mask(store: FeatureStore, rows: np.ndarray, segments: dict) -> np.ndarray:
+    """Returns a bool mask [len(rows), T]: the frames a segment-aware head trains on.
+
+    A video with segments keeps only the frames inside one of them (the others show something
+    else, e.g. background); a video with no segment, or not listed, keeps all frames (its label
+    covers the whole video).
+    """
+    frame_idx = store.read(S.FRAME_INDICES, rows)
+    fps = store.read(S.FPS, rows)
+    vids = store.read(S.VIDEO_ID, rows)
+    mask = np.ones(frame_idx.shape, dtype=bool)
+    for i, vid in enumerate(vids):
+        segs = next((segments[k] for k in _segment_keys(str(vid)) if k in segments), [])
+        if not segs:
+            continue
+        inside = np.zeros(frame_idx.shape[1], dtype=bool)
+        for start, end, unit in segs:
+            scale = float(fps[i]) if unit == "s" else 1.0
+            inside |= (frame_idx[i] >= start * scale) & (frame_idx[i] < end * scale)
+        mask[i] = inside
+    return mask
+
+
 def fit_recognizer(store_path: str | Path, cfg: FitRecognizerConfig | None = None) -> dict:
     """Fits the head on the train split, writes logits for every done video and saves the head.
 
@@ -115,6 +170,12 @@ def fit_recognizer(store_path: str | Path, cfg: FitRecognizerConfig | None = Non
     n, t, d = feats.shape
     x = feats.reshape(n * t, d)
     y = torch.from_numpy(np.repeat(labels[train], t, axis=0))
+    if cfg.segments is not None:
+        keep = torch.from_numpy(segment_frame_mask(store, train, load_segments(cfg.segments)).reshape(-1))
+        if not bool(keep.any()):
+            raise StoreError(f"{cfg.segments}: no train frame falls inside a segment")
+        x, y = x[keep], y[keep]
+        log.print(f"segments {cfg.segments}: training on {int(keep.sum())} of {keep.numel()} frames")
     mean, std = x.mean(0), x.std(0).clamp_min(1e-3)
     log.print(f"fitting a linear head on {n} videos x {t} frames ({d}-d features, {store.num_classes} classes)")
     head = fold_standardisation(_train_head(_standardise(x, mean, std), y, store.multilabel, cfg), mean, std)
@@ -140,8 +201,9 @@ def fit_recognizer(store_path: str | Path, cfg: FitRecognizerConfig | None = Non
         "sha256": head_state_sha256(state),
         "split": cfg.split,
         "train_videos": int(n),
+        "train_frames": int(x.shape[0]),
         "train_frame_accuracy": frame_acc,
-        "config": asdict(cfg),
+        "config": {**asdict(cfg), "segments": str(cfg.segments) if cfg.segments else None},
     }
     store.update_attrs(recognizer_head=summary, logits_source="fit-recognizer head")
     log.print(f"head saved to {store.path / HEAD_FILE}; train frame accuracy {100 * frame_acc:.1f}%")
