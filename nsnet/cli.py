@@ -11,7 +11,6 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from rich.markup import escape
 
 from nsnet.errors import user_errors
 from nsnet.options import Device

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from nsnet.errors import ConfigError
 from nsnet.extract.frames import plan_frame_indices, uniform_positions
 from nsnet.extract.models import FrameModel, resolve_device
+from nsnet.extract.pipeline import decode_worker_init
 from nsnet.extract.transforms import FrameTransform, decode_short_side
 from nsnet.extract.video import VideoReadError, probe_video, read_frames
 
@@ -119,8 +120,6 @@ def _identity(item: _Decoded) -> _Decoded:
     return item
 
 
-def _worker_init(_: int) -> None:
-    torch.set_num_threads(1)
 
 
 class VideoPipeline:
@@ -201,7 +200,7 @@ class VideoPipeline:
         dataset = _DecodeDataset([str(v) for v in videos], self.T, k, method, self.light_tf, self.rec_tf,
                                  self.short_side)
         loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_identity,
-                            worker_init_fn=_worker_init if workers else None)
+                            worker_init_fn=decode_worker_init if workers else None)
         items: list[_Decoded] = list(loader)
         for item in items:
             if item.error:

@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from nsnet.extract.models import FrameModel
+from nsnet.extract.pipeline import decode_worker_init
 from nsnet.extract.transforms import FrameTransform
 from nsnet.extract.video import VideoReadError, read_frames
 
@@ -51,8 +52,6 @@ class FrameListDataset(Dataset):
         return {"i": i, "x": x, "decode_s": time.perf_counter() - start}
 
 
-def _worker_init(_: int) -> None:
-    torch.set_num_threads(1)
 
 
 @dataclass
@@ -122,7 +121,7 @@ def reload_outputs(
     out = ReloadOutput(logits=logits, features=features)
     dataset = FrameListDataset(list(paths), lists, transform, short_side)
     loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers,
-                        worker_init_fn=_worker_init if workers else None,
+                        worker_init_fn=decode_worker_init if workers else None,
                         prefetch_factor=4 if workers else None, pin_memory=device.type == "cuda")
     pending: list[tuple[int, torch.Tensor]] = []
     pending_frames = 0

@@ -91,7 +91,8 @@ def keep_freed_memory() -> None:
     mallopt(_M_TRIM_THRESHOLD, _MALLOC_KEEP_BYTES)
 
 
-def _worker_init(_: int) -> None:
+def decode_worker_init(_: int) -> None:
+    """DataLoader worker setup for decoding: one torch thread, freed memory kept for reuse."""
     torch.set_num_threads(1)
     keep_freed_memory()
 
@@ -168,7 +169,7 @@ def _empty_chunk(n: int, T: int, d_light: int, d_rec: int, c: int | None) -> dic
 
 def _iter_loader(dataset: VideoFrames, workers: int, pin: bool) -> Iterator[dict[str, Any]]:
     loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers,
-                        worker_init_fn=_worker_init if workers else None, pin_memory=pin,
+                        worker_init_fn=decode_worker_init if workers else None, pin_memory=pin,
                         prefetch_factor=2 if workers else None, persistent_workers=False)
     yield from loader
 

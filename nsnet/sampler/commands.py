@@ -13,14 +13,12 @@ from typing import Annotated, Optional
 import typer
 
 from nsnet.errors import user_errors
-
 from nsnet.sampler.config import (
     DeviceChoice,
     EncoderKind,
     FSMMode,
     GuideMode,
     SamplerConfig,
-    SamplerConfigError,
     Variant,
     VGMMode,
 )

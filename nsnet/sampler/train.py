@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from nsnet import __version__
-from nsnet.sampler.config import SamplerConfig, SamplerConfigError
+from nsnet.extract.models import resolve_device
+from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.data import SamplerArrays, SamplerDataError, load_sampler_arrays
 from nsnet.sampler.nsnet import NSNet, NSNetConfig
 from nsnet.sampler.prototypes import GuideTargets, Prototypes, build_prototypes, compute_guide
@@ -69,15 +70,6 @@ class SamplerRun:
 
 
 # ----------------------------------------------------------------------------- helpers
-def resolve_device(choice: str) -> torch.device:
-    """Returns the torch device for "auto" (CUDA when available), "cpu" or "cuda"."""
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise SamplerConfigError("device 'cuda' asked for but no CUDA device is available")
-    return torch.device(choice)
-
-
 def model_config(cfg: SamplerConfig, in_dim: int, num_classes: int, num_frames: int) -> NSNetConfig:
     """Returns the NSNetConfig of a resolved sampler config for data of the given shape."""
     return NSNetConfig(
