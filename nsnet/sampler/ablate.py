@@ -12,6 +12,10 @@ Each run is trained on the train split; on the val split it selects K frames per
 store's cached recognizer logits: mean of the K per-frame softmax (sigmoid if multi-label) ->
 mAP and top-1. Two-branch runs also report each branch alone. An untrained ``uniform`` row is
 added as the reference. Results go to ``ablation.csv`` and ``ablation.md``.
+
+Resumable: an entry whose run directory already holds a run of the same config (trained on the
+same store) is loaded, not retrained. An entry whose training diverges (non-finite loss) becomes a
+row with its ``error`` and no scores; the other entries still run.
 """
 
 from __future__ import annotations
@@ -28,11 +32,11 @@ from nsnet.sampler.base import Sampler, SamplerInputs
 from nsnet.sampler.config import SamplerConfig, SamplerConfigError
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays
 from nsnet.sampler.registry import create_sampler
-from nsnet.sampler.train import SamplerRun, save_run, train_sampler
+from nsnet.sampler.train import CONFIG, RunError, RunMismatchError, SamplerRun, load_run, save_run, train_sampler
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 COLUMNS = ("name", "variant", "fsm", "vgm", "guide", "encoder", "width", "epochs", "train_s", "final_loss",
-           "k", "mAP", "top1", "mAP_fsm", "mAP_vgm")
+           "k", "mAP", "top1", "mAP_fsm", "mAP_vgm", "error")
 
 
 def load_grid(grid_file: str | Path) -> list[SamplerConfig]:
@@ -82,6 +86,31 @@ def evaluate_run(run: SamplerRun, val: SamplerArrays, k: int = 5) -> dict[str, f
     return _video_scores(create_sampler(name, run=run), inputs, val, k)
 
 
+def _existing_run(run_dir: Path, cfg: SamplerConfig, store: Any) -> SamplerRun | None:
+    """Returns the run saved in ``run_dir`` when it was trained with ``cfg`` on ``store``, else None."""
+    if not (run_dir / CONFIG).is_file():
+        return None
+    try:
+        run = load_run(run_dir, store=store)
+    except (RunError, RunMismatchError):  # unreadable, or trained on another store: retrain
+        return None
+    return run if run.config == cfg else None
+
+
+def _train_or_resume(cfg: SamplerConfig, train: SamplerArrays, run_dir: Path, store: Any,
+                     progress: bool) -> tuple[SamplerRun, float, float | None]:
+    """Returns (run, training seconds, final epoch loss), training only when ``run_dir`` holds no
+    run of ``cfg``. Raises FloatingPointError when training diverges."""
+    run = _existing_run(run_dir, cfg, store)
+    if run is None:
+        result = train_sampler(train, cfg, progress=progress)
+        saved = save_run(run_dir, result, train, store=store)
+        run = SamplerRun(saved, result.config, result.model, result.prototypes,
+                         json.loads((saved / CONFIG).read_text())["run"])
+    history = run.meta.get("history") or [None]  # the saved record, so a resumed row equals the first
+    return run, float(run.meta.get("train_seconds", 0.0)), history[-1]
+
+
 def _fmt(value: Any) -> str:
     """Returns a CSV cell: floats with 4 decimals, None as an empty cell."""
     if isinstance(value, float):
@@ -109,17 +138,17 @@ def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *
     ref = _video_scores(create_sampler("uniform"), SamplerInputs.from_arrays(val), val, k)
     rows.append({"name": "uniform (untrained)", "variant": "uniform", "k": k, **ref})
     for cfg in configs:
-        result = train_sampler(train, cfg, progress=progress)
-        run_dir = save_run(out_dir / cfg.name, result, train, store=store)
-        run = SamplerRun(run_dir, result.config, result.model, result.prototypes,
-                         json.loads((run_dir / "config.json").read_text())["run"])
-        metrics = evaluate_run(run, val, k)
-        rows.append({
+        row: dict[str, Any] = {
             "name": cfg.name, "variant": cfg.variant, "fsm": cfg.fsm if cfg.branches != "vgm" else "",
             "vgm": cfg.vgm if cfg.branches != "fsm" else "", "guide": cfg.guide, "encoder": cfg.encoder,
-            "width": cfg.width, "epochs": cfg.epochs, "train_s": round(result.seconds, 2),
-            "final_loss": result.history[-1] if result.history else None, "k": k, **metrics,
-        })
+            "width": cfg.width, "epochs": cfg.epochs, "k": k,
+        }
+        try:
+            run, seconds, final_loss = _train_or_resume(cfg, train, out_dir / cfg.name, store, progress)
+        except FloatingPointError as err:
+            rows.append({**row, "error": str(err)})
+            continue
+        rows.append({**row, "train_s": round(seconds, 2), "final_loss": final_loss, **evaluate_run(run, val, k)})
     _write_tables(rows, out_dir, store, k)
     return out_dir
 

@@ -17,6 +17,7 @@ from nsnet.sampler.config import (
     DeviceChoice,
     EncoderKind,
     FSMMode,
+    FSMSaliency,
     GuideMode,
     SamplerConfig,
     Variant,
@@ -32,6 +33,9 @@ def fit_sampler_command(
     vgm: Annotated[Optional[VGMMode], typer.Option(help="VGM objective (default: ns).")] = None,
     fsm: Annotated[Optional[FSMMode], typer.Option(help="FSM objective (default: ns; video for baselines).")] = None,
     guide: Annotated[GuideMode, typer.Option(help="Guiding saliency score.")] = GuideMode.prototype,
+    fsm_saliency: Annotated[Optional[FSMSaliency], typer.Option(
+        "--fsm-saliency", help="FSM saliency rule: max over classes (paper), predicted-class, or salient = "
+        "1 - p(non-salient) for data whose background is itself a class.")] = None,
     encoder: Annotated[Optional[EncoderKind], typer.Option(help="FEM encoder (default: transformer).")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs (paper: 120).")] = 120,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -45,7 +49,8 @@ def fit_sampler_command(
 
     cfg = SamplerConfig(
         name=out.name or "run", variant=variant.value, vgm=vgm.value if vgm else None, fsm=fsm.value if fsm else None,
-        guide=guide.value, encoder=encoder.value if encoder else None, epochs=epochs, seed=seed, width=width,
+        guide=guide.value, fsm_saliency=fsm_saliency.value if fsm_saliency else None,
+        encoder=encoder.value if encoder else None, epochs=epochs, seed=seed, width=width,
         lr=lr, batch_size=batch_size, device=device.value,
     )
     run_dir = fit_sampler(store, out, cfg)

@@ -80,6 +80,14 @@ class EncoderKind(str, Enum):
     frame = "frame"
 
 
+class FSMSaliency(str, Enum):
+    """How the FSM's frame outputs become a saliency score (classification objectives only)."""
+
+    max = "max"  # paper: max over the C real classes of the softmax
+    predicted_class = "predicted-class"  # confidence on the video-level predicted class (SCSampler)
+    salient = "salient"  # 1 - p(non-salient): for data whose background is itself a class (needs C + 1 outputs)
+
+
 class Branches(str, Enum):
     """Which NSNet heads are trained (and can be used at inference)."""
 
@@ -92,15 +100,16 @@ DeviceChoice = Device  # where to train
 
 
 _VARIANT_DEFAULTS: dict[str, dict[str, str]] = {
-    "nsnet": {"branches": "both", "fsm": "ns", "vgm": "ns", "encoder": "transformer"},
-    "maxconf-l": {"branches": "fsm", "fsm": "video", "vgm": "ns", "encoder": "transformer"},
-    "scsampler": {"branches": "fsm", "fsm": "video", "vgm": "ns", "encoder": "frame"},
-    "oracle": {"branches": "both", "fsm": "ns", "vgm": "ns", "encoder": "transformer"},
+    "nsnet": {"branches": "both", "fsm": "ns", "vgm": "ns", "encoder": "transformer", "fsm_saliency": "max"},
+    "maxconf-l": {"branches": "fsm", "fsm": "video", "vgm": "ns", "encoder": "transformer", "fsm_saliency": "max"},
+    "scsampler": {"branches": "fsm", "fsm": "video", "vgm": "ns", "encoder": "frame",
+                  "fsm_saliency": "predicted-class"},
+    "oracle": {"branches": "both", "fsm": "ns", "vgm": "ns", "encoder": "transformer", "fsm_saliency": "max"},
 }
 # Fields a baseline variant fixes: setting them to another value is an error.
 _VARIANT_FIXED: dict[str, tuple[str, ...]] = {
-    "maxconf-l": ("branches", "fsm"),
-    "scsampler": ("branches", "fsm", "encoder"),
+    "maxconf-l": ("branches", "fsm", "fsm_saliency"),
+    "scsampler": ("branches", "fsm", "encoder", "fsm_saliency"),
 }
 _CHOICES: dict[str, type[Enum]] = {
     "variant": Variant,
@@ -108,6 +117,7 @@ _CHOICES: dict[str, type[Enum]] = {
     "fsm": FSMMode,
     "guide": GuideMode,
     "encoder": EncoderKind,
+    "fsm_saliency": FSMSaliency,
     "branches": Branches,
     "device": DeviceChoice,
 }
@@ -123,6 +133,7 @@ class SamplerConfig:
     vgm: str | None = None
     fsm: str | None = None
     branches: str | None = None
+    fsm_saliency: str | None = None  # max (paper) | predicted-class | salient = 1 - p(non-salient)
     guide: str = "prototype"
     gamma: float = 0.2  # weight of the VGM non-saliency suppression loss L_ns
     proto_eps: float = 0.3  # top-epsilon fraction of correctly predicted frames per video
@@ -228,6 +239,9 @@ def _check_numbers(cfg: SamplerConfig) -> None:
     for prob in ("pos_dropout", "encoder_dropout", "attn_dropout", "cls_dropout"):
         value = getattr(cfg, prob)
         checks.append((0.0 <= value < 1.0, f"{prob} must lie in [0, 1), got {value}"))
+    if cfg.fsm_saliency == "salient":
+        checks.append((cfg.fsm in ("nonsalient", "ns"),
+                       f"fsm_saliency=salient needs a non-salient class (fsm nonsalient or ns), got fsm={cfg.fsm}"))
     if cfg.encoder == "transformer":
         checks.append((cfg.width % cfg.heads == 0, f"width {cfg.width} must be divisible by heads {cfg.heads}"))
     if cfg.encoder == "lstm":

@@ -8,7 +8,8 @@
   i.e. no temporal context at all (used by the SCSampler-style baseline).
 * FSM: per-frame linear classifier over C (+1) classes (or one score for regression/ranking).
   Saliency s^f: max over the C real classes of the softmax (``fsm_saliency="max"``) or the
-  confidence on the video's predicted class, argmax_c mean_t p_tc (``"predicted-class"``);
+  confidence on the video's predicted class, argmax_c mean_t p_tc (``"predicted-class"``) or,
+  for C + 1-way heads, 1 - p(non-salient) (``"salient"``: for data whose background is a class);
   regression uses sigmoid(score), ranking the raw score; then softmax over time.
 * VGM: attention logits from Linear(d -> 1); alpha = sigmoid(logits) / sum_t sigmoid(logits), i.e.
   made non-negative by a sigmoid and then L1-normalised over time; dropout(0.2) on alpha.
@@ -170,7 +171,9 @@ class FSM(nn.Module):
 
     def saliency(self, out: torch.Tensor) -> torch.Tensor:
         """Returns s^f [B, T]: the per-frame saliency of head outputs ``out``, softmaxed over time."""
-        if self.cfg.fsm in CLASSIFICATION_FSM:
+        if self.cfg.fsm in CLASSIFICATION_FSM and self.cfg.fsm_saliency == "salient":
+            score = 1.0 - F.softmax(out, dim=-1)[..., self.cfg.num_classes]  # needs the C+1-th output
+        elif self.cfg.fsm in CLASSIFICATION_FSM:
             probs = F.softmax(out, dim=-1)[..., : self.cfg.num_classes]
             if self.cfg.fsm_saliency == "predicted-class":
                 cls = probs.mean(dim=1).argmax(dim=-1)  # [B]

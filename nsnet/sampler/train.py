@@ -76,7 +76,7 @@ def model_config(cfg: SamplerConfig, in_dim: int, num_classes: int, num_frames: 
         in_dim=in_dim, num_classes=num_classes, num_frames=num_frames, width=cfg.width, encoder=cfg.encoder,
         layers=cfg.layers, heads=cfg.heads, pos_dropout=cfg.pos_dropout, encoder_dropout=cfg.encoder_dropout,
         use_fsm=cfg.branches in ("both", "fsm"), use_vgm=cfg.branches in ("both", "vgm"), fsm=cfg.fsm,
-        vgm=cfg.vgm, fsm_saliency="predicted-class" if cfg.variant == "scsampler" else "max",
+        vgm=cfg.vgm, fsm_saliency=cfg.fsm_saliency,
         attn_dropout=cfg.attn_dropout, cls_dropout=cfg.cls_dropout, gamma=cfg.gamma,
         ranking_margin=cfg.ranking_margin,
     )
