@@ -191,8 +191,10 @@ def localisation_ceiling(store: FeatureStore, spans: dict, k: int) -> dict[str, 
 
 def sampler_localisation(store: FeatureStore, spans: dict, run_dir: Path, k: int) -> dict[str, dict[str, float]]:
     """Returns how well a trained NSNet run's saliency finds the fight clip, on train and on val:
-    ``{"<split> <score>": {"auc", "hit_rate"}}`` for s^f, s^v, the union fusion and the FSM's
-    alternative rule 1 - p(non-salient) (the paper's s^f is the max over the C real classes)."""
+    ``{"<split> <score>": {"auc", "hit_rate"}}`` for s^f, s^v, their convex combination
+    alpha * s^f + (1 - alpha) * s^v (the sum fusion's score; union fusion has no per-frame score)
+    and s^f by the FSM's alternative rule 1 - p(non-salient) (the paper's s^f is the max over the
+    C real classes). AUC pools the frames of all fight videos; hit rate is per-video top-K."""
     import torch
     from sklearn.metrics import roc_auc_score
 
@@ -206,10 +208,11 @@ def sampler_localisation(store: FeatureStore, spans: dict, run_dir: Path, k: int
         inside, fight = event_frames(store, rows, spans)
         inputs = SamplerInputs(light=store.read(S.LIGHT_FEATURES, rows))
         scores = sampler.branch_scores(inputs)
-        scores["fused (union)"] = sampler.scores(inputs)
+        scores[f"fused sum (alpha {sampler.alpha:g})"] = sampler.scores(inputs)
+        model = sampler.run.model
         with torch.no_grad():
-            fsm_out, _ = sampler.run.model(torch.from_numpy(inputs.light))
-        scores["fsm 1-p(non-salient)"] = 1 - torch.softmax(fsm_out["fsm"], -1)[..., store.num_classes].numpy()
+            fsm_out = model(torch.from_numpy(inputs.light))[0]["fsm"]
+            scores["fsm 1-p(non-salient)"] = model.fsm.saliency(fsm_out, rule="salient").double().numpy()
         for name, sc in scores.items():
             out[f"{split} {name}"] = {
                 "auc": float(roc_auc_score(inside[fight].ravel(), sc[fight].ravel())),
@@ -279,8 +282,7 @@ def run_seed(args: argparse.Namespace, seed: int, work: Path, store: FeatureStor
         t = time.perf_counter()
         grid = work / f"seed{seed}" / "grid.json"
         write_grid(grid, seed, base, ABLATION_GRID)
-        if not (work / f"seed{seed}" / "ablation" / "ablation.csv").is_file():
-            ablate(args.store, grid, work / f"seed{seed}" / "ablation", k=args.k, progress=False)
+        ablate(args.store, grid, work / f"seed{seed}" / "ablation", k=args.k, progress=False)  # resumes
         timings[f"ablation seed {seed}"] = time.perf_counter() - t
     out["timings_s"] = timings
     cache.write_text(json.dumps(out, indent=1))
@@ -363,7 +365,8 @@ def main() -> None:
 
     summary = {
         "store": str(args.store), "fingerprint": store.fingerprint,
-        "recognizer_head": {k: v for k, v in (store.attrs.get("recognizer_head") or {}).items() if k != "sha256"}, "seeds": args.seeds, "sampler": base,
+        "recognizer_head": {k: v for k, v in (store.attrs.get("recognizer_head") or {}).items() if k != "sha256"},
+        "seeds": args.seeds, "sampler": base,
         "K": args.k, "table1": rows,
         "branches": {b: dict(zip(("mAP", "mAP_std"), [100 * v for v in mean_std(vals)])) for b, vals in branch_rows.items()},
         "fusions": {f: dict(zip(("mAP", "mAP_std"), [100 * v for v in mean_std(vals)])) for f, vals in fusion_rows.items()},

@@ -90,6 +90,14 @@ def test_fsm_saliency_salient_rule_is_one_minus_nonsalient() -> None:
     torch.testing.assert_close(fsm.saliency(out), torch.softmax(torch.tensor([[0.4, 0.7]]), dim=1))
 
 
+def test_fsm_saliency_rule_argument_overrides_the_configured_rule() -> None:
+    out = torch.log(torch.tensor([[[0.1, 0.2, 0.1, 0.6], [0.5, 0.1, 0.1, 0.3]]]))
+    torch.testing.assert_close(_model("ns").fsm.saliency(out, rule="salient"), _model("ns", "salient").fsm.saliency(out))
+    torch.testing.assert_close(_model("ns", "salient").fsm.saliency(out, rule="max"), _model("ns").fsm.saliency(out))
+    with pytest.raises(ValueError, match="non-salient class"):
+        _model("video").fsm.saliency(torch.zeros(1, 2, 3), rule="salient")
+
+
 @pytest.mark.parametrize("mode,transform", [("regression", torch.sigmoid), ("ranking", lambda s: s)])
 def test_score_fsm_saliency(mode, transform) -> None:
     fsm = _model(mode).fsm

@@ -169,13 +169,17 @@ class FSM(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.head(h)
 
-    def saliency(self, out: torch.Tensor) -> torch.Tensor:
-        """Returns s^f [B, T]: the per-frame saliency of head outputs ``out``, softmaxed over time."""
-        if self.cfg.fsm in CLASSIFICATION_FSM and self.cfg.fsm_saliency == "salient":
-            score = 1.0 - F.softmax(out, dim=-1)[..., self.cfg.num_classes]  # needs the C+1-th output
+    def saliency(self, out: torch.Tensor, rule: str | None = None) -> torch.Tensor:
+        """Returns s^f [B, T]: the per-frame saliency of head outputs ``out``, softmaxed over time,
+        by the configured ``fsm_saliency`` rule or, for classification heads, by ``rule``."""
+        rule = rule or self.cfg.fsm_saliency
+        if self.cfg.fsm in CLASSIFICATION_FSM and rule == "salient":
+            if out.shape[-1] != self.cfg.num_classes + 1:
+                raise ValueError(f"the salient rule needs a non-salient class; fsm={self.cfg.fsm} has none")
+            score = 1.0 - F.softmax(out, dim=-1)[..., self.cfg.num_classes]
         elif self.cfg.fsm in CLASSIFICATION_FSM:
             probs = F.softmax(out, dim=-1)[..., : self.cfg.num_classes]
-            if self.cfg.fsm_saliency == "predicted-class":
+            if rule == "predicted-class":
                 cls = probs.mean(dim=1).argmax(dim=-1)  # [B]
                 score = probs.gather(2, cls[:, None, None].expand(-1, probs.shape[1], 1))[..., 0]
             else:
