@@ -129,9 +129,11 @@ class NSNetSampler(TrainedSampler):
         super().__init__(run_dir, **kwargs)
 
     def scores(self, inputs: SamplerInputs) -> np.ndarray:
-        """Returns alpha * s^f + (1 - alpha) * s^v [N, T]."""
+        """Returns alpha * n(s^f) + (1 - alpha) * n(s^v) [N, T] (n = min-max over the T frames)."""
+        from nsnet.sampler.fusion import fused_scores
+
         s = self.branch_scores(inputs)
-        return self.alpha * s["fsm"] + (1.0 - self.alpha) * s["vgm"]
+        return fused_scores(s["fsm"], s["vgm"], "sum", self.alpha)
 
     def select(self, inputs: SamplerInputs, k: int) -> np.ndarray:
         """Returns np.int64 [N, K]: the fused selection of the two branches."""
