@@ -43,6 +43,8 @@ def fit_sampler_command(
     lr: Annotated[float, typer.Option(min=1e-8, help="Initial learning rate.")] = 1e-2,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Videos per step.")] = 64,
     device: Annotated[DeviceChoice, typer.Option(help="Where to train.")] = DeviceChoice.auto,
+    train_split: Annotated[str, typer.Option("--train-split", help="Split to train on; a percent slice such as "
+                                             "train[:80%] holds the rest out for tuning.")] = "train",
 ) -> None:
     """Train an NSNet (or baseline) sampler on a feature store's cached tensors."""
     from nsnet.sampler.train import fit_sampler
@@ -51,7 +53,7 @@ def fit_sampler_command(
         name=out.name or "run", variant=variant.value, vgm=vgm.value if vgm else None, fsm=fsm.value if fsm else None,
         guide=guide.value, fsm_saliency=fsm_saliency.value if fsm_saliency else None,
         encoder=encoder.value if encoder else None, epochs=epochs, seed=seed, width=width,
-        lr=lr, batch_size=batch_size, device=device.value,
+        lr=lr, batch_size=batch_size, device=device.value, train_split=train_split,
     )
     run_dir = fit_sampler(store, out, cfg)
     typer.echo(f"sampler run written to {run_dir}")
