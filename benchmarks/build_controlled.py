@@ -172,6 +172,7 @@ class ControlledPlan:
     label: str
     clips: tuple[str, ...]
     shots: tuple[Shot, ...]
+    event_frac: float = 0.05
 
     @property
     def path(self) -> str:
@@ -195,6 +196,9 @@ class ControlledConfig:
     distractors: int = 2
     confusers: int = 0
     min_shot_frames: int = 8
+    # difficulty grid: each video draws one (event_frac, distractors) cell, balanced over the cells
+    # and the labels (spans.json records the cell); None = every video uses the two fields above
+    cells: tuple[tuple[float, int], ...] | None = None
     pip: bool = False
     val_photo_fraction: float = 0.4
     val_clip_fraction: float = 0.3
@@ -266,10 +270,12 @@ def plan_videos(cfg: ControlledConfig, photo_split: Mapping[str, Mapping[str, Se
     ``event_frac`` of the video exactly (up to rounding, at least ``min_shot_frames``). Shots go
     into distinct gaps between clips, in random order.
     """
-    if not 0.0 < cfg.event_frac < 0.5:
-        raise PlanError(f"event_frac must be in (0, 0.5), got {cfg.event_frac}")
-    if cfg.distractors < 0 or cfg.confusers < 0:
-        raise PlanError("distractors and confusers must be >= 0")
+    cells = cfg.cells or ((cfg.event_frac, cfg.distractors),)
+    for frac, n_dis in cells:
+        if not 0.0 < frac < 0.5:
+            raise PlanError(f"event_frac must be in (0, 0.5), got {frac}")
+        if n_dis < 0 or cfg.confusers < 0:
+            raise PlanError("distractors and confusers must be >= 0")
     if not 0 < cfg.min_seconds <= cfg.max_seconds:
         raise PlanError(f"need 0 < min_seconds <= max_seconds, got {cfg.min_seconds}, {cfg.max_seconds}")
     fps = cfg.encode.fps
@@ -280,12 +286,12 @@ def plan_videos(cfg: ControlledConfig, photo_split: Mapping[str, Mapping[str, Se
         pool = list(clip_pools[split])
         if n and len(pool) < 2:
             raise PlanError(f"{split} background pool has {len(pool)} clips; need at least 2")
-        video_labels = [labels[i % len(labels)] for i in range(n)]
-        video_labels = [video_labels[i] for i in rng.permutation(n)]
+        combos = [(labels[i % len(labels)], cells[(i // len(labels)) % len(cells)]) for i in range(n)]
+        combos = [combos[i] for i in rng.permutation(n)]
         deck: list[str] = []
-        for i, label in enumerate(video_labels):
-            n_shots = 1 + cfg.distractors + cfg.confusers
-            fracs = [cfg.event_frac] + list(cfg.event_frac * rng.uniform(0.7, 1.3, size=n_shots - 1))
+        for i, (label, (event_frac, n_distractors)) in enumerate(combos):
+            n_shots = 1 + n_distractors + cfg.confusers
+            fracs = [event_frac] + list(event_frac * rng.uniform(0.7, 1.3, size=n_shots - 1))
             target = rng.uniform(cfg.min_seconds, cfg.max_seconds) * fps
             need_bg = target * (1.0 - sum(fracs))
             clips: list[str] = []
@@ -304,7 +310,7 @@ def plan_videos(cfg: ControlledConfig, photo_split: Mapping[str, Mapping[str, Se
                 bg += clip_frames[clip]
             total = bg / (1.0 - sum(fracs))
             lengths = [max(cfg.min_shot_frames, int(round(f * total))) for f in fracs]
-            kinds = ["event"] + ["distractor"] * cfg.distractors + ["confuser"] * cfg.confusers
+            kinds = ["event"] + ["distractor"] * n_distractors + ["confuser"] * cfg.confusers
             photos: list[Photo] = []
             for kind in kinds:
                 if kind == "event":
@@ -321,7 +327,7 @@ def plan_videos(cfg: ControlledConfig, photo_split: Mapping[str, Mapping[str, Se
                 (Shot(kind, photo, n_frames, int(gap), _motion(rng, cfg.pip))
                  for kind, photo, n_frames, gap in zip(kinds, photos, lengths, gaps)),
                 key=lambda s: s.gap))
-            plans.append(ControlledPlan(f"{split}_{i:05d}", split, label, tuple(clips), shots))
+            plans.append(ControlledPlan(f"{split}_{i:05d}", split, label, tuple(clips), shots, event_frac))
     return plans
 
 
@@ -352,6 +358,7 @@ def compose_spans(plan: ControlledPlan, clip_frames: Mapping[str, int], fps: int
         cursor += n
     spans = {k: [[s["start_frame"], s["end_frame"]] for s in shots if s["kind"] == k] for k in KINDS}
     return {"label": plan.label, "split": plan.split, "num_frames": cursor, "fps": fps,
+            "cell": {"event_frac": plan.event_frac, "distractors": len(spans["distractor"])},
             "event": spans["event"][0], "distractors": spans["distractor"], "confusers": spans["confuser"],
             "shots": shots, "clips": clips}
 
@@ -499,7 +506,7 @@ def _manifest(cfg: ControlledConfig) -> dict[str, Any]:
     keep = asdict(cfg)
     for k in ("out", "photos", "background", "workers"):
         keep.pop(k)
-    return keep
+    return json.loads(json.dumps(keep))  # tuples -> lists, as a resumed build reads them back
 
 
 def build(cfg: ControlledConfig, console: Console | None = None) -> dict[str, Any]:
@@ -550,6 +557,15 @@ def build(cfg: ControlledConfig, console: Console | None = None) -> dict[str, An
             "seconds_total": time.perf_counter() - t0}
 
 
+def parse_grid(text: str) -> tuple[tuple[float, int], ...]:
+    """Return the cells of a ``'0.02,0.05 x 0,2'`` grid: every (event fraction, distractors) pair."""
+    try:
+        fracs, counts = text.lower().split("x")
+        return tuple((float(f), int(c)) for f in fracs.split(",") for c in counts.split(","))
+    except ValueError:
+        raise PlanError(f"bad --grid {text!r}; expected e.g. '0.02,0.05,0.1 x 0,2,4'") from None
+
+
 def main(
     out: Annotated[Path, typer.Option(help="output directory (outside the repo)")],
     seed: Annotated[int, typer.Option(help="seed of the splits and the composition")] = 0,
@@ -562,6 +578,8 @@ def main(
     event_frac: Annotated[float, typer.Option(help="share of the frames the event covers")] = 0.05,
     distractors: Annotated[int, typer.Option(help="shots of unlabelled photos per video")] = 2,
     confusers: Annotated[int, typer.Option(help="shots of other labelled classes per video")] = 0,
+    grid: Annotated[str, typer.Option(help="difficulty grid 'FRACS x COUNTS', e.g. '0.02,0.05,0.1 x 0,2,4': each "
+                                      "video draws one (event-frac, distractors) cell (overrides both)")] = "",
     pip: Annotated[bool, typer.Option(help="show photos picture-in-picture (1/4-1/2 of the frame)")] = False,
     workers: Annotated[int, typer.Option(help="parallel worker processes")] = 2,
 ) -> None:
@@ -569,7 +587,7 @@ def main(
     cfg = ControlledConfig(out=out, photos=photos, background=background, seed=seed, n_train=train_videos,
                            n_val=val_videos, min_seconds=min_seconds, max_seconds=max_seconds,
                            event_frac=event_frac, distractors=distractors, confusers=confusers, pip=pip,
-                           workers=workers)
+                           workers=workers, cells=parse_grid(grid) if grid else None)
     console = Console(stderr=True)
     try:
         report = build(cfg, console)
