@@ -31,6 +31,7 @@ import numpy as np
 from nsnet.sampler.base import Sampler, SamplerInputs
 from nsnet.sampler.config import SamplerConfig, SamplerConfigError
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays
+from nsnet.sampler.prototypes import GUIDES_WITH_PROTOTYPES
 from nsnet.sampler.registry import create_sampler
 from nsnet.sampler.train import CONFIG, RunError, RunMismatchError, SamplerRun, load_run, save_run, train_sampler
 
@@ -128,7 +129,7 @@ def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *
     out_dir = Path(out_dir)
     store = FeatureStore.open(store_path) if isinstance(store_path, (str, Path)) else store_path
     needs_rec = any(c.needs_guide() for c in configs)
-    needs_feat = any(c.needs_guide() and c.guide == "prototype" for c in configs)
+    needs_feat = any(c.needs_guide() and c.guide in GUIDES_WITH_PROTOTYPES for c in configs)
     splits = {c.train_split for c in configs}, {c.val_split for c in configs}
     if len(splits[0]) != 1 or len(splits[1]) != 1:
         raise SamplerConfigError("all grid entries must use the same train_split and val_split")

@@ -32,7 +32,13 @@ def fit_sampler_command(
     variant: Annotated[Variant, typer.Option(help="Which sampler to train.")] = Variant.nsnet,
     vgm: Annotated[Optional[VGMMode], typer.Option(help="VGM objective (default: ns).")] = None,
     fsm: Annotated[Optional[FSMMode], typer.Option(help="FSM objective (default: ns; video for baselines).")] = None,
-    guide: Annotated[GuideMode, typer.Option(help="Guiding saliency score.")] = GuideMode.prototype,
+    guide: Annotated[GuideMode, typer.Option(help="Guiding saliency score: prototype (Eq. 1), calibrated "
+                                             "(prototype, calibrated against other classes' frames) or response.")] = GuideMode.prototype,
+    guide_temperature: Annotated[float, typer.Option("--guide-temperature", min=1e-6,
+                                                     help="Temperature of the prototype softmax (Eq. 1).")] = 1.0,
+    guide_quantile: Annotated[float, typer.Option("--guide-quantile", min=1e-6, max=1.0,
+                                                  help="Calibrated guide: share rho of other classes' frames "
+                                                  "allowed closer to the prototype.")] = 0.02,
     fsm_saliency: Annotated[Optional[FSMSaliency], typer.Option(
         "--fsm-saliency", help="FSM saliency rule: max over classes (paper), predicted-class, or salient = "
         "1 - p(non-salient) for data whose background is itself a class.")] = None,
@@ -51,7 +57,7 @@ def fit_sampler_command(
 
     cfg = SamplerConfig(
         name=out.name or "run", variant=variant.value, vgm=vgm.value if vgm else None, fsm=fsm.value if fsm else None,
-        guide=guide.value, fsm_saliency=fsm_saliency.value if fsm_saliency else None,
+        guide=guide.value, guide_temperature=guide_temperature, guide_quantile=guide_quantile, fsm_saliency=fsm_saliency.value if fsm_saliency else None,
         encoder=encoder.value if encoder else None, epochs=epochs, seed=seed, width=width,
         lr=lr, batch_size=batch_size, device=device.value, train_split=train_split,
     )
