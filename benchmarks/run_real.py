@@ -417,7 +417,8 @@ def aggregate_ablation(work: Path, seeds: list[int], subdir: str = "ablation") -
     return out
 
 
-def plot_sweep(sweep: dict[tuple[str, int], list[dict[str, float]]], path: Path) -> None:
+def plot_sweep(sweep: dict[tuple[str, int], list[dict[str, float]]], path: Path,
+               title: str = "fight-surv untrimmed, K = 1..10 of T = 50") -> None:
     """Draws mAP vs GFLOPs (mean ± std over seeds) for each swept method."""
     import matplotlib
 
@@ -435,7 +436,7 @@ def plot_sweep(sweep: dict[tuple[str, int], list[dict[str, float]]], path: Path)
         ax.errorbar(g, m, yerr=s, marker="o", ms=3, capsize=2, label=name)
     ax.set_xlabel("GFLOPs per video")
     ax.set_ylabel("mAP (%)")
-    ax.set_title("fight-surv untrimmed, K = 1..10 of T = 50")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
