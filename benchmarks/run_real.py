@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
 from nsnet.evaluate.run import EvaluationResult, evaluate  # noqa: E402
-from nsnet.extract.recognizer_head import FitRecognizerConfig, fit_recognizer  # noqa: E402
+from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer  # noqa: E402
 from nsnet.sampler.ablate import ablate  # noqa: E402
 from nsnet.sampler.config import SamplerConfig  # noqa: E402
 from nsnet.sampler.train import fit_sampler  # noqa: E402
@@ -165,8 +165,8 @@ def localisation_ceiling(store: FeatureStore, spans: dict, k: int) -> dict[str, 
     from sklearn.preprocessing import StandardScaler
 
     from nsnet.evaluate.cached import cached_logits
-    from nsnet.evaluate.metrics import average_frame_predictions, mean_average_precision
-    from nsnet.sampler.base import topk_rows
+    from nsnet.metrics import average_frame_predictions, mean_average_precision
+    from nsnet.numeric import top_k as topk_rows
 
     train, val = store.valid_indices("train"), store.valid_indices("val")
     y_train, _ = event_frames(store, train, spans)
@@ -198,7 +198,8 @@ def sampler_localisation(store: FeatureStore, spans: dict, run_dir: Path, k: int
     import torch
     from sklearn.metrics import roc_auc_score
 
-    from nsnet.sampler.base import SamplerInputs, topk_rows
+    from nsnet.numeric import top_k as topk_rows
+    from nsnet.sampler.base import SamplerInputs
     from nsnet.sampler.trained import NSNetSampler
 
     sampler = NSNetSampler(run_dir, store=store)

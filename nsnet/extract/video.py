@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import os
+import ctypes
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from nsnet.errors import UserError
 
 
-class VideoReadError(RuntimeError):
+class VideoReadError(UserError, RuntimeError):
     """A video cannot be read; the message is one line saying why."""
 
 
@@ -108,6 +111,28 @@ def read_frames(path: str | Path, indices: np.ndarray, short_side: int, info: Vi
     return frames[inverse]
 
 
-def limit_decoder_threads() -> None:
-    """Keeps FFmpeg/OpenMP from oversubscribing a small CPU inside worker processes."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+# glibc mallopt parameters, and how many freed bytes a process may keep for reuse.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MALLOC_KEEP_BYTES = 1 << 30
+
+
+def keep_freed_memory() -> None:
+    """Makes glibc reuse freed large blocks instead of unmapping them; returns nothing (no-op off glibc).
+
+    Every decoded video and every forward batch allocates tensors of tens of MB. By default glibc
+    serves those with mmap and unmaps them on free, so each new one is page-faulted in again
+    (measured in benchmarks/bench_extract: about a third of the decode workers' CPU time and a
+    quarter of the forward's). Numerical outputs are unchanged; freed memory stays in the process.
+    """
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, _MALLOC_KEEP_BYTES)
+    mallopt(_M_TRIM_THRESHOLD, _MALLOC_KEEP_BYTES)
+
+
+def decode_worker_init(_: int) -> None:
+    """DataLoader worker setup for decoding: one torch thread, freed memory kept for reuse."""
+    torch.set_num_threads(1)
+    keep_freed_memory()

@@ -7,5 +7,5 @@ NS pseudo labels), :mod:`~nsnet.sampler.nsnet` (the model), :mod:`~nsnet.sampler
 :mod:`~nsnet.sampler.registry` (``create_sampler``, ``list_samplers``, ``register_sampler``),
 :mod:`~nsnet.sampler.rules` / :mod:`~nsnet.sampler.trained` (the samplers),
 :mod:`~nsnet.sampler.fusion` (FSM/VGM fusion), :mod:`~nsnet.sampler.ablate` and
-:mod:`~nsnet.sampler.commands` (CLI entry points), :mod:`~nsnet.sampler.synthetic` (planted toy data).
+(the CLI commands live in :mod:`nsnet.cli.sampler`), :mod:`~nsnet.sampler.planted` (planted toy data).
 """

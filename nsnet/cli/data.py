@@ -1,48 +1,32 @@
-"""The `nsnet` command line (typer). Each command maps its options onto one stage's dataclass config."""
+"""typer commands of the data stages: ``extract``, ``fit-recognizer``, ``info``, ``store export-h5 /
+import-h5`` and ``demo-data`` (registered by :mod:`nsnet.cli`)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 
-
+from nsnet.cli.common import DeviceOption, Quiet, Seed, choices
 from nsnet.errors import user_errors
 from nsnet.options import Device
-
-app = typer.Typer(
-    name="nsnet",
-    help="NSNet: look at only the few frames that matter. extract -> fit-recognizer -> fit-sampler -> evaluate.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-store_app = typer.Typer(help="Feature store interop (HDF5).", no_args_is_help=True)
-app.add_typer(store_app, name="store")
+from nsnet.extract.annotations.manifest import FORMATS
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)  # soft_wrap: one error, one line, at any width
 
 
-class AnnotationFormat(str, Enum):
-    auto = "auto"
-    activitynet = "activitynet"
-    kinetics = "kinetics"
-    ucf101 = "ucf101"
-    folder = "folder"
-    csv = "csv"
+AnnotationFormat = choices("AnnotationFormat", FORMATS)
 
 
-@app.command()
 @user_errors
 def extract(
     annotations: Path = typer.Argument(..., help="Annotation file or folder (ActivityNet JSON, Kinetics CSV, UCF101 lists, a folder per class, or a path,label[,split] CSV)."),
     out: Path = typer.Option(..., "--out", "-o", help="Store directory (Zarr v3). Re-running on it resumes."),
-    format: AnnotationFormat = typer.Option(AnnotationFormat.auto, "--format", help="Annotation format."),
+    format: AnnotationFormat = typer.Option(AnnotationFormat("auto"), "--format", help="Annotation format."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder the video paths are relative to."),
     frames: int = typer.Option(50, "--frames", "-T", min=1, max=10000, help="T: frames pre-sampled per video."),
     extractor: str = typer.Option("mobilenetv2_100", "--extractor", help="Light extractor (timm name)."),
@@ -54,10 +38,10 @@ def extract(
     recognizer_checkpoint: Optional[Path] = typer.Option(None, "--recognizer-checkpoint", help="Dataset checkpoint (with a C-class head) for the recognizer."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, max=4096, help="Frames per model forward."),
     workers: int = typer.Option(2, "--workers", min=0, max=64, help="Decoding worker processes."),
-    device: Device = typer.Option(Device.auto, "--device", help="auto = cuda when present, else cpu."),
+    device: DeviceOption = Device.auto,
     chunk_videos: Optional[int] = typer.Option(None, "--chunk-videos", min=1, max=4096, help="Videos per store chunk (default 32)."),
     strict: bool = typer.Option(False, "--strict", help="Exit non-zero when any video failed."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: Quiet = False,
 ) -> None:
     """Decode T frames per video once; cache light features, recognizer features/logits in a Zarr store."""
     from nsnet.extract.config import ExtractConfig
@@ -77,23 +61,21 @@ def extract(
         raise typer.Exit(code=1)
 
 
-@app.command("fit-recognizer")
 @user_errors
 def fit_recognizer(
     store: Path = typer.Argument(..., help="Feature store."),
     split: str = typer.Option("train", "--split", help="Split whose videos train the head."),
     segments: Optional[Path] = typer.Option(None, "--segments", help="Temporal annotations (ActivityNet JSON or spans.json): train only on frames inside labelled segments."),
-    seed: int = typer.Option(0, "--seed"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    seed: Seed = 0,
+    quiet: Quiet = False,
 ) -> None:
     """Fit a linear (TSN-style, frame-level) head on cached recognizer features; write per-frame logits."""
-    from nsnet.extract.recognizer_head import FitRecognizerConfig
-    from nsnet.extract.recognizer_head import fit_recognizer as run
+    from nsnet.extract.fit_recognizer import FitRecognizerConfig
+    from nsnet.extract.fit_recognizer import fit_recognizer as run
 
     run(store, FitRecognizerConfig(split=split, segments=segments, seed=seed, quiet=quiet))
 
 
-@app.command()
 @user_errors
 def info(
     store: Path = typer.Argument(..., help="Feature store."),
@@ -110,7 +92,6 @@ def info(
         Console().print(summary_table(summary))
 
 
-@store_app.command("export-h5")
 @user_errors
 def export_h5(store: Path = typer.Argument(..., help="Feature store."), file: Path = typer.Argument(..., help="Output .h5 file.")) -> None:
     """Export every array of a store (and its attributes) to one HDF5 file."""
@@ -120,7 +101,6 @@ def export_h5(store: Path = typer.Argument(..., help="Feature store."), file: Pa
     print(run(FeatureStore.open(store), file))
 
 
-@store_app.command("import-h5")
 @user_errors
 def import_h5(
     file: Path = typer.Argument(..., help="HDF5 feature dump (needs light/features [N,T,D])."),
@@ -133,29 +113,18 @@ def import_h5(
     print(run(file, store, chunk_videos).path)
 
 
-@app.command("demo-data")
 @user_errors
 def demo_data(
     out: Path = typer.Argument(..., help="Folder for the generated videos, annotations.csv and spans.json."),
     num_classes: int = typer.Option(5, "--classes", min=2, max=8, help="Classes (one real photo each)."),
     videos_per_class: int = typer.Option(8, "--videos-per-class", min=2, max=1000),
     seconds: float = typer.Option(8.0, "--seconds", min=1.0, max=600.0),
-    seed: int = typer.Option(0, "--seed"),
+    seed: Seed = 0,
 ) -> None:
     """Generate the built-in untrimmed demo dataset (photos shown as short events in background footage)."""
-    from nsnet.extract.synthetic import DemoConfig, make_demo_dataset
+    from nsnet.demo import DemoConfig, make_demo_dataset
 
     print(make_demo_dataset(DemoConfig(out_dir=out, num_classes=num_classes, videos_per_class=videos_per_class,
                                        seconds=seconds, seed=seed)))
 
 
-from nsnet.evaluate.commands import evaluate_command, predict_command  # noqa: E402
-from nsnet.sampler.commands import ablate_command, fit_sampler_command  # noqa: E402
-
-app.command("fit-sampler")(fit_sampler_command)
-app.command("ablate")(ablate_command)
-app.command("evaluate")(evaluate_command)
-app.command("predict")(predict_command)
-
-if __name__ == "__main__":
-    app()
