@@ -6,7 +6,7 @@ Fight dataset: varied resolutions 320x240 .. 1920x1080 and 10-30 fps), measured 
 (a) **decode**: the pipeline's own ``VideoFrames`` dataset (probe + ``read_frames`` of the T planned
     frames at the decode short side + both ``FrameTransform`` s) through the pipeline's DataLoader
     with ``--workers`` workers; the main process only receives the items.
-(b) **models**: the light extractor + recognizer forward (``pipeline.run_model``) on the tensors
+(b) **models**: the light extractor + recognizer forward (``models.run_model``) on the tensors
     (a) produced, in the main process.
 (c) **extract**: ``nsnet.extract.pipeline.extract`` on the same clips (a temporary ``path,label,split``
     CSV and store), reported with and without its setup (model building, store creation), which is

@@ -123,6 +123,16 @@ def test_rerun_with_a_different_extractor_size_is_refused(store_path: Path, data
         extract(small_config(dataset, store_path, extractor_size=96))
 
 
+def test_a_bug_in_per_video_code_fails_loudly(dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only decoder errors become "video failed"; a programming error must not be recorded as one.
+    def broken(num_frames: int, T: int):
+        raise ZeroDivisionError("a bug, not a bad video")
+
+    monkeypatch.setattr("nsnet.extract.pipeline.plan_frame_indices", broken)
+    with pytest.raises(ZeroDivisionError, match="a bug"):
+        extract(small_config(dataset, tmp_path / "s.zarr"))
+
+
 @pytest.mark.slow
 def test_bad_videos_are_recorded_and_good_ones_extracted(dataset: Path, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:

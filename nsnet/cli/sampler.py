@@ -65,10 +65,12 @@ def ablate_command(
     grid: Annotated[Path, typer.Option("--grid", help="JSON list of SamplerConfig overrides, each with a name.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the runs, ablation.csv and ablation.md.")],
     k: Annotated[int, typer.Option("--k", min=1, help="Frames selected per val video.")] = 5,
+    device: Annotated[Optional[Device], typer.Option("--device", help="Where to train (default: each grid entry's "
+                                                     "own, auto unless set).")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Train a grid of sampler configs on one store and compare them on its val split."""
     from nsnet.sampler.ablate import ablate
 
-    out_dir = ablate(store, grid, out, k=k, progress=not quiet)
+    out_dir = ablate(store, grid, out, k=k, progress=not quiet, device=device.value if device else None)
     typer.echo(f"ablation written to {out_dir / 'ablation.md'}")

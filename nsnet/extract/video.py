@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,17 @@ class VideoInfo:
     fps: float
     width: int
     height: int
+
+
+@functools.lru_cache(maxsize=1)
+def decode_errors() -> tuple[type[BaseException], ...]:
+    """Returns the exception types the decoders raise for a file they cannot read (PyAV's FFmpeg
+    errors, decord's DECORDError -- not a RuntimeError -- and the RuntimeError / OSError both use).
+    Only these become a per-video VideoReadError; anything else is a bug and propagates."""
+    import av
+    import decord
+
+    return (av.FFmpegError, decord.DECORDError, RuntimeError, OSError)
 
 
 def _first_line(err: BaseException) -> str:
@@ -57,7 +69,7 @@ def probe_video(path: str | Path) -> VideoInfo:
             width, height = int(stream.codec_context.width), int(stream.codec_context.height)
     except VideoReadError:
         raise
-    except Exception as err:
+    except decode_errors() as err:
         raise VideoReadError(f"not a readable video ({_first_line(err)})") from err
     if width <= 0 or height <= 0:
         raise VideoReadError("video stream has no frame size")
@@ -73,7 +85,7 @@ def _open_decord(path: Path, width: int, height: int):
 
     try:
         return decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=1)
-    except Exception as err:
+    except decode_errors() as err:
         raise VideoReadError(f"cannot decode ({_first_line(err)})") from err
 
 
@@ -102,7 +114,7 @@ def read_frames(path: str | Path, indices: np.ndarray, short_side: int, info: Vi
     unique, inverse = np.unique(indices, return_inverse=True)
     try:
         frames = reader.get_batch(unique.tolist()).asnumpy()
-    except Exception as err:
+    except decode_errors() as err:
         raise VideoReadError(f"decoding failed ({_first_line(err)})") from err
     finally:
         del reader

@@ -21,6 +21,7 @@ row with its ``error`` and no scores; the other entries still run.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -120,12 +121,15 @@ def _fmt(value: Any) -> str:
 
 
 def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *, k: int = 5,
-           progress: bool = True) -> Path:
+           progress: bool = True, device: str | None = None) -> Path:
     """Trains every grid entry on the store's train split, scores it on the val split, writes
-    ``out_dir/ablation.csv`` and ``out_dir/ablation.md``; returns ``out_dir``."""
+    ``out_dir/ablation.csv`` and ``out_dir/ablation.md``; returns ``out_dir``. ``device`` (when
+    given) replaces every entry's own."""
     from nsnet.store import FeatureStore
 
     configs = load_grid(grid_file)
+    if device is not None:
+        configs = [dataclasses.replace(c, device=device) for c in configs]
     out_dir = Path(out_dir)
     store = FeatureStore.open(store_path) if isinstance(store_path, (str, Path)) else store_path
     needs_rec = any(c.needs_guide() for c in configs)

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nsnet.extract.annotations.common import _DirIndex, _KeyTrackingDict, _existing_file, _finish, _load_json, _resolve_root, _taxonomy_leaves, _unique
-from nsnet.extract.annotations.manifest import AnnotationError, Manifest, VideoEntry, _ACTIVITYNET_EXTENSIONS, normalise_split
+from nsnet.extract.annotations.common import (
+    _DirIndex,
+    _KeyTrackingDict,
+    _existing_file,
+    _finish,
+    _load_json,
+    _resolve_root,
+    _taxonomy_leaves,
+    _unique,
+)
+from nsnet.extract.annotations.manifest import (
+    AnnotationError,
+    Manifest,
+    VideoEntry,
+    _ACTIVITYNET_EXTENSIONS,
+    normalise_split,
+)
 
 
 def read(json_path: str | Path, root: str | Path) -> Manifest:
-    """Return the manifest of an ActivityNet v1.3-style JSON.
-
-    Labels of a video are its distinct annotation labels (sorted; several ->
-    multi-label, none -> unlabeled). Class names are the taxonomy's leaf nodes
-    (when a taxonomy is present) together with every annotated label, sorted.
-    The video file is looked up as ``v_<id>.<ext>`` or ``<id>.<ext>`` (ext in
-    mp4/mkv/webm/avi/mov) in ``root`` or ``root/<subset>`` (subset spelled as in
-    the JSON or normalised); when absent the path is ``root/v_<id>.mp4``.
-    """
+    """Returns the manifest; see :meth:`Manifest.from_activitynet` for the format and the rules."""
     path = _existing_file(json_path)
     data = _load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("database"), dict):

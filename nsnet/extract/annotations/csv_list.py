@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nsnet.extract.annotations.common import _check_new, _existing_file, _finish, _is_csv_header, _join, _read_csv, _resolve_root, _sorted_labels
-from nsnet.extract.annotations.manifest import AnnotationError, Manifest, VideoEntry, _ID_COLUMNS, _LABEL_COLUMNS, _LABEL_SEPARATORS, _PATH_COLUMNS, _SPLIT_COLUMNS, normalise_split
+from nsnet.extract.annotations.common import (
+    _check_new,
+    _existing_file,
+    _finish,
+    _is_csv_header,
+    _join,
+    _read_csv,
+    _resolve_root,
+    _sorted_labels,
+)
+from nsnet.extract.annotations.manifest import (
+    AnnotationError,
+    Manifest,
+    VideoEntry,
+    _ID_COLUMNS,
+    _LABEL_COLUMNS,
+    _LABEL_SEPARATORS,
+    _PATH_COLUMNS,
+    _SPLIT_COLUMNS,
+    normalise_split,
+)
 
 
 def read(csv_path: str | Path, root: str | Path | None = None) -> Manifest:
-    """Return the manifest of a plain ``path,label[,split]`` CSV.
-
-    The header is optional: it is recognised when the first row names a path
-    column (path, video, file, filename, ...) and holds no video file name; columns
-    are then found by name
-    (``path`` and ``label`` required, ``split`` and ``video_id`` optional).
-    Without a header, rows are ``path,label`` or ``path,label,split``. Labels are
-    separated by ';' or '|' (empty -> unlabeled); a missing split -> "train".
-    Relative paths are resolved against ``root`` or, by default, the CSV's folder.
-    The video id is the ``video_id`` column if present, else the path relative to
-    that folder (or the absolute path) without extension.
-    """
+    """Returns the manifest; see :meth:`Manifest.from_csv` for the format and the rules."""
     path = _existing_file(csv_path)
     rows = _read_csv(path)
     if not rows:

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nsnet.extract.annotations.common import _finish, _folder_entry, _hash_split, _resolve_root, _sorted_dirs, _sorted_labels, _videos_under
+from nsnet.extract.annotations.common import (
+    _finish,
+    _folder_entry,
+    _hash_split,
+    _resolve_root,
+    _sorted_dirs,
+    _sorted_labels,
+    _videos_under,
+)
 from nsnet.extract.annotations.manifest import _SPLIT_ALIASES, AnnotationError, Manifest, VideoEntry
 
 
 def read(root: str | Path) -> Manifest:
-    """Return the manifest of a folder-per-class dataset.
-
-    Layouts: ``root/<class>/**/<video>`` or, when every top-level folder is a split
-    name (train/val/test or training/validation/testing), ``root/<split>/<class>/**/<video>``.
-    Videos are files with an extension in ``VIDEO_EXTENSIONS``; hidden entries are
-    skipped. The video id is the path relative to ``root`` without extension.
-
-    Without split folders the split is a deterministic 80/20 hash split: a video
-    is "train" when ``int(sha1(rel).hexdigest()[:8], 16) % 100 < 80`` where ``rel``
-    is its POSIX path relative to ``root`` (e.g. ``"fight/fi001.mp4"``), else "val".
-    It depends only on that relative path, so it is stable across runs and machines.
-    """
+    """Returns the manifest; see :meth:`Manifest.from_folder` for the format and the rules."""
     base = _resolve_root(root)
     if not base.is_dir():
         raise AnnotationError(f"{base}: not a directory")

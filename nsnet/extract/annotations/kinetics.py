@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nsnet.extract.annotations.common import _DirIndex, _check_new, _existing_file, _finish, _int_time, _read_csv, _resolve_root, _sorted_labels, _unique
-from nsnet.extract.annotations.manifest import AnnotationError, Manifest, VideoEntry, _KINETICS_EXTENSIONS, normalise_split
+from nsnet.extract.annotations.common import (
+    _DirIndex,
+    _check_new,
+    _existing_file,
+    _finish,
+    _int_time,
+    _read_csv,
+    _resolve_root,
+    _sorted_labels,
+    _unique,
+)
+from nsnet.extract.annotations.manifest import (
+    AnnotationError,
+    Manifest,
+    VideoEntry,
+    _KINETICS_EXTENSIONS,
+    normalise_split,
+)
 
 
 def read(csv_path: str | Path, root: str | Path) -> Manifest:
-    """Return the manifest of a Kinetics / Mini-Kinetics CSV.
-
-    Header ``label,youtube_id,time_start,time_end,split`` (extra columns ignored;
-    ``label`` may be absent or empty for test rows -> unlabeled). The video id is
-    ``{youtube_id}_{time_start:06d}_{time_end:06d}``; the file ``<id>.mp4`` (or
-    .mkv/.webm) is searched in ``root``, ``root/<split>``, ``root/<split>/<label>``
-    and ``root/<label>`` (label as written or with spaces replaced by '_'); when
-    absent the path is ``root/<id>.mp4``. Class names are the sorted labels.
-    """
+    """Returns the manifest; see :meth:`Manifest.from_kinetics` for the format and the rules."""
     path = _existing_file(csv_path)
     rows = _read_csv(path)
     if not rows:

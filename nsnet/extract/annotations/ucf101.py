@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nsnet.extract.annotations.common import _DirIndex, _check_new, _class_from_index, _class_from_name, _existing_file, _finish, _join, _read_classind, _read_lines, _resolve_root
+from nsnet.extract.annotations.common import (
+    _DirIndex,
+    _check_new,
+    _class_from_index,
+    _class_from_name,
+    _existing_file,
+    _finish,
+    _join,
+    _read_classind,
+    _read_lines,
+    _resolve_root,
+)
 from nsnet.extract.annotations.manifest import AnnotationError, Manifest, VideoEntry
 
 
 def read(annotation_dir_or_classind: str | Path, root: str | Path, split_id: int = 1) -> Manifest:
-    """Return the manifest of one UCF101 train/test split.
-
-    ``annotation_dir_or_classind`` is the ``ucfTrainTestlist`` folder or its
-    ``classInd.txt``; ``trainlist0N.txt`` / ``testlist0N.txt`` (N = ``split_id``)
-    are read from the same folder. Train rows give "train", test rows "val".
-    Class names keep classInd order. A train row's index must exist in classInd
-    (and agree with its folder, when the path has one); a test row's class comes
-    from its folder (or its ``v_<Class>_gXX_cXX`` file name). The video path is
-    ``root/<listed path>``, or ``root/<file name>`` when only that exists.
-    """
+    """Returns the manifest; see :meth:`Manifest.from_ucf101` for the format and the rules."""
     given = Path(annotation_dir_or_classind)
     classind = given / "classInd.txt" if given.is_dir() else given
     classind = _existing_file(classind)
