@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -24,23 +24,32 @@ AnnotationFormat = choices("AnnotationFormat", FORMATS)
 
 @user_errors
 def extract(
-    annotations: Path = typer.Argument(..., help="Annotation file or folder (ActivityNet JSON, Kinetics CSV, UCF101 lists, a folder per class, or a path,label[,split] CSV)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Store directory (Zarr v3). Re-running on it resumes."),
-    format: AnnotationFormat = typer.Option(AnnotationFormat("auto"), "--format", help="Annotation format."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Folder the video paths are relative to."),
-    frames: int = typer.Option(50, "--frames", "-T", min=1, max=10000, help="T: frames pre-sampled per video."),
-    extractor: str = typer.Option("mobilenetv2_100", "--extractor", help="Light extractor (timm name)."),
-    extractor_size: int = typer.Option(224, "--extractor-size", min=32, max=1024, help="Light extractor input size (224 or 112)."),
-    weights: str = typer.Option("package", "--weights", help="Light extractor weights: hub | package | none | PATH."),
-    recognizer: str = typer.Option("tf_efficientnet_lite0", "--recognizer", help="Recognizer (timm name)."),
-    recognizer_size: Optional[int] = typer.Option(None, "--recognizer-size", min=32, max=1024, help="Recognizer crop (default: its native size)."),
-    recognizer_weights: str = typer.Option("package", "--recognizer-weights", help="Recognizer weights: hub | package | none | PATH."),
-    recognizer_checkpoint: Optional[Path] = typer.Option(None, "--recognizer-checkpoint", help="Dataset checkpoint (with a C-class head) for the recognizer."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, max=4096, help="Frames per model forward."),
-    workers: int = typer.Option(2, "--workers", min=0, max=64, help="Decoding worker processes."),
+    annotations: Annotated[Path, typer.Argument(
+        help="Annotation file or folder (ActivityNet JSON, Kinetics CSV, UCF101 lists, a folder per class, "
+        "or a path,label[,split] CSV).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Store directory (Zarr v3). Re-running on it resumes.")],
+    format: Annotated[AnnotationFormat, typer.Option("--format", help="Annotation format.")] = AnnotationFormat("auto"),
+    root: Annotated[Optional[Path], typer.Option("--root", help="Folder the video paths are relative to.")] = None,
+    frames: Annotated[int, typer.Option("--frames", "-T", min=1, max=10000,
+        help="T: frames pre-sampled per video.")] = 50,
+    extractor: Annotated[str, typer.Option("--extractor", help="Light extractor (timm name).")] = "mobilenetv2_100",
+    extractor_size: Annotated[int, typer.Option("--extractor-size", min=32, max=1024,
+        help="Light extractor input size (224 or 112).")] = 224,
+    weights: Annotated[str, typer.Option("--weights",
+        help="Light extractor weights: hub | package | none | PATH.")] = "package",
+    recognizer: Annotated[str, typer.Option("--recognizer", help="Recognizer (timm name).")] = "tf_efficientnet_lite0",
+    recognizer_size: Annotated[Optional[int], typer.Option("--recognizer-size", min=32, max=1024,
+        help="Recognizer crop (default: its native size).")] = None,
+    recognizer_weights: Annotated[str, typer.Option("--recognizer-weights",
+        help="Recognizer weights: hub | package | none | PATH.")] = "package",
+    recognizer_checkpoint: Annotated[Optional[Path], typer.Option("--recognizer-checkpoint",
+        help="Dataset checkpoint (with a C-class head) for the recognizer.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=4096, help="Frames per model forward.")] = 16,
+    workers: Annotated[int, typer.Option("--workers", min=0, max=64, help="Decoding worker processes.")] = 2,
     device: DeviceOption = Device.auto,
-    chunk_videos: Optional[int] = typer.Option(None, "--chunk-videos", min=1, max=4096, help="Videos per store chunk (default 32)."),
-    strict: bool = typer.Option(False, "--strict", help="Exit non-zero when any video failed."),
+    chunk_videos: Annotated[Optional[int], typer.Option("--chunk-videos", min=1, max=4096,
+        help="Videos per store chunk (default 32).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any video failed.")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Decode T frames per video once; cache light features, recognizer features/logits in a Zarr store."""
@@ -63,9 +72,11 @@ def extract(
 
 @user_errors
 def fit_recognizer(
-    store: Path = typer.Argument(..., help="Feature store."),
-    split: str = typer.Option("train", "--split", help="Split whose videos train the head."),
-    segments: Optional[Path] = typer.Option(None, "--segments", help="Temporal annotations (ActivityNet JSON or spans.json): train only on frames inside labelled segments."),
+    store: Annotated[Path, typer.Argument(help="Feature store.")],
+    split: Annotated[str, typer.Option("--split", help="Split whose videos train the head.")] = "train",
+    segments: Annotated[Optional[Path], typer.Option("--segments",
+        help="Temporal annotations (ActivityNet JSON or spans.json): train only on frames inside labelled "
+        "segments.")] = None,
     seed: Seed = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -78,8 +89,8 @@ def fit_recognizer(
 
 @user_errors
 def info(
-    store: Path = typer.Argument(..., help="Feature store."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    store: Annotated[Path, typer.Argument(help="Feature store.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Print a summary of a feature store."""
     from nsnet.store import FeatureStore
@@ -93,7 +104,10 @@ def info(
 
 
 @user_errors
-def export_h5(store: Path = typer.Argument(..., help="Feature store."), file: Path = typer.Argument(..., help="Output .h5 file.")) -> None:
+def export_h5(
+    store: Annotated[Path, typer.Argument(help="Feature store.")],
+    file: Annotated[Path, typer.Argument(help="Output .h5 file.")],
+) -> None:
     """Export every array of a store (and its attributes) to one HDF5 file."""
     from nsnet.store import FeatureStore
     from nsnet.store.h5 import export_h5 as run
@@ -103,9 +117,9 @@ def export_h5(store: Path = typer.Argument(..., help="Feature store."), file: Pa
 
 @user_errors
 def import_h5(
-    file: Path = typer.Argument(..., help="HDF5 feature dump (needs light/features [N,T,D])."),
-    store: Path = typer.Argument(..., help="New store directory."),
-    chunk_videos: Optional[int] = typer.Option(None, "--chunk-videos", min=1),
+    file: Annotated[Path, typer.Argument(help="HDF5 feature dump (needs light/features [N,T,D]).")],
+    store: Annotated[Path, typer.Argument(help="New store directory.")],
+    chunk_videos: Annotated[Optional[int], typer.Option("--chunk-videos", min=1)] = None,
 ) -> None:
     """Create a store from an HDF5 feature dump (e.g. one made by export-h5)."""
     from nsnet.store.h5 import import_h5 as run
@@ -115,10 +129,10 @@ def import_h5(
 
 @user_errors
 def demo_data(
-    out: Path = typer.Argument(..., help="Folder for the generated videos, annotations.csv and spans.json."),
-    num_classes: int = typer.Option(5, "--classes", min=2, max=8, help="Classes (one real photo each)."),
-    videos_per_class: int = typer.Option(8, "--videos-per-class", min=2, max=1000),
-    seconds: float = typer.Option(8.0, "--seconds", min=1.0, max=600.0),
+    out: Annotated[Path, typer.Argument(help="Folder for the generated videos, annotations.csv and spans.json.")],
+    num_classes: Annotated[int, typer.Option("--classes", min=2, max=8, help="Classes (one real photo each).")] = 5,
+    videos_per_class: Annotated[int, typer.Option("--videos-per-class", min=2, max=1000)] = 8,
+    seconds: Annotated[float, typer.Option("--seconds", min=1.0, max=600.0)] = 8.0,
     seed: Seed = 0,
 ) -> None:
     """Generate the built-in untrimmed demo dataset (photos shown as short events in background footage)."""
