@@ -48,11 +48,12 @@ t2=$(now)
   --device "$DEVICE" --workers 2 --quiet --out "$WORK/eval" >/dev/null
 t3=$(now)
 "${NSNET[@]}" extract "$WORK/videos/annotations.csv" --out "$WORK/cpu.zarr" --device cpu "${EXTRACT_OPTS[@]}"
+read -r TRAIN VAL < <("$PY" -c "import sys, numpy as np, zarr; s = list(zarr.open_group(sys.argv[1], mode='r')['split'][...]); print(s.count('train'), s.count('val'))" "$WORK/dev.zarr")
 
 echo "stage              frames        rate"
 stage "extract" "$FRAMES" "$t0" "$t1"
-stage "fit-sampler" "$((FRAMES * 10 * 2 / 3))" "$t1b" "$t2"  # 10 epochs over the train split (2/3 of the videos)
-stage "evaluate" "$((VIDEOS / 3 * 2 * 4))" "$t2" "$t3"     # val videos x 2 methods x K=4 reloaded frames
+stage "fit-sampler" "$((TRAIN * T * 10))" "$t1b" "$t2"  # 10 epochs over the train videos' T frames
+stage "evaluate" "$((VAL * 2 * 4))" "$t2" "$t3"           # val videos x 2 methods x K=4 reloaded frames
 grep -E '^\| (nsnet|uniform)' "$WORK/eval/results.md" || true
 
 "$PY" - "$WORK/dev.zarr" "$WORK/cpu.zarr" "$MIN_COSINE" <<'PYEOF'
