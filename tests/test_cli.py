@@ -49,3 +49,9 @@ def test_an_unknown_method_lists_every_registered_sampler(restore_sampler_regist
     assert parse_method("test-new-sampler") == "test-new-sampler"  # no second edit needed
     with pytest.raises(EvaluateError, match="test-new-sampler"):
         parse_method("nope")
+
+
+def test_no_live_progress_display_when_stderr_is_not_a_terminal() -> None:
+    from nsnet.progress import progress_bar
+
+    assert progress_bar().disable  # pytest captures stderr: a pipe, so plain lines only

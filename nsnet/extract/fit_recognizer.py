@@ -25,6 +25,7 @@ from nsnet.progress import console
 from nsnet.store import FeatureStore, StoreError
 from nsnet.store import schema as S
 
+
 @dataclass
 class FitRecognizerConfig:
     """Options of `nsnet fit-recognizer` (full-batch L-BFGS on all train frames)."""

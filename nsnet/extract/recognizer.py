@@ -14,16 +14,17 @@ from __future__ import annotations
 import hashlib
 import pickle
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
 from torch import nn
 
 from nsnet.device import resolve_device
 from nsnet.errors import ConfigError
-from nsnet.extract.models import FrameModel, create_frame_model
-from nsnet.extract.weights import sha256_state_dict
 from nsnet.store import FeatureStore, StoreError
+
+if TYPE_CHECKING:  # the timm models load only when a model is rebuilt: the head helpers stay light
+    from nsnet.extract.models import FrameModel
 
 HEAD_FILE = "recognizer_head.pt"
 RANDOM_INIT_SEED = 0  # extraction builds weights="none" models under torch.manual_seed(0)
@@ -35,6 +36,8 @@ class RecognizerError(ConfigError):
 
 def _create(spec: Mapping[str, Any], device: torch.device, what: str) -> FrameModel:
     """Returns the FrameModel for ``spec``'s recorded weights source (hash not checked yet)."""
+    from nsnet.extract.models import create_frame_model
+
     name, weights = str(spec["name"]), str(spec.get("weights") or "")
     sizes = {"input_size": int(spec["input_size"]), "resize_short": int(spec["resize_short"])}
     if weights == "hub":
@@ -64,6 +67,8 @@ def rebuild_frame_model(spec: Mapping[str, Any], device: str | torch.device = "c
     Raises RecognizerError when the weights are gone or their sha256 differs from the recorded
     one, or when the rebuilt preprocessing (size, resize, mean/std) differs from the recorded one.
     """
+    from nsnet.extract.weights import sha256_state_dict
+
     device = resolve_device(device)
     model = _create(spec, device, what)
     sha = model.spec.weights_sha256 or sha256_state_dict(model.backbone.state_dict())
