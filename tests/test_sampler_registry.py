@@ -22,7 +22,7 @@ RUN_OF = {"nsnet": "nsnet", "fsm": "nsnet", "vgm": "nsnet", "maxconf-l": "maxcon
 @pytest.fixture(scope="module")
 def data():
     arrays, planted = planted_saliency_arrays(SPEC)
-    return arrays, planted, SamplerInputs.from_arrays(arrays)
+    return arrays, planted, arrays
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from nsnet.sampler.base import SamplerInputs
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.registry import create_sampler
 from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
@@ -37,7 +36,7 @@ def planted():
     spec = PlantedSpec(num_videos=256)  # C=4, T=20, 5 planted frames per video
     train, _ = planted_saliency_arrays(spec, "train")
     val, mask = planted_saliency_arrays(spec, "val")
-    return train, SamplerInputs.from_arrays(val), mask
+    return train, val, mask
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +104,7 @@ def test_checkpoint_round_trip(tiny, tmp_path) -> None:
     assert run.config == result.config
     for k, v in result.model.state_dict().items():
         assert torch.equal(v, run.model.state_dict()[k])
-    inputs = SamplerInputs.from_arrays(tiny)
+    inputs = tiny
     np.testing.assert_array_equal(create_sampler("nsnet", run=run).select(inputs, 3),
                                   create_sampler("nsnet", run_dir=run_dir, store=tiny).select(inputs, 3))
 
