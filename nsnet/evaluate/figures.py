@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from nsnet.evaluate.methods import build_sampler, method_spec
-from nsnet.evaluate.plots import class_mean_curves, plot_frame_strips, plot_saliency
+from nsnet.evaluate.plots import class_mean_curves, plot_frame_strips, plot_saliency, plot_tradeoff
 from nsnet.extract.video import VideoReadError, read_frames
 from nsnet.sampler.base import SamplerError, SamplerInputs
 from nsnet.store import schema as S
@@ -119,3 +119,22 @@ def frame_strip_figures(result: Any, out_dir: Path) -> tuple[list[Path], str | N
                                        title=f"{ids[v]} ({classes}), K={k}"))
     note = f"frame strips skipped for {', '.join(skipped)}" if skipped else None
     return files, note
+
+
+def draw_figures(result: Any, out_dir: str | Path, sweep: bool, plots: bool) -> tuple[list[Path], list[str]]:
+    """Draws the asked-for figures of an EvaluationResult; returns (PNG paths, notes)."""
+    out = Path(out_dir)
+    files: list[Path] = []
+    notes: list[str] = []
+    if sweep:
+        meta = result.meta
+        files.append(plot_tradeoff(result.rows, out / "tradeoff.png",
+                                   title=f"mAP vs GFLOPs ({meta['split']}, {meta['videos']} videos, T={meta['T']})"))
+    if plots:
+        path, note = saliency_figure(result, out / "saliency.png")
+        files.extend([path] if path else [])
+        notes.extend([note] if note else [])
+        strips, note = frame_strip_figures(result, out)
+        files.extend(strips)
+        notes.extend([note] if note else [])
+    return files, notes

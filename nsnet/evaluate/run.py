@@ -29,9 +29,10 @@ from nsnet.evaluate.cached import cached_logits, gather_frames
 from nsnet.evaluate.config import EvaluateConfig, EvaluateError
 from nsnet.evaluate.costs import ComponentCosts, measure_costs
 from nsnet.evaluate.methods import MethodSpec, build_sampler, resolve_methods, select_positions
-from nsnet.evaluate.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
+from nsnet.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
 from nsnet.evaluate.reload import ReloadOutput, reload_outputs
-from nsnet.extract.models import FrameModel, resolve_device
+from nsnet.device import resolve_device
+from nsnet.extract.models import FrameModel
 from nsnet.extract.transforms import FrameTransform, decode_short_side
 from nsnet.progress import console, progress_bar
 from nsnet.sampler.base import Sampler, SamplerInputs
@@ -77,7 +78,7 @@ class EvalContext:
     """The opened store, split arrays, runs, samplers and (reload path) recognizer of one evaluation."""
 
     def __init__(self, cfg: EvaluateConfig, log: Any = None) -> None:
-        from nsnet.sampler.train import load_run
+        from nsnet.sampler.run import load_run
 
         self.cfg = cfg.validate()
         self.log = log or console(cfg.quiet)
@@ -107,13 +108,12 @@ class EvalContext:
         self.arrays: SamplerArrays = load_sampler_arrays(
             store, cfg.split, rec_features=needs_features and cfg.path == "cached", rec_logits=store.has_logits)
         self.labels = self.arrays.labels
-        self.inputs = SamplerInputs(light=self.arrays.light, rec_logits=self.arrays.rec_logits,
-                                    rec_features=self.arrays.rec_features, labels=self.labels)
+        self.inputs: SamplerInputs = self.arrays
         self.keep_full_features = needs_features
         self.recognizer: FrameModel | None = None
         self._full: ReloadOutput | None = None
         if cfg.path == "reload":
-            from nsnet.evaluate.recognizer import load_recognizer
+            from nsnet.extract.recognizer import load_recognizer
 
             self.recognizer = load_recognizer(store, self.device)
             self.rec_transform = FrameTransform.from_spec(store.recognizer_spec)

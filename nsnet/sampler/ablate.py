@@ -21,6 +21,7 @@ row with its ``error`` and no scores; the other entries still run.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -33,7 +34,8 @@ from nsnet.sampler.config import SamplerConfig, SamplerConfigError
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays
 from nsnet.sampler.prototypes import GUIDES_WITH_PROTOTYPES
 from nsnet.sampler.registry import create_sampler
-from nsnet.sampler.train import CONFIG, RunError, RunMismatchError, SamplerRun, load_run, save_run, train_sampler
+from nsnet.sampler.run import CONFIG, RunError, RunMismatchError, SamplerRun, load_run, save_run
+from nsnet.sampler.train import train_sampler
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 COLUMNS = ("name", "variant", "fsm", "vgm", "guide", "encoder", "width", "epochs", "train_s", "final_loss",
@@ -62,7 +64,7 @@ def load_grid(grid_file: str | Path) -> list[SamplerConfig]:
 
 def _video_scores(sampler: Sampler, inputs: SamplerInputs, val: SamplerArrays, k: int) -> dict[str, float]:
     """Returns mAP and top-1 of the recognizer on the K frames ``sampler`` selects."""
-    from nsnet.evaluate.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
+    from nsnet.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
 
     sel = sampler.select(inputs, k)
     logits = np.take_along_axis(val.rec_logits, sel[..., None], axis=1)  # [N, K, C]
@@ -74,7 +76,7 @@ def evaluate_run(run: SamplerRun, val: SamplerArrays, k: int = 5) -> dict[str, f
     """Returns ``mAP``/``top1`` (and ``mAP_fsm``/``mAP_vgm`` for two-branch NSNet runs) of a run
     on in-memory val arrays (which need recognizer logits)."""
     val.require("rec_logits")
-    inputs = SamplerInputs.from_arrays(val)
+    inputs = val
     cfg = run.config
     if cfg.variant == "oracle":
         return _video_scores(create_sampler("oracle", run=run), inputs, val, k)
@@ -120,12 +122,15 @@ def _fmt(value: Any) -> str:
 
 
 def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *, k: int = 5,
-           progress: bool = True) -> Path:
+           progress: bool = True, device: str | None = None) -> Path:
     """Trains every grid entry on the store's train split, scores it on the val split, writes
-    ``out_dir/ablation.csv`` and ``out_dir/ablation.md``; returns ``out_dir``."""
+    ``out_dir/ablation.csv`` and ``out_dir/ablation.md``; returns ``out_dir``. ``device`` (when
+    given) replaces every entry's own."""
     from nsnet.store import FeatureStore
 
     configs = load_grid(grid_file)
+    if device is not None:
+        configs = [dataclasses.replace(c, device=device) for c in configs]
     out_dir = Path(out_dir)
     store = FeatureStore.open(store_path) if isinstance(store_path, (str, Path)) else store_path
     needs_rec = any(c.needs_guide() for c in configs)
@@ -136,7 +141,7 @@ def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *
     train = load_sampler_arrays(store, splits[0].pop(), rec_features=needs_feat, rec_logits=needs_rec)
     val = load_sampler_arrays(store, splits[1].pop(), rec_features=any(c.variant == "oracle" for c in configs))
     rows: list[dict[str, Any]] = []
-    ref = _video_scores(create_sampler("uniform"), SamplerInputs.from_arrays(val), val, k)
+    ref = _video_scores(create_sampler("uniform"), val, val, k)
     rows.append({"name": "uniform (untrained)", "variant": "uniform", "k": k, **ref})
     for cfg in configs:
         row: dict[str, Any] = {

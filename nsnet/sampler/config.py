@@ -28,10 +28,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from nsnet.errors import UserError
 from nsnet.options import Device
 
 
-class SamplerConfigError(ValueError):
+class SamplerConfigError(UserError, ValueError):
     """A sampler configuration value is invalid or inconsistent with the chosen variant."""
 
 
@@ -97,9 +98,6 @@ class Branches(str, Enum):
     vgm = "vgm"
 
 
-DeviceChoice = Device  # where to train
-
-
 _VARIANT_DEFAULTS: dict[str, dict[str, str]] = {
     "nsnet": {"branches": "both", "fsm": "ns", "vgm": "ns", "encoder": "transformer", "fsm_saliency": "max"},
     "maxconf-l": {"branches": "fsm", "fsm": "video", "vgm": "ns", "encoder": "transformer", "fsm_saliency": "max"},
@@ -120,7 +118,7 @@ _CHOICES: dict[str, type[Enum]] = {
     "encoder": EncoderKind,
     "fsm_saliency": FSMSaliency,
     "branches": Branches,
-    "device": DeviceChoice,
+    "device": Device,
 }
 
 

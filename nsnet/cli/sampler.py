@@ -12,9 +12,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from nsnet.cli.common import DeviceOption, Quiet, Seed
 from nsnet.errors import user_errors
+from nsnet.options import Device
 from nsnet.sampler.config import (
-    DeviceChoice,
     EncoderKind,
     FSMMode,
     FSMSaliency,
@@ -44,11 +45,12 @@ def fit_sampler_command(
         "1 - p(non-salient) for data whose background is itself a class.")] = None,
     encoder: Annotated[Optional[EncoderKind], typer.Option(help="FEM encoder (default: transformer).")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs (paper: 120).")] = 120,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Seed = 0,
     width: Annotated[int, typer.Option(min=1, help="FEM width d.")] = 512,
     lr: Annotated[float, typer.Option(min=1e-8, help="Initial learning rate.")] = 1e-2,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Videos per step.")] = 64,
-    device: Annotated[DeviceChoice, typer.Option(help="Where to train.")] = DeviceChoice.auto,
+    device: DeviceOption = Device.auto,
+    quiet: Quiet = False,
     train_split: Annotated[str, typer.Option("--train-split", help="Split to train on; a percent slice such as "
                                              "train[:80%] holds the rest out for tuning.")] = "train",
 ) -> None:
@@ -61,7 +63,7 @@ def fit_sampler_command(
         encoder=encoder.value if encoder else None, epochs=epochs, seed=seed, width=width,
         lr=lr, batch_size=batch_size, device=device.value, train_split=train_split,
     )
-    run_dir = fit_sampler(store, out, cfg)
+    run_dir = fit_sampler(store, out, cfg, progress=not quiet)
     typer.echo(f"sampler run written to {run_dir}")
 
 
@@ -71,9 +73,12 @@ def ablate_command(
     grid: Annotated[Path, typer.Option("--grid", help="JSON list of SamplerConfig overrides, each with a name.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the runs, ablation.csv and ablation.md.")],
     k: Annotated[int, typer.Option("--k", min=1, help="Frames selected per val video.")] = 5,
+    device: Annotated[Optional[Device], typer.Option("--device", help="Where to train (default: each grid entry's "
+                                                     "own, auto unless set).")] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Train a grid of sampler configs on one store and compare them on its val split."""
     from nsnet.sampler.ablate import ablate
 
-    out_dir = ablate(store, grid, out, k=k)
+    out_dir = ablate(store, grid, out, k=k, progress=not quiet, device=device.value if device else None)
     typer.echo(f"ablation written to {out_dir / 'ablation.md'}")
