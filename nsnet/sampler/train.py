@@ -141,6 +141,10 @@ def train_sampler(arrays: SamplerArrays, cfg: SamplerConfig, *, progress: bool =
     if keep.size < arrays.N:
         arrays = arrays.subset(keep)
     start = time.perf_counter()
+    if cfg.variant == "tsqnet":  # TSQNet has its own model and priors (nsnet.sampler.tsqnet_train)
+        from nsnet.sampler.tsqnet_train import train_tsqnet
+
+        return train_tsqnet(arrays, cfg, progress=progress)
     if cfg.variant == "oracle":
         if cfg.guide == "prototype":
             arrays.require("rec_features", "rec_logits")
@@ -272,10 +276,8 @@ def save_run(run_dir: str | Path, result: TrainResult, arrays: SamplerArrays, st
 def fit_sampler(store_path: str | Path, out_dir: str | Path, cfg: SamplerConfig, *, progress: bool = True) -> Path:
     """Trains ``cfg`` on the store's train split and returns the run directory ``out_dir``."""
     cfg = cfg.resolved()
-    needs_rec = cfg.needs_guide()
     arrays = load_sampler_arrays(
-        store_path, cfg.train_split,
-        rec_features=needs_rec and cfg.guide == "prototype", rec_logits=needs_rec,
+        store_path, cfg.train_split, rec_features=cfg.needs_rec_features(), rec_logits=cfg.needs_rec_logits(),
     )
     result = train_sampler(arrays, cfg, progress=progress)
     return save_run(out_dir, result, arrays, store=store_path)
@@ -336,7 +338,13 @@ def load_run(run_dir: str | Path, store: Any = None, device: str = "cpu") -> Sam
     if store is not None:
         check_run_matches(meta, store, run_dir)
     model = None
-    if payload["model_config"] is not None:
+    if payload["model_config"] is not None and cfg.variant == "tsqnet":
+        from nsnet.sampler.tsqnet import TSQNet, TSQNetConfig
+
+        model = TSQNet(TSQNetConfig(**payload["model_config"]))
+        model.load_state_dict(payload["state_dict"])
+        model.to(torch.device(device)).eval()
+    elif payload["model_config"] is not None:
         model = NSNet(NSNetConfig(**payload["model_config"]))
         model.load_state_dict(payload["state_dict"])
         model.to(torch.device(device)).eval()
