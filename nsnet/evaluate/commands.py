@@ -38,6 +38,9 @@ class PredictMethod(str, Enum):
     vgm = "vgm"
     uniform = "uniform"
     dense = "dense"
+    tsqnet = "tsqnet"
+    vqm = "vqm"
+    tqm = "tqm"
 
 
 def _budgets(values: Optional[list[str]]) -> list[int]:
@@ -68,7 +71,7 @@ def evaluate_command(
         "--budget", "-k", help="Frames K per video: repeat it or give a list (1,5,10) or a range (1..10).")] = None,
     method: Annotated[Optional[list[str]], typer.Option(
         "--method", "-m", help="nsnet | fused:<fusion> | fsm | vgm | uniform | random | dense | topk (maxconf) | "
-        "maxconf-l | scsampler | oracle; repeatable. Default: all that apply.")] = None,
+        "maxconf-l | scsampler | oracle | tsqnet | vqm | tqm; repeatable. Default: all that apply.")] = None,
     fusion: Annotated[Fusion, typer.Option("--fusion", help="How `nsnet` fuses FSM and VGM (supp. A.3).")] = Fusion.union,
     alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0, help="Fusion weight (sum, union).")] = 0.6,
     path: Annotated[ScorePath, typer.Option(
@@ -80,6 +83,7 @@ def evaluate_command(
     out: Annotated[Optional[Path], typer.Option("--out", help="Output directory (default RUN/eval).")] = None,
     run_maxconf_l: Annotated[Optional[Path], typer.Option("--run-maxconf-l", help="Trained maxconf-l run.")] = None,
     run_scsampler: Annotated[Optional[Path], typer.Option("--run-scsampler", help="Trained scsampler run.")] = None,
+    run_tsqnet: Annotated[Optional[Path], typer.Option("--run-tsqnet", help="Trained tsqnet run (tsqnet, vqm, tqm).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random sampler.")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=4096, help="Frames per recognizer forward.")] = 64,
     workers: Annotated[int, typer.Option("--workers", min=0, max=64, help="Decoding worker processes.")] = 2,
@@ -96,7 +100,7 @@ def evaluate_command(
     cfg = EvaluateConfig(
         store=store, run=run, budgets=budgets, methods=_methods(method), fusion=fusion.value, alpha=alpha,
         path=path.value, split=split, sweep=sweep_ks, plots=plots, out=out, run_maxconf_l=run_maxconf_l,
-        run_scsampler=run_scsampler, seed=seed, batch_size=batch_size, workers=workers, device=device.value,
+        run_scsampler=run_scsampler, run_tsqnet=run_tsqnet, seed=seed, batch_size=batch_size, workers=workers, device=device.value,
         quiet=quiet,
     )
     run_evaluate(cfg)

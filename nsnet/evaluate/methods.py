@@ -16,7 +16,10 @@ from nsnet.evaluate.config import BASE_METHODS, EvaluateError, parse_method
 from nsnet.sampler.base import Sampler, SamplerInputs
 from nsnet.sampler.registry import create_sampler
 
-RUN_KEYS: tuple[str, ...] = ("nsnet", "maxconf-l", "scsampler")
+RUN_KEYS: tuple[str, ...] = ("nsnet", "maxconf-l", "scsampler", "tsqnet")
+# TSQNet methods -> the cost parts they run (object head, VQM, TQM; see nsnet.evaluate.costs)
+TSQNET_BRANCHES: dict[str, tuple[str, ...]] = {"tsqnet": ("objects", "vqm", "tqm"), "vqm": ("vqm",),
+                                               "tqm": ("objects", "tqm")}
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ def method_spec(name: str, fusion: str = "union") -> MethodSpec:
         return MethodSpec(name, name, None, "nsnet", False, (name,))
     if name in ("maxconf-l", "scsampler"):
         return MethodSpec(name, name, None, name, False, ("fsm",))
+    if name in TSQNET_BRANCHES:
+        return MethodSpec(name, name, None, "tsqnet", False, TSQNET_BRANCHES[name])
     if name in ("dense", "topk", "oracle"):
         return MethodSpec(name, name, None, None, True, ())
     return MethodSpec(name, name)  # uniform, random

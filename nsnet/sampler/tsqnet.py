@@ -12,6 +12,12 @@ Two instantiations of one Temporal Saliency Query (TSQ) mechanism (§3.1) look a
   embeddings of the object names; queried by C textual TSQ embeddings initialised with the class
   name embeddings; both projected to d' by 1D convolutions (kernel 1).
 
+The queries share the frames' 1D convolution (both live in the same space: light features,
+MiniLM embeddings), and W_q, W_k start as the identity, so that before training A is the softmax
+similarity between each class's initial query (prototype, name embedding) and the frames -- the
+point of initialising the queries that way (Table 10). Without it, random W_q / W_k hide the
+initialisation and a small toy often learns to classify from the wrong frames.
+
 TSQ layer (supp. C.3: one layer, one head, no self-attention by default): learnable positional
 embedding added to the projected frames X; Q = E W_q, K = X W_k, V = X W_v; A = softmax(Q K^T /
 sqrt(d')) in R^{C x T} (the class-specific saliency), R = A V; R_hat = LayerNorm(R + FFN(R)) (FFN =
@@ -145,6 +151,9 @@ class TSQLayer(nn.Module):
         self.q = nn.Linear(width, width, bias=False)
         self.k = nn.Linear(width, width, bias=False)
         self.v = nn.Linear(width, width, bias=False)
+        with torch.no_grad():  # start as the plain similarity of query and frame (what the query init is for)
+            self.q.weight.copy_(torch.eye(width))
+            self.k.weight.copy_(torch.eye(width))
         self.ffn = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Dropout(dropout), nn.Linear(width, width))
         self.ln = nn.LayerNorm(width)
 
@@ -203,7 +212,9 @@ class TSQModule(nn.Module):
         d, nq = cfg.width, cfg.num_queries
         self.proj = nn.Conv1d(in_dim, d, kernel_size=1)
         self.query = nn.Parameter(torch.randn(nq, query_dim) * 0.02)  # TSQ embeddings E (re-initialised by training)
-        self.query_proj = nn.Conv1d(query_dim, d, kernel_size=1)
+        # queries that live in the frames' space (prototypes of light features, MiniLM embeddings) share
+        # the frames' projection; otherwise they get their own
+        self.query_proj = None if query_dim == in_dim else nn.Conv1d(query_dim, d, kernel_size=1)
         self.pos_emb = nn.Parameter(torch.randn(1, cfg.num_frames, d) * 0.02)
         self.layers = nn.ModuleList(TSQLayer(d, cfg.heads, cfg.self_attention, cfg.dropout) for _ in range(cfg.layers))
         if cfg.classifier == "cs":
@@ -217,7 +228,8 @@ class TSQModule(nn.Module):
 
     def queries(self, batch: int) -> torch.Tensor:
         """Returns the projected TSQ embeddings [B, Q, d']."""
-        q = self.query_proj(self.query.t()[None]).transpose(1, 2)  # [1, Q, d']
+        proj = self.proj if self.query_proj is None else self.query_proj
+        q = proj(self.query.t()[None]).transpose(1, 2)  # [1, Q, d']
         return q.expand(batch, -1, -1)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
