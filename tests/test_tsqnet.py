@@ -216,6 +216,7 @@ def _train(spec: TwoEventSpec, seed: int = 0, epochs: int = 40, **switch):
     return SamplerRun(run_dir=None, config=cfg, model=result.model, prototypes=None, meta={}), result
 
 
+@pytest.mark.slow
 def test_class_specificity_matters_on_the_two_event_toy() -> None:
     spec = TwoEventSpec()
     val, mask, _ = two_event_arrays(dataclasses.replace(spec, num_videos=48), "val")

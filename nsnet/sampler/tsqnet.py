@@ -229,8 +229,8 @@ class TSQModule(nn.Module):
     def queries(self, batch: int) -> torch.Tensor:
         """Returns the projected TSQ embeddings [B, Q, d']."""
         proj = self.proj if self.query_proj is None else self.query_proj
-        q = proj(self.query.t()[None]).transpose(1, 2)  # [1, Q, d']
-        return q.expand(batch, -1, -1)
+        q = F.linear(self.query, proj.weight[:, :, 0], proj.bias)  # the kernel-1 convolution, [Q, d']
+        return q[None].expand(batch, -1, -1)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Returns ``frames`` X [B, T, d'], ``attn`` (last layer, per head) [B, h, Q, T], ``A`` [B, Q, T]
@@ -352,13 +352,21 @@ class TSQNet(nn.Module):
         return out, losses
 
     @torch.no_grad()
-    def saliency(self, light: torch.Tensor, obj_src: torch.Tensor | None = None,
-                 topk: int | None = None) -> dict[str, torch.Tensor]:
-        """Returns ``{"vqm": s^v, "tqm": s^t}`` [B, T] for the modules present (caller sets eval
+    def saliency(self, light: torch.Tensor, obj_src: torch.Tensor | None = None, topk: int | None = None,
+                 modules: tuple[str, ...] = ("vqm", "tqm")) -> dict[str, torch.Tensor]:
+        """Returns ``{"vqm": s^v, "tqm": s^t}`` [B, T] for the ``modules`` present (caller sets eval
         mode). ``obj_src`` feeds the object head (default: ``light``); ``topk`` overrides the
         configured aggregation top-k."""
-        x_t = self.object_features(light if obj_src is None else obj_src) if self.tqm is not None else None
-        out, _ = self.forward(light if self.vqm is not None else None, x_t)
+        mv = self.vqm if "vqm" in modules else None
+        mt = self.tqm if "tqm" in modules else None
+        x_t = self.object_features(light if obj_src is None else obj_src) if mt is not None else None
+        out: dict[str, torch.Tensor] = {}
+        if mv is not None:
+            r = mv(light)
+            out["A_v"], out["z_v"] = r["A"], r["z"]
+        if mt is not None:
+            r = mt(x_t)
+            out["A_t"], out["z_t"] = r["A"], r["z"]
         k, ml = topk or self.cfg.aggregate_topk, self.cfg.multilabel
         sal = {}
         if "A_v" in out:

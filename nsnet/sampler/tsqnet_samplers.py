@@ -70,7 +70,7 @@ class TSQNetRunSampler(Sampler):
                 src = None
                 if self.recognizer_objects:
                     src = torch.from_numpy(inputs.rec_features[lo : lo + self.batch_size]).to(self.device)
-                for key, value in self.run.model.saliency(light, src, self.aggregate_topk).items():
+                for key, value in self.run.model.saliency(light, src, self.aggregate_topk, self.modules).items():
                     parts.setdefault(key, []).append(value.double().cpu().numpy())
         return {key: np.concatenate(chunks) for key, chunks in parts.items()}
 
