@@ -9,7 +9,11 @@ Every component is measured with ``torch.utils.flop_counter`` through
 
 A method then costs ``P_rec * K + P_light * T + P_fem + P_fsm + P_vgm`` when it runs the NSNet
 sampler (only the branches it uses), ``P_rec * K`` for uniform / random, and ``P_rec * T`` for
-the methods whose recognizer sees all T frames (dense, topk / MaxConf, oracle).
+the methods whose recognizer sees all T frames (dense, topk / MaxConf, oracle). TSQNet
+(:func:`tsqnet_gflops`) costs ``P_rec * K + P_light * T`` plus its object head (ImageNet
+classifier on the T cached features and O W; with ``objects="recognizer"`` also the recognizer
+backbone on all T frames), VQM and TQM -- summed into the breakdown's ``fem`` slot; ``vqm`` alone
+counts VQM only, ``tqm`` the object head and TQM.
 
 Two blind spots of FlopCounterMode are covered when counting the sampler: PyTorch's fused
 transformer fast path (eval mode, no grad) is invisible to it, so it is switched off while
