@@ -167,6 +167,17 @@ def test_ablate_grid_with_tsqnet_switches(planted_store, tmp_path, random_priors
     assert rows["vis"]["mAP_vqm"] and not rows["vis"]["mAP_tqm"]
     assert rows["txt"]["mAP_tqm"] and not rows["txt"]["mAP_vqm"]
     assert all(0.0 <= float(r["mAP"]) <= 1.0 for r in rows.values())
+    again = CliRunner().invoke(_sampler_app(), ["ablate", str(planted_store.path), "--grid", str(grid), "--out", str(out)])
+    assert again.exit_code == 0, again.output  # resumed: every run is loaded, none retrained
+    assert {r["name"]: r["train_s"] for r in csv.DictReader(open(out / "ablation.csv"))} == \
+        {name: r["train_s"] for name, r in rows.items()}
+
+
+def test_benchmark_grid_file_is_valid() -> None:
+    from nsnet.sampler.ablate import load_grid
+
+    configs = load_grid(Path(__file__).resolve().parents[1] / "benchmarks" / "tsqnet_grid.json")
+    assert all(c.variant == "tsqnet" for c in configs) and len({c.name for c in configs}) == len(configs)
 
 
 # ----------------------------------------------------------------------------- evaluate and predict

@@ -65,7 +65,7 @@ def fit_sampler_command(
     encoder: Annotated[Optional[EncoderKind], typer.Option(help="FEM encoder (default: transformer).")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs (paper: 120).")] = 120,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    width: Annotated[int, typer.Option(min=1, help="FEM width d.")] = 512,
+    width: Annotated[int, typer.Option(min=1, help="FEM width d (tsqnet: the TSQ width d').")] = 512,
     lr: Annotated[float, typer.Option(min=1e-8, help="Initial learning rate.")] = 1e-2,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Videos per step.")] = 64,
     device: Annotated[DeviceChoice, typer.Option(help="Where to train.")] = DeviceChoice.auto,
