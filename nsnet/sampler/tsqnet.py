@@ -10,7 +10,9 @@ Two instantiations of one Temporal Saliency Query (TSQ) mechanism (§3.1) look a
 * **TQM** (textual query module): per-frame object scores O_i in R^1000 (ImageNet), kept on the
   top-10 objects (the rest zeroed), turned into x^t_i = O_i W with W [1000, E] the sentence
   embeddings of the object names; queried by C textual TSQ embeddings initialised with the class
-  name embeddings; both projected to d' by 1D convolutions (kernel 1).
+  name embeddings; both projected to d' by 1D convolutions (kernel 1). Object features and text
+  queries are scaled by sqrt(E) (unit-norm embeddings -> unit per-dimension scale); unscaled, the
+  initial attention logits are ~1e-3 and TQM's attention stays flat.
 
 The queries share the frames' 1D convolution (both live in the same space: light features,
 MiniLM embeddings), and W_q, W_k start as the identity, so that before training A is the softmax
@@ -308,6 +310,9 @@ class TSQNet(nn.Module):
         self.cfg = cfg
         self.vqm = TSQModule(cfg, cfg.in_dim, cfg.in_dim) if cfg.use_visual else None
         self.tqm = TSQModule(cfg, cfg.text_dim, cfg.text_dim) if cfg.use_textual else None
+        # unit-norm sentence embeddings have per-dimension scale 1/sqrt(E): scale object features and
+        # text queries by sqrt(E) so that TQM starts with attention logits of the size VQM gets
+        self.text_scale = math.sqrt(cfg.text_dim)
         if cfg.use_textual:  # the fixed object head and object-name embeddings (saved with the run)
             self.register_buffer("obj_weight", torch.zeros(cfg.num_objects, cfg.obj_in_dim))
             self.register_buffer("obj_bias", torch.zeros(cfg.num_objects))
@@ -321,7 +326,7 @@ class TSQNet(nn.Module):
         if 0 < k < o.shape[-1]:
             top = torch.topk(o, k, dim=-1)
             o = torch.zeros_like(o).scatter(-1, top.indices, top.values)
-        return o @ self.obj_embed
+        return (o @ self.obj_embed) * self.text_scale
 
     def forward(
         self, x_v: torch.Tensor | None, x_t: torch.Tensor | None, labels: torch.Tensor | None = None,

@@ -119,7 +119,7 @@ def _init_queries(model: TSQNet, arrays: SamplerArrays, cfg: Any, priors: TSQPri
                 init = init / init.norm(dim=1, keepdim=True)
             if mcfg.num_queries == 1:
                 init = nn.functional.normalize(init.mean(0, keepdim=True), dim=1)
-            model.tqm.query.copy_(init)
+            model.tqm.query.copy_(init * model.text_scale)  # the scale of the object features
             model.obj_weight.copy_(torch.from_numpy(priors.obj_weight))
             model.obj_bias.copy_(torch.from_numpy(priors.obj_bias))
             model.obj_embed.copy_(torch.from_numpy(priors.obj_embed))
