@@ -6,11 +6,11 @@ Two instantiations of one Temporal Saliency Query (TSQ) mechanism (§3.1) look a
   1D convolution (kernel 1), queried by C learnable visual TSQ embeddings initialised from class
   prototypes in the light feature space (supp. A: top m = 30 % correctly predicted frames per
   video averaged, then the class mean; built by :func:`nsnet.sampler.prototypes.build_prototypes`),
-  projected to d' by their own 1D convolution.
+  projected to d' by the same 1D convolution.
 * **TQM** (textual query module): per-frame object scores O_i in R^1000 (ImageNet), kept on the
   top-10 objects (the rest zeroed), turned into x^t_i = O_i W with W [1000, E] the sentence
   embeddings of the object names; queried by C textual TSQ embeddings initialised with the class
-  name embeddings; both projected to d' by 1D convolutions (kernel 1). Object features and text
+  name embeddings; both projected to d' by one 1D convolution (kernel 1). Object features and text
   queries are scaled by sqrt(E) (unit-norm embeddings -> unit per-dimension scale); unscaled, the
   initial attention logits are ~1e-3 and TQM's attention stays flat.
 
