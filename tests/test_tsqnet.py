@@ -202,6 +202,9 @@ def test_bad_switches_are_config_errors() -> None:
     for bad in ({"attention": "ca", "classifier": "cs"}, {"modality": "audio"}, {"nope": 1}, {"lambda_v": 2.0}):
         with pytest.raises(SamplerConfigError):
             SamplerConfig(variant="tsqnet", tsqnet=bad).resolved()
+    assert SamplerConfig(variant="tsqnet", width=384, tsqnet={"heads": 3}).resolved().tsqnet["heads"] == 3
+    with pytest.raises(SamplerConfigError, match="divisible"):
+        SamplerConfig(variant="tsqnet", width=32, tsqnet={"heads": 3}).resolved()
     with pytest.raises(SamplerConfigError, match="need variant tsqnet"):
         SamplerConfig(variant="nsnet", tsqnet={"modality": "visual"}).resolved()
     cfg = SamplerConfig(variant="tsqnet").resolved()

@@ -254,7 +254,7 @@ def _resolve_tsqnet(cfg: SamplerConfig) -> None:
     from nsnet.sampler.tsqnet_train import TSQ_MILESTONES, tsq_options
 
     try:
-        cfg.tsqnet = tsq_options(cfg.tsqnet)
+        cfg.tsqnet = tsq_options(cfg.tsqnet, cfg.width)
     except (TypeError, ValueError) as err:
         raise SamplerConfigError(str(err)) from None
     if cfg.lr_milestones == _NSNET_MILESTONES:

@@ -33,14 +33,14 @@ from nsnet.sampler.tsqnet import OPTION_FIELDS, TSQNet, TSQNetConfig, check_opti
 TSQ_MILESTONES = [0.25, 0.5, 0.75]
 
 
-def tsq_options(data: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Returns the complete, validated TSQNet switches of ``data`` (defaults filled in); raises
-    ValueError for unknown keys or bad values."""
+def tsq_options(data: Mapping[str, Any] | None, width: int = 512) -> dict[str, Any]:
+    """Returns the complete, validated TSQNet switches of ``data`` (defaults filled in) for a TSQ
+    width ``width``; raises ValueError for unknown keys or bad values."""
     data = dict(data or {})
     unknown = sorted(set(data) - set(OPTION_FIELDS))
     if unknown:
         raise ValueError(f"unknown tsqnet options {unknown}; known: {sorted(OPTION_FIELDS)}")
-    opts = TSQNetConfig(**data)
+    opts = TSQNetConfig(**data, width=width)
     check_options(opts)
     return {name: getattr(opts, name) for name in OPTION_FIELDS}
 
