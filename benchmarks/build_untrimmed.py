@@ -43,7 +43,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -483,9 +483,11 @@ def _concat_list(paths: Iterable[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run_jobs(jobs: Sequence[_Job], workers: int, label: str, console: Console) -> None:
-    """Run jobs (inline for ``workers <= 1``, else in a process pool) under a rich progress bar;
-    when the console is not a terminal, also print a line at every 10 %."""
+def _run_jobs(jobs: Sequence[Any], workers: int, label: str, console: Console,
+              run: Callable[[Any], str] = _run_job) -> None:
+    """Run jobs with ``run`` (inline for ``workers <= 1``, else in a process pool; ``run`` must be a
+    module-level function) under a rich progress bar; when the console is not a terminal, also
+    print a line at every 10 %."""
     if not jobs:
         console.print(f"{label}: nothing to do")
         return
@@ -507,11 +509,11 @@ def _run_jobs(jobs: Sequence[_Job], workers: int, label: str, console: Console) 
         task = progress.add_task(label, total=total)
         if workers <= 1:
             for i, job in enumerate(jobs, 1):
-                _run_job(job)
+                run(job)
                 tick(i)
             return
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            pending: set[Future[str]] = {pool.submit(_run_job, j) for j in jobs}
+            pending: set[Future[str]] = {pool.submit(run, j) for j in jobs}
             done_count = 0
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_EXCEPTION)

@@ -10,6 +10,8 @@ from nsnet.sampler.fusion import (
     FusionError,
     fuse_select,
     fuse_select_batch,
+    fused_scores,
+    minmax_normalise,
     topk_indices,
 )
 
@@ -53,10 +55,30 @@ def test_max_with_ties() -> None:
 
 
 def test_mul() -> None:
-    # product = [9, 9, 56, 24, 14, 6] -> 2, 3, 4, then tie 0/1 -> 0, 1, then 5
+    # min-max: n(s_f) = [8, 0, 7, 2, 6, 1] / 8, n(s_v) = [0, 8, 6, 7, 1, 2] / 8
+    # product * 64 = [0, 0, 42, 14, 6, 2] -> 2, 3, 4, 5, then tie 0/1 -> 0
     assert _sel("mul", 3) == [2, 3, 4]
-    assert _sel("mul", 5) == [2, 3, 4, 0, 1]
-    assert _sel("mul", 5, alpha=0.1) == [2, 3, 4, 0, 1]  # alpha ignored
+    assert _sel("mul", 5) == [2, 3, 4, 5, 0]
+    assert _sel("mul", 5, alpha=0.1) == [2, 3, 4, 5, 0]  # alpha ignored
+
+
+def test_minmax_normalise() -> None:
+    out = minmax_normalise(np.array([[2.0, 4.0, 3.0], [5.0, 5.0, 5.0]]))
+    assert out.tolist() == [[0.0, 1.0, 0.5], [0.0, 0.0, 0.0]]
+
+
+def test_score_fusions_see_both_branches_on_their_own_scale() -> None:
+    # s_f is a softmax over time of probabilities (nearly flat), s_v a sharp attention.
+    # Raw: 0.6 * 0.30 + 0.4 * 0.01 = 0.184 for frame 0 < 0.6 * 0.20 + 0.4 * 0.96 = 0.504 for
+    # frame 2, so the VGM would win although alpha favours the FSM. Min-max:
+    # n(s_f) = [1, .5, 0, .5], n(s_v) = [0, 1/95, 1, 0] -> 0.6 for frame 0 > 0.4 for frame 2.
+    s_f = np.array([0.30, 0.25, 0.20, 0.25])
+    s_v = np.array([0.01, 0.02, 0.96, 0.01])
+    assert _sel("sum", 1, alpha=0.6, s_f=s_f, s_v=s_v) == [0]
+    assert _sel("sum", 1, alpha=0.3, s_f=s_f, s_v=s_v) == [2]
+    np.testing.assert_allclose(fused_scores(s_f, s_v, "sum", 0.6), [0.6, 0.3 + 0.4 / 95, 0.4, 0.3])
+    with pytest.raises(FusionError, match="not a score fusion"):
+        fused_scores(s_f, s_v, "union")
 
 
 # ---------------------------------------------------------------- union

@@ -184,8 +184,19 @@ def test_valid_indices_status_and_failures(store: FeatureStore) -> None:
     assert store.valid_indices("train").tolist() == [0, 2, 3]
     assert store.valid_indices("val").tolist() == [8]
     assert store.valid_indices("test").tolist() == []
+    # percent slices of a split's valid videos, in store order: 3 train rows -> floor(3 a / 100)
+    assert store.valid_indices("train[:67%]").tolist() == [0, 2]  # rows 0..floor(2.01)
+    assert store.valid_indices("train[67%:]").tolist() == [3]
+    assert store.valid_indices("train[0%:100%]").tolist() == [0, 2, 3]
+    assert store.valid_indices("val[:50%]").tolist() == []  # floor(0.5) = 0 rows
     assert store.status_counts() == {"total": 10, "done": 4, "failed": 2, "pending": 4}
     assert store.failures() == [("/videos/v01.mp4", "empty file (0 bytes)"), ("/videos/v09.mp4", "cannot decode (x)")]
+
+
+@pytest.mark.parametrize("bad", ["train[80%]", "train[:120%]", "train[50%:50%]", "train[a:b]"])
+def test_valid_indices_rejects_a_malformed_split_slice(store: FeatureStore, bad: str) -> None:
+    with pytest.raises(StoreError, match="bad split"):
+        store.valid_indices(bad)
 
 
 @pytest.mark.parametrize("index", [[7, 2, 9, 0, 3], [5], [9, 9, 0, 9], [3, 2, 1, 0], [-1, 0, -10, 4]])

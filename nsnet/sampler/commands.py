@@ -58,7 +58,13 @@ def fit_sampler_command(
     variant: Annotated[Variant, typer.Option(help="Which sampler to train.")] = Variant.nsnet,
     vgm: Annotated[Optional[VGMMode], typer.Option(help="VGM objective (default: ns).")] = None,
     fsm: Annotated[Optional[FSMMode], typer.Option(help="FSM objective (default: ns; video for baselines).")] = None,
-    guide: Annotated[GuideMode, typer.Option(help="Guiding saliency score.")] = GuideMode.prototype,
+    guide: Annotated[GuideMode, typer.Option(help="Guiding saliency score: prototype (Eq. 1), calibrated "
+                                             "(prototype, calibrated against other classes' frames) or response.")] = GuideMode.prototype,
+    guide_temperature: Annotated[float, typer.Option("--guide-temperature", min=1e-6,
+                                                     help="Temperature of the prototype softmax (Eq. 1).")] = 1.0,
+    guide_quantile: Annotated[float, typer.Option("--guide-quantile", min=1e-6, max=1.0,
+                                                  help="Calibrated guide: share rho of other classes' frames "
+                                                  "allowed closer to the prototype.")] = 0.02,
     fsm_saliency: Annotated[Optional[FSMSaliency], typer.Option(
         "--fsm-saliency", help="FSM saliency rule: max over classes (paper), predicted-class, or salient = "
         "1 - p(non-salient) for data whose background is itself a class.")] = None,
@@ -76,15 +82,18 @@ def fit_sampler_command(
         "--tsq", help="tsqnet switch KEY=VALUE, repeatable: modality both|visual|textual, attention/classifier "
         "cs|ca, alpha, beta, object_topk, visual_init prototype|random, text_init names|random, "
         "self_attention, layers, heads, aggregate_topk, lambda_v.")] = None,
+    train_split: Annotated[str, typer.Option("--train-split", help="Split to train on; a percent slice such as "
+                                             "train[:80%] holds the rest out for tuning.")] = "train",
 ) -> None:
     """Train an NSNet, TSQNet (or baseline) sampler on a feature store's cached tensors."""
     from nsnet.sampler.train import fit_sampler
 
     cfg = SamplerConfig(
         name=out.name or "run", variant=variant.value, vgm=vgm.value if vgm else None, fsm=fsm.value if fsm else None,
-        guide=guide.value, fsm_saliency=fsm_saliency.value if fsm_saliency else None,
+        guide=guide.value, guide_temperature=guide_temperature, guide_quantile=guide_quantile, fsm_saliency=fsm_saliency.value if fsm_saliency else None,
         encoder=encoder.value if encoder else None, epochs=epochs, seed=seed, width=width,
-        lr=lr, batch_size=batch_size, device=device.value, tsqnet=_tsq_options(objects, tsq),
+        lr=lr, batch_size=batch_size, device=device.value, train_split=train_split,
+        tsqnet=_tsq_options(objects, tsq),
     )
     run_dir = fit_sampler(store, out, cfg)
     typer.echo(f"sampler run written to {run_dir}")

@@ -68,6 +68,7 @@ class GuideMode(str, Enum):
     """Guiding saliency score g_i (Eq. 1 / supp. B.1)."""
 
     prototype = "prototype"
+    calibrated = "calibrated"  # prototype, calibrated against other classes' frames (see prototypes.py)
     response = "response"
 
 
@@ -141,6 +142,7 @@ class SamplerConfig:
     gamma: float = 0.2  # weight of the VGM non-saliency suppression loss L_ns
     proto_eps: float = 0.3  # top-epsilon fraction of correctly predicted frames per video
     guide_temperature: float = 1.0  # g_i = softmax_j(phi(x_i, p_j) / temperature)[c]
+    guide_quantile: float = 0.02  # calibrated guide: rho, the share of negative frames allowed closer
     ranking_margin: float = 0.1
     # --- model
     encoder: str | None = None
@@ -221,7 +223,9 @@ class SamplerConfig:
         cfg = self.resolved()
         if cfg.variant == "tsqnet":
             return cfg.tsqnet["modality"] != "visual" and cfg.tsqnet["objects"] == "recognizer"
-        return cfg.needs_guide() and cfg.guide == "prototype"
+        from nsnet.sampler.prototypes import GUIDES_WITH_PROTOTYPES
+
+        return cfg.needs_guide() and cfg.guide in GUIDES_WITH_PROTOTYPES
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the config as a JSON-able dict."""
@@ -272,6 +276,7 @@ def _check_numbers(cfg: SamplerConfig) -> None:
         (cfg.lr > 0, f"lr must be > 0, got {cfg.lr}"),
         (0.0 < cfg.proto_eps <= 1.0, f"proto_eps must lie in (0, 1], got {cfg.proto_eps}"),
         (cfg.guide_temperature > 0, f"guide_temperature must be > 0, got {cfg.guide_temperature}"),
+        (0.0 < cfg.guide_quantile <= 1.0, f"guide_quantile must lie in (0, 1], got {cfg.guide_quantile}"),
         (cfg.gamma >= 0, f"gamma must be >= 0, got {cfg.gamma}"),
         (0.0 <= cfg.max_shift <= 1.0, f"max_shift must lie in [0, 1], got {cfg.max_shift}"),
         (all(0.0 <= m <= 1.0 for m in cfg.lr_milestones), "lr_milestones are fractions of the epochs in [0, 1]"),

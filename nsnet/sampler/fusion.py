@@ -4,11 +4,16 @@ NSNet produces two saliency scores per observed frame: ``s_f`` from the frame-le
 saliency module (FSM) and ``s_v`` from the video-level guidance module (VGM). This module
 turns them into K distinct frame indices with one of six strategies:
 
-Score combination (fuse the scores, then take the top-K of the fused score):
+Score combination (fuse the scores, then take the top-K of the fused score). The two branches
+live on very different scales (s_f is a softmax over time of probabilities, so its frames differ by
+at most a factor e; s_v is a sharp attention), so each branch is first **min-max normalised over
+the video's T frames** (``n(s) = (s - min s) / (max s - min s)``, 0 for a constant score) and
+the fusion combines ``n(s_f)`` and ``n(s_v)``. Min-max rather than ranks: it keeps how far a peak
+stands out, and it leaves each branch's own top-K unchanged.
 
-* ``sum``  -- ``alpha * s_f + (1 - alpha) * s_v`` (convex combination).
-* ``max``  -- ``max(s_f, s_v)`` elementwise (``alpha`` ignored).
-* ``mul``  -- ``s_f * s_v`` elementwise (``alpha`` ignored).
+* ``sum``  -- ``alpha * n(s_f) + (1 - alpha) * n(s_v)`` (convex combination).
+* ``max``  -- ``max(n(s_f), n(s_v))`` elementwise (``alpha`` ignored).
+* ``mul``  -- ``n(s_f) * n(s_v)`` elementwise (``alpha`` ignored).
 
 Index combination (rank each branch, ``pi_f = argsort(-s_f)``, ``pi_v = argsort(-s_v)``):
 
@@ -40,6 +45,8 @@ import numpy as np
 FUSIONS: tuple[str, ...] = ("union", "intersection", "join", "sum", "max", "mul")
 SCORE_FUSIONS: tuple[str, ...] = ("sum", "max", "mul")
 INDEX_FUSIONS: tuple[str, ...] = ("union", "intersection", "join")
+DEFAULT_FUSION = "union"
+DEFAULT_ALPHA = 0.6  # supp. A.3: the union takes ceil(0.6 K) FSM frames
 
 # Tolerance for ceil(K * alpha): e.g. 10 * (1 - 0.7) is 3.0000000000000004 in floating point
 # and must give 3, not 4. Products within this tolerance above an integer count as that
@@ -106,8 +113,21 @@ def topk_indices(scores: np.ndarray, k: int) -> np.ndarray:
     return _rank(arr)[:k]
 
 
-def _fused_scores(s_f: np.ndarray, s_v: np.ndarray, strategy: str, alpha: float) -> np.ndarray:
-    """Returns the fused score array for a score-combination strategy (same shape as inputs)."""
+def minmax_normalise(scores: np.ndarray) -> np.ndarray:
+    """Returns ``scores`` ([..., T]) min-max normalised over the last axis to [0, 1] (float64);
+    a row whose scores are all equal becomes all zeros."""
+    arr = np.asarray(scores, dtype=np.float64)
+    lo = arr.min(axis=-1, keepdims=True)
+    span = arr.max(axis=-1, keepdims=True) - lo
+    return np.where(span > 0, (arr - lo) / np.where(span > 0, span, 1.0), 0.0)
+
+
+def fused_scores(s_f: np.ndarray, s_v: np.ndarray, strategy: str = "sum", alpha: float = DEFAULT_ALPHA) -> np.ndarray:
+    """Returns the fused score array ([..., T], same shape as the inputs) of a score-combination
+    strategy (``sum``, ``max`` or ``mul``), computed on the min-max normalised branch scores."""
+    if strategy not in SCORE_FUSIONS:
+        raise FusionError(f"{strategy!r} is not a score fusion; expected one of {SCORE_FUSIONS}")
+    s_f, s_v = minmax_normalise(s_f), minmax_normalise(s_v)
     if strategy == "sum":
         return alpha * s_f + (1.0 - alpha) * s_v
     if strategy == "max":
@@ -189,8 +209,8 @@ def fuse_select(
     s_f: np.ndarray,
     s_v: np.ndarray,
     k: int,
-    strategy: str = "union",
-    alpha: float = 0.6,
+    strategy: str = DEFAULT_FUSION,
+    alpha: float = DEFAULT_ALPHA,
 ) -> np.ndarray:
     """Returns K distinct frame indices (np.int64, selection/priority order) chosen by fusing
     the FSM saliency ``s_f`` [T] and VGM saliency ``s_v`` [T] with ``strategy`` (one of
@@ -208,8 +228,8 @@ def fuse_select_batch(
     s_f: np.ndarray,
     s_v: np.ndarray,
     k: int,
-    strategy: str = "union",
-    alpha: float = 0.6,
+    strategy: str = DEFAULT_FUSION,
+    alpha: float = DEFAULT_ALPHA,
 ) -> np.ndarray:
     """Returns an np.int64 array [N, K]: row n is ``fuse_select(s_f[n], s_v[n], k, strategy,
     alpha)`` for saliency arrays ``s_f``, ``s_v`` of shape [N, T]."""
@@ -221,7 +241,7 @@ def fuse_select_batch(
     k = _check_k(k, f.shape[1])
     alpha = _check_alpha(alpha)
     if strategy in SCORE_FUSIONS:
-        return _rank(_fused_scores(f, v, strategy, alpha))[:, :k]
+        return _rank(fused_scores(f, v, strategy, alpha))[:, :k]
     out = np.empty((f.shape[0], k), dtype=np.int64)
     fuser = _INDEX_FUSERS[strategy]
     for n in range(f.shape[0]):

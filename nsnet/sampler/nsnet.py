@@ -12,9 +12,10 @@
   for C + 1-way heads, 1 - p(non-salient) (``"salient"``: for data whose background is a class);
   regression uses sigmoid(score), ranking the raw score; then softmax over time.
 * VGM: attention logits from Linear(d -> 1); alpha = sigmoid(logits) / sum_t sigmoid(logits), i.e.
-  made non-negative by a sigmoid and then L1-normalised over time; dropout(0.2) on alpha.
-  x_sal = sum_i alpha_i x_i, x_ns = sum_i (1 - alpha_i) / T x_i, one shared classifier with
-  dropout(0.9) before it. Saliency s^v = alpha (already sums to 1 over time).
+  made non-negative by a sigmoid and then L1-normalised over time. x_sal = sum_i a_i x_i with
+  a = dropout(0.2)(alpha) (training only), x_ns = sum_i (1 - alpha_i) / T x_i with the undropped
+  alpha (dropout's 1/(1-p) rescaling could push a_i above 1 and make 1 - a_i negative), one
+  shared classifier with dropout(0.9) before it. Saliency s^v = alpha (sums to 1 over time).
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ class VGM(nn.Module):
         sal = self.classifier(self.cls_drop(x_sal))
         ns = None
         if self.with_ns:
-            x_ns = ((1.0 - a)[..., None] * h).sum(dim=1) / h.shape[1]
+            x_ns = ((1.0 - alpha)[..., None] * h).sum(dim=1) / h.shape[1]  # alpha in [0, 1]: 1 - alpha >= 0
             ns = self.classifier(self.cls_drop(x_ns))
         return alpha, sal, ns
 

@@ -19,10 +19,23 @@ over its logits (``guide="response"``, supp. B.1). For a single-label video g_i 
 multi-label video with positives P: g_i = max_{c in P} q_ic, and the class part of the pseudo
 label spreads g_i over P proportionally to q_ic (``class_weights``). NS pseudo label:
 y_i = [g_i * w_i, 1 - g_i] in R^{C+1}, w_i = y_v for single-label videos.
+
+Calibrated guide (``guide="calibrated"``, an extension; the paper's rule stays the default). Eq. 1
+normalises over the classes only, so a frame far from *every* prototype (background footage, a
+photo of an unlabelled object) still gets q_ic near 1 whenever p_c happens to be its nearest
+prototype: about 1/C of the background frames of each video become "salient" pseudo labels. The
+calibrated guide also asks whether the frame is closer to p_c than the frames of videos *without*
+class c, which by construction are non-salient for c (their background, their distractors, other
+classes' events): with u_ic the fraction of those negative frames closer to p_c than frame i,
+cal_ic = clip(1 - u_ic / rho, 0, 1) and q_ic is replaced by q_ic * cal_ic (``rho`` =
+``guide_quantile``, default 0.02). A look-alike frame that occurs in other classes' videos too
+(the non-salient frames NS suppression is about) is thereby pushed to g = 0. The negative distance
+quantiles are computed on the train split and stored with the prototypes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -30,6 +43,7 @@ import numpy as np
 import torch
 
 _CHUNK = 128
+GUIDES_WITH_PROTOTYPES = ("prototype", "calibrated")  # guides computed from prototype distances
 
 
 class PrototypeError(ValueError):
@@ -48,6 +62,10 @@ class Prototypes:
     valid: np.ndarray
     num_videos: np.ndarray
     fallback: np.ndarray
+    # [C, Q] quantiles (levels linspace(0, 1, Q)) of the distance to p_c of the frames of train
+    # videos without class c; NaN rows where a class has no prototype or no negative frame.
+    # Only the calibrated guide needs them (see the module docstring).
+    negative_quantiles: np.ndarray | None = None
 
 
 @dataclass
@@ -152,6 +170,55 @@ def prototype_class_probs(
     return out
 
 
+def _distances(rec_features: np.ndarray, prototypes: Prototypes) -> np.ndarray:
+    """Returns d [N, T, C] float64: the Euclidean distance of every frame to every valid prototype
+    (NaN for classes without one), computed in chunks of videos."""
+    n, t, _ = rec_features.shape
+    protos = torch.from_numpy(prototypes.features[prototypes.valid]).double()
+    out = np.full((n, t, prototypes.valid.size), np.nan)
+    for lo in range(0, n, _CHUNK):
+        x = torch.from_numpy(np.ascontiguousarray(rec_features[lo : lo + _CHUNK])).double()
+        dist = torch.cdist(x.reshape(-1, x.shape[-1]), protos).reshape(x.shape[0], t, -1)
+        out[lo : lo + x.shape[0]][..., prototypes.valid] = dist.numpy()
+    return out
+
+
+def with_negative_quantiles(
+    prototypes: Prototypes, rec_features: np.ndarray, labels: np.ndarray, num_quantiles: int = 1001
+) -> Prototypes:
+    """Returns a copy of ``prototypes`` with ``negative_quantiles`` [C, Q]: per class c, the
+    quantiles of the distance to p_c over every frame of the videos (``rec_features`` [N, T, D2],
+    multi-hot ``labels`` [N, C], train split) that do not have label c."""
+    dist = _distances(rec_features, prototypes)
+    levels = np.linspace(0.0, 1.0, num_quantiles)
+    quantiles = np.full((prototypes.valid.size, num_quantiles), np.nan)
+    for c in np.nonzero(prototypes.valid)[0]:
+        negatives = dist[labels[:, c] == 0][..., c].ravel()
+        if negatives.size:
+            quantiles[c] = np.quantile(negatives, levels)
+    return dataclasses.replace(prototypes, negative_quantiles=quantiles.astype(np.float32))
+
+
+def negative_calibration(rec_features: np.ndarray, prototypes: Prototypes, rho: float = 0.02) -> np.ndarray:
+    """Returns cal [N, T, C] in [0, 1]: clip(1 - u_ic / rho, 0, 1), u_ic = the fraction of negative
+    train frames of class c that lie closer to p_c than frame i (interpolated in the stored
+    quantiles). Classes without quantiles get 1 (no calibration)."""
+    if prototypes.negative_quantiles is None:
+        raise PrototypeError("the calibrated guide needs the prototypes' negative distance quantiles")
+    if not 0.0 < rho <= 1.0:
+        raise PrototypeError(f"guide quantile rho must lie in (0, 1], got {rho}")
+    dist = _distances(rec_features, prototypes)
+    quantiles = prototypes.negative_quantiles.astype(np.float64)
+    levels = np.linspace(0.0, 1.0, quantiles.shape[1])
+    cal = np.ones(dist.shape, np.float32)
+    for c in range(quantiles.shape[0]):
+        if np.isnan(quantiles[c]).any():
+            continue
+        u = np.interp(dist[..., c], quantiles[c], levels)  # below the closest negative -> 0
+        cal[..., c] = np.clip(1.0 - u / rho, 0.0, 1.0)
+    return cal
+
+
 def response_class_probs(rec_logits: np.ndarray) -> np.ndarray:
     """Returns q [N, T, C] float32: the recognizer's softmax confidence per frame (supp. B.1)."""
     return _softmax_np(rec_logits)
@@ -184,21 +251,27 @@ def compute_guide(
     rec_logits: np.ndarray | None = None,
     prototypes: Prototypes | None = None,
     temperature: float = 1.0,
+    quantile: float = 0.02,
 ) -> GuideTargets:
     """Returns the guiding scores of videos for ``mode`` "prototype" (needs ``rec_features`` and
-    ``prototypes``) or "response" (needs ``rec_logits``), computed in chunks of videos."""
-    if mode == "prototype":
+    ``prototypes``), "calibrated" (the same, with negative quantiles; ``quantile`` = rho) or
+    "response" (needs ``rec_logits``), computed in chunks of videos."""
+    if mode in GUIDES_WITH_PROTOTYPES:
         if rec_features is None or prototypes is None:
-            raise PrototypeError("prototype guiding scores need recognizer features and prototypes")
+            raise PrototypeError(f"{mode} guiding scores need recognizer features and prototypes")
         n = rec_features.shape[0]
-        probs_of = lambda lo, hi: prototype_class_probs(rec_features[lo:hi], prototypes, temperature)  # noqa: E731
+        if mode == "prototype":
+            probs_of = lambda lo, hi: prototype_class_probs(rec_features[lo:hi], prototypes, temperature)  # noqa: E731
+        else:
+            probs_of = lambda lo, hi: (prototype_class_probs(rec_features[lo:hi], prototypes, temperature)  # noqa: E731
+                                       * negative_calibration(rec_features[lo:hi], prototypes, quantile))
     elif mode == "response":
         if rec_logits is None:
             raise PrototypeError("response guiding scores need recognizer logits")
         n = rec_logits.shape[0]
         probs_of = lambda lo, hi: response_class_probs(rec_logits[lo:hi])  # noqa: E731
     else:
-        raise PrototypeError(f"unknown guide mode {mode!r}; expected 'prototype' or 'response'")
+        raise PrototypeError(f"unknown guide mode {mode!r}; expected 'prototype', 'calibrated' or 'response'")
     step = 4 * _CHUNK
     starts = range(0, n, step)
     parts = [guiding_scores(probs_of(lo, lo + step), labels[lo : lo + step]) for lo in starts]

@@ -30,7 +30,14 @@ from nsnet.extract.models import resolve_device
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.data import SamplerArrays, SamplerDataError, load_sampler_arrays
 from nsnet.sampler.nsnet import NSNet, NSNetConfig
-from nsnet.sampler.prototypes import GuideTargets, Prototypes, build_prototypes, compute_guide
+from nsnet.sampler.prototypes import (
+    GUIDES_WITH_PROTOTYPES,
+    GuideTargets,
+    Prototypes,
+    build_prototypes,
+    compute_guide,
+    with_negative_quantiles,
+)
 
 CHECKPOINT = "sampler.pt"
 CONFIG = "config.json"
@@ -101,10 +108,20 @@ def _guide(arrays: SamplerArrays, cfg: SamplerConfig) -> tuple[GuideTargets | No
         arrays.require("rec_logits")
         return compute_guide(arrays.labels, mode="response", rec_logits=arrays.rec_logits), None
     arrays.require("rec_features", "rec_logits")
-    protos = build_prototypes(arrays.rec_features, arrays.rec_logits, arrays.labels, cfg.proto_eps)
-    guide = compute_guide(arrays.labels, mode="prototype", rec_features=arrays.rec_features, prototypes=protos,
-                          temperature=cfg.guide_temperature)
+    protos = fit_prototypes(arrays, cfg)
+    guide = compute_guide(arrays.labels, mode=cfg.guide, rec_features=arrays.rec_features, prototypes=protos,
+                          temperature=cfg.guide_temperature, quantile=cfg.guide_quantile)
     return guide, protos
+
+
+def fit_prototypes(arrays: SamplerArrays, cfg: SamplerConfig) -> Prototypes:
+    """Returns the class prototypes of the train ``arrays`` (with the negative distance quantiles
+    when ``cfg.guide`` is "calibrated")."""
+    arrays.require("rec_features", "rec_logits")
+    protos = build_prototypes(arrays.rec_features, arrays.rec_logits, arrays.labels, cfg.proto_eps)
+    if cfg.guide == "calibrated":
+        protos = with_negative_quantiles(protos, arrays.rec_features, arrays.labels)
+    return protos
 
 
 def _progress(enabled: bool, total: int) -> Any:
@@ -146,11 +163,7 @@ def train_sampler(arrays: SamplerArrays, cfg: SamplerConfig, *, progress: bool =
 
         return train_tsqnet(arrays, cfg, progress=progress)
     if cfg.variant == "oracle":
-        if cfg.guide == "prototype":
-            arrays.require("rec_features", "rec_logits")
-            protos = build_prototypes(arrays.rec_features, arrays.rec_logits, arrays.labels, cfg.proto_eps)
-        else:
-            protos = None
+        protos = fit_prototypes(arrays, cfg) if cfg.guide in GUIDES_WITH_PROTOTYPES else None
         return TrainResult(None, cfg, protos, [], time.perf_counter() - start, arrays.N)
     guide, protos = _guide(arrays, cfg)
     device = resolve_device(cfg.device)
@@ -246,7 +259,7 @@ def _prototypes_to_dict(protos: Prototypes | None) -> dict[str, torch.Tensor] | 
     """Returns the prototypes as a dict of tensors (None stays None)."""
     if protos is None:
         return None
-    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in asdict(protos).items()}
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in asdict(protos).items() if v is not None}
 
 
 def save_run(run_dir: str | Path, result: TrainResult, arrays: SamplerArrays, store: Any = None) -> Path:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs, check_budget, topk_rows
-from nsnet.sampler.prototypes import Prototypes, compute_guide
+from nsnet.sampler.prototypes import GUIDES_WITH_PROTOTYPES, Prototypes, compute_guide
 from nsnet.sampler.registry import register_sampler
 from nsnet.sampler.train import SamplerRun, check_run_matches, load_run
 
@@ -129,9 +129,11 @@ class NSNetSampler(TrainedSampler):
         super().__init__(run_dir, **kwargs)
 
     def scores(self, inputs: SamplerInputs) -> np.ndarray:
-        """Returns alpha * s^f + (1 - alpha) * s^v [N, T]."""
+        """Returns alpha * n(s^f) + (1 - alpha) * n(s^v) [N, T] (n = min-max over the T frames)."""
+        from nsnet.sampler.fusion import fused_scores
+
         s = self.branch_scores(inputs)
-        return self.alpha * s["fsm"] + (1.0 - self.alpha) * s["vgm"]
+        return fused_scores(s["fsm"], s["vgm"], "sum", self.alpha)
 
     def select(self, inputs: SamplerInputs, k: int) -> np.ndarray:
         """Returns np.int64 [N, K]: the fused selection of the two branches."""
@@ -158,17 +160,20 @@ class OracleSampler(Sampler):
             check_run_matches(run.meta, store, run.run_dir)
         self.guide = guide or (run.config.guide if run is not None else "prototype")
         self.temperature = temperature or (run.config.guide_temperature if run is not None else 1.0)
+        self.quantile = run.config.guide_quantile if run is not None else 0.02
         self.prototypes = prototypes if prototypes is not None else (run.prototypes if run is not None else None)
-        if self.guide == "prototype" and self.prototypes is None:
-            raise SamplerError("the prototype oracle needs prototypes: a run trained with guide=prototype, "
+        if self.guide in GUIDES_WITH_PROTOTYPES and self.prototypes is None:
+            raise SamplerError(f"the {self.guide} oracle needs prototypes: a run trained with guide={self.guide}, "
                                "or prototypes=...")
-        self.requires = ("labels", "rec_features") if self.guide == "prototype" else ("labels", "rec_logits")
+        self.requires = (("labels", "rec_features") if self.guide in GUIDES_WITH_PROTOTYPES
+                         else ("labels", "rec_logits"))
 
     def scores(self, inputs: SamplerInputs) -> np.ndarray:
         """Returns g [N, T] computed from the inputs' labels and recognizer outputs."""
         self.check(inputs)
         guide = compute_guide(inputs.labels, mode=self.guide, rec_features=inputs.rec_features,
-                              rec_logits=inputs.rec_logits, prototypes=self.prototypes, temperature=self.temperature)
+                              rec_logits=inputs.rec_logits, prototypes=self.prototypes, temperature=self.temperature,
+                              quantile=self.quantile)
         return guide.g.astype(np.float64)
 
     def select(self, inputs: SamplerInputs, k: int) -> np.ndarray:

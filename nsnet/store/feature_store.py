@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,24 @@ class StoreLayout:
             class_names=tuple(self.class_names),
             video_ids=tuple(self.video_ids),
         )
+
+
+_SPLIT_SLICE = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<lo>\d{1,3})?%?:(?P<hi>\d{1,3})?%?\]$")
+
+
+def parse_split(split: str) -> tuple[str, int, int]:
+    """Returns ``(name, lo, hi)`` for a split name with an optional percent slice: ``"val"`` ->
+    ``("val", 0, 100)``, ``"train[:80%]"`` -> ``("train", 0, 80)``, ``"train[80%:]"`` ->
+    ``("train", 80, 100)``. Raises StoreError for a malformed slice."""
+    if "[" not in split:
+        return split, 0, 100
+    m = _SPLIT_SLICE.match(split.strip())
+    if not m:
+        raise StoreError(f"bad split {split!r}: expected NAME or NAME[a%:b%], e.g. train[:80%]")
+    lo, hi = int(m["lo"] or 0), int(m["hi"] or 100)
+    if not 0 <= lo < hi <= 100:
+        raise StoreError(f"bad split {split!r}: need 0 <= a < b <= 100 in NAME[a%:b%]")
+    return m["name"], lo, hi
 
 
 class FeatureStore:
@@ -282,11 +301,19 @@ class FeatureStore:
         return out
 
     def valid_indices(self, split: str | None = None) -> np.ndarray:
-        """Returns indices of videos that are done and succeeded, optionally in one split."""
+        """Returns indices of videos that are done and succeeded, optionally in one split.
+
+        ``split`` may carry a percent slice of that split's videos in store order, e.g.
+        ``train[:80%]`` / ``train[80%:]`` to hold out part of the train split for tuning (the
+        slice is taken over the split's valid videos; ``[a%:b%]`` keeps rows ``floor(a n / 100)``
+        to ``floor(b n / 100)``)."""
         ok = self.read(S.DONE) & (self.read(S.ERROR) == "")
-        if split is not None:
-            ok &= self.read(S.SPLIT) == split
-        return np.nonzero(ok)[0]
+        if split is None:
+            return np.nonzero(ok)[0]
+        name, lo, hi = parse_split(split)
+        rows = np.nonzero(ok & (self.read(S.SPLIT) == name))[0]
+        n = rows.size
+        return rows[(lo * n) // 100 : (hi * n) // 100]
 
     def chunk_ranges(self) -> list[tuple[int, int]]:
         """Returns the [start, stop) video range of every chunk."""

@@ -1,0 +1,49 @@
+"""VGM (paper Eq. 2-3): the non-salient feature x_ns = sum_i (1 - alpha_i) / T x_i uses the
+attention itself, never its dropped-out copy, so 1 - alpha_i stays in [0, 1] in training too."""
+
+from __future__ import annotations
+
+import torch
+
+from nsnet.sampler.nsnet import VGM, NSNetConfig
+
+
+def _vgm(attn_dropout: float) -> VGM:
+    cfg = NSNetConfig(in_dim=2, num_classes=1, num_frames=3, width=2, attn_dropout=attn_dropout, cls_dropout=0.0)
+    vgm = VGM(cfg)
+    with torch.no_grad():
+        vgm.attn.weight.copy_(torch.tensor([[1.0, 0.0]]))  # logit = h[..., 0]
+        vgm.attn.bias.zero_()
+        vgm.classifier.weight.copy_(torch.eye(2))  # C + 1 = 2 outputs: the feature itself
+        vgm.classifier.bias.zero_()
+    return vgm
+
+
+def test_non_salient_feature_by_hand_in_train_mode() -> None:
+    # h[..., 0] = 0 everywhere -> sigmoid = 1/2 -> alpha = [1/3, 1/3, 1/3].
+    # x_ns = sum_i (1 - 1/3) / 3 * h_i = (2/9) * [0, 1 + 2 + 3] = [0, 4/3], whatever the dropout
+    # mask on alpha (with p = 0.5 a dropped-out alpha_i is 0 or 2/3).
+    h = torch.tensor([[[0.0, 1.0], [0.0, 2.0], [0.0, 3.0]]])
+    vgm = _vgm(attn_dropout=0.5).train()
+    for seed in range(20):
+        torch.manual_seed(seed)
+        alpha, sal, ns = vgm(h)
+        torch.testing.assert_close(alpha, torch.full((1, 3), 1 / 3))
+        torch.testing.assert_close(ns, torch.tensor([[0.0, 4.0 / 3.0]]))
+        # x_sal = sum_i a_i h_i with a = dropout(alpha): each a_i in {0, 2/3}
+        scaled = sal[0, 1].item() * 1.5  # = sum of the kept h_i[1] in {1, 2, 3}
+        assert abs(scaled - round(scaled)) < 1e-5 and 0 <= round(scaled) <= 6
+
+
+def test_one_minus_alpha_never_negative_with_a_peaked_attention() -> None:
+    # alpha_0 = 0.9 > 1 - p: dropout's 1/(1-p) rescaling would make 1 - a_0 = 1 - 0.9/0.8 < 0.
+    h = torch.tensor([[[4.0, 1.0], [-3.0, 0.0], [-3.0, 0.0]]])
+    vgm = _vgm(attn_dropout=0.2).train()
+    s = torch.sigmoid(torch.tensor([4.0, -3.0, -3.0]))
+    alpha = s / s.sum()
+    expected = ((1 - alpha)[:, None] * h[0]).sum(0) / 3  # only frame 0 has a non-zero 2nd feature
+    for seed in range(20):
+        torch.manual_seed(seed)
+        _, _, ns = vgm(h)
+        torch.testing.assert_close(ns[0], expected)
+        assert ns[0, 1] > 0
