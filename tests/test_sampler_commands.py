@@ -49,7 +49,7 @@ def test_fit_sampler_fsm_saliency_option(store, tmp_path) -> None:
     assert run.config.fsm_saliency == "salient" and run.model.cfg.fsm_saliency == "salient"
 
 
-@pytest.mark.parametrize("args", [["--fsm", "nope"], ["--variant", "tsqnet"], ["--epochs", "0"], ["--device", "tpu"]])
+@pytest.mark.parametrize("args", [["--fsm", "nope"], ["--variant", "nope"], ["--epochs", "0"], ["--device", "tpu"]])
 def test_bad_option_values_are_typer_errors(store, tmp_path, args) -> None:
     result = runner.invoke(app, ["fit-sampler", str(store.path), "--out", str(tmp_path / "r"), *args])
     assert result.exit_code == 2

@@ -16,7 +16,7 @@ from nsnet.sampler.train import train_sampler
 SPEC = PlantedSpec(num_videos=16, num_classes=3, num_frames=8, light_dim=8, rec_dim=16, salient=2)
 SMALL = dict(width=16, heads=4, epochs=1, batch_size=8, device="cpu")
 RUN_OF = {"nsnet": "nsnet", "fsm": "nsnet", "vgm": "nsnet", "maxconf-l": "maxconf-l", "scsampler": "scsampler",
-          "oracle": "oracle"}
+          "oracle": "oracle", "tsqnet": "tsqnet", "vqm": "tsqnet", "tqm": "tsqnet"}
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,16 @@ def data():
 def runs(data, tmp_path_factory):
     arrays = data[0]
     root = tmp_path_factory.mktemp("runs")
-    return {v: save_run(root / v, train_sampler(arrays, SamplerConfig(variant=v, **SMALL)), arrays)
+    runs = {v: save_run(root / v, train_sampler(arrays, SamplerConfig(variant=v, **SMALL)), arrays)
             for v in ("nsnet", "maxconf-l", "scsampler", "oracle")}
+    from nsnet.sampler.tsqnet_train import TSQPriors, train_tsqnet
+
+    g = np.random.default_rng(0)  # the planted store has no ImageNet classifier: random priors
+    priors = TSQPriors(g.standard_normal((10, arrays.D)).astype(np.float32), np.zeros(10, np.float32),
+                       g.standard_normal((10, 4)).astype(np.float32), g.standard_normal((arrays.C, 4)).astype(np.float32))
+    cfg = SamplerConfig(variant="tsqnet", **SMALL).resolved()
+    runs["tsqnet"] = save_run(root / "tsqnet", train_tsqnet(arrays, cfg, priors=priors), arrays)
+    return runs
 
 
 def _make(name: str, runs) -> Sampler:
@@ -74,7 +82,7 @@ def test_common_interface(name, data, runs) -> None:
         assert sel.shape == (arrays.N, 3)
         assert all(len(set(row)) == 3 for row in sel.tolist())
     assert sel.min() >= 0 and sel.max() < arrays.T
-    if name not in ("dense", "uniform", "nsnet"):  # score-ranked samplers: select = top-K of scores
+    if name not in ("dense", "uniform", "nsnet", "tsqnet"):  # score-ranked samplers: select = top-K of scores
         np.testing.assert_array_equal(sel, np.argsort(-scores, axis=1, kind="stable")[:, :3])
 
 

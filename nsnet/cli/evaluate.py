@@ -67,6 +67,7 @@ def evaluate_command(
     out: Annotated[Optional[Path], typer.Option("--out", help="Output directory (default RUN/eval).")] = None,
     run_maxconf_l: Annotated[Optional[Path], typer.Option("--run-maxconf-l", help="Trained maxconf-l run.")] = None,
     run_scsampler: Annotated[Optional[Path], typer.Option("--run-scsampler", help="Trained scsampler run.")] = None,
+    run_tsqnet: Annotated[Optional[Path], typer.Option("--run-tsqnet", help="Trained tsqnet run (tsqnet, vqm, tqm).")] = None,
     seed: Seed = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=4096, help="Frames per recognizer forward.")] = 64,
     workers: Annotated[int, typer.Option("--workers", min=0, max=64, help="Decoding worker processes.")] = 2,
@@ -83,7 +84,7 @@ def evaluate_command(
     cfg = EvaluateConfig(
         store=store, run=run, budgets=budgets, methods=_methods(method), fusion=fusion.value, alpha=alpha,
         path=path.value, split=split, sweep=sweep_ks, plots=plots, out=out, run_maxconf_l=run_maxconf_l,
-        run_scsampler=run_scsampler, seed=seed, batch_size=batch_size, workers=workers, device=device.value,
+        run_scsampler=run_scsampler, run_tsqnet=run_tsqnet, seed=seed, batch_size=batch_size, workers=workers, device=device.value,
         quiet=quiet,
     )
     run_evaluate(cfg)

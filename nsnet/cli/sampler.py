@@ -7,8 +7,10 @@ an invalid grid -- print one line to stderr and exit with code 2.
 
 from __future__ import annotations
 
+import json
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -24,6 +26,30 @@ from nsnet.sampler.config import (
     Variant,
     VGMMode,
 )
+
+
+class ObjectSource(str, Enum):
+    """Where TSQNet's ImageNet object scores come from (cached features of the store)."""
+
+    light = "light"
+    recognizer = "recognizer"
+
+
+def _tsq_options(objects: Optional[ObjectSource], values: Optional[list[str]]) -> dict[str, Any]:
+    """Returns the TSQNet switches of ``--objects`` and ``--tsq KEY=VALUE`` (values parsed as JSON
+    when they are JSON: numbers, true/false; else kept as strings)."""
+    opts: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--tsq")
+        try:
+            opts[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            opts[key.strip()] = raw
+    if objects is not None:
+        opts["objects"] = objects.value
+    return opts
 
 
 @user_errors
@@ -51,10 +77,17 @@ def fit_sampler_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Videos per step.")] = 64,
     device: DeviceOption = Device.auto,
     quiet: Quiet = False,
+    objects: Annotated[Optional[ObjectSource], typer.Option(
+        "--objects", help="tsqnet: ImageNet object scores from the cached light features (default) or the "
+        "recognizer features, through that model's ImageNet classifier.")] = None,
+    tsq: Annotated[Optional[list[str]], typer.Option(
+        "--tsq", help="tsqnet switch KEY=VALUE, repeatable: modality both|visual|textual, attention/classifier "
+        "cs|ca, alpha, beta, object_topk, visual_init prototype|random, text_init names|random, "
+        "self_attention, layers, heads, aggregate_topk, lambda_v.")] = None,
     train_split: Annotated[str, typer.Option("--train-split", help="Split to train on; a percent slice such as "
                                              "train[:80%] holds the rest out for tuning.")] = "train",
 ) -> None:
-    """Train an NSNet (or baseline) sampler on a feature store's cached tensors."""
+    """Train an NSNet, TSQNet (or baseline) sampler on a feature store's cached tensors."""
     from nsnet.sampler.train import fit_sampler
 
     cfg = SamplerConfig(
@@ -62,6 +95,7 @@ def fit_sampler_command(
         guide=guide.value, guide_temperature=guide_temperature, guide_quantile=guide_quantile, fsm_saliency=fsm_saliency.value if fsm_saliency else None,
         encoder=encoder.value if encoder else None, epochs=epochs, seed=seed, width=width,
         lr=lr, batch_size=batch_size, device=device.value, train_split=train_split,
+        tsqnet=_tsq_options(objects, tsq),
     )
     run_dir = fit_sampler(store, out, cfg, progress=not quiet)
     typer.echo(f"sampler run written to {run_dir}")

@@ -13,6 +13,8 @@ topk            MaxConf: the recognizer's max class confidence on all T frames (
 maxconf-l       TSQNet's MaxConf-L (needs ``--run-maxconf-l``)
 scsampler       SCSampler-style per-frame sampler (needs ``--run-scsampler``)
 oracle          the guiding score g_i (uses the labels): the sampler upper bound
+tsqnet          TSQNet: VQM and TQM frames united (needs ``--run-tsqnet``)
+vqm / tqm       one TSQNet module alone (needs ``--run-tsqnet``)
 ==============  ==========================================================================
 """
 
@@ -28,7 +30,7 @@ from nsnet.sampler.registry import table_order
 
 METHOD_ALIASES: dict[str, str] = {"maxconf": "topk", "top-k": "topk", "ns": "nsnet"}
 PATHS: tuple[str, ...] = ("reload", "cached")
-PREDICT_METHODS: tuple[str, ...] = ("nsnet", "fsm", "vgm", "uniform", "dense")  # what `nsnet predict` runs
+PREDICT_METHODS: tuple[str, ...] = ("nsnet", "fsm", "vgm", "uniform", "dense", "tsqnet", "vqm", "tqm")  # what `nsnet predict` runs
 MAX_BUDGET = 100_000
 
 
@@ -101,6 +103,7 @@ class EvaluateConfig:
     out: Path | None = None
     run_maxconf_l: Path | None = None
     run_scsampler: Path | None = None
+    run_tsqnet: Path | None = None
     seed: int = 0
     batch_size: int = 64  # frames per recognizer forward (reload path)
     workers: int = 2  # decoding worker processes (reload path)

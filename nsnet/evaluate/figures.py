@@ -47,15 +47,24 @@ def guide_scores(ctx: Any) -> np.ndarray | None:
 def saliency_figure(result: Any, path: Path) -> tuple[Path | None, str | None]:
     """Draws the per-class saliency curves (supp. Fig. 1); returns (PNG path or None, note or None)."""
     ctx = result.context
-    run = ctx.runs.get("nsnet")
-    if run is None or run.model is None:
-        return None, "saliency plot skipped: it needs the NSNet run (--run)"
-    sampler = build_sampler(method_spec("nsnet", ctx.cfg.fusion), ctx.runs, alpha=ctx.cfg.alpha, seed=ctx.cfg.seed,
-                            multilabel=ctx.store.multilabel)
-    branches = sampler.branch_scores(ctx.inputs)
-    a = ctx.cfg.alpha
-    scores = {f"NSNet ({a:g} s^f + {1 - a:g} s^v)": a * branches["fsm"] + (1 - a) * branches["vgm"],
-              "FSM s^f": branches["fsm"], "VGM s^v": branches["vgm"]}
+    run, tsq = ctx.runs.get("nsnet"), ctx.runs.get("tsqnet")
+    if (run is None or run.model is None) and tsq is None:
+        return None, "saliency plot skipped: it needs the NSNet run (--run) or a TSQNet run (--run-tsqnet)"
+    scores: dict[str, np.ndarray] = {}
+    if run is not None and run.model is not None:
+        sampler = build_sampler(method_spec("nsnet", ctx.cfg.fusion), ctx.runs, alpha=ctx.cfg.alpha,
+                                seed=ctx.cfg.seed, multilabel=ctx.store.multilabel)
+        branches = sampler.branch_scores(ctx.inputs)
+        a = ctx.cfg.alpha
+        scores = {f"NSNet ({a:g} s^f + {1 - a:g} s^v)": a * branches["fsm"] + (1 - a) * branches["vgm"],
+                  "FSM s^f": branches["fsm"], "VGM s^v": branches["vgm"]}
+    for module, label in (("vqm", "TSQNet VQM s^v"), ("tqm", "TSQNet TQM s^t")):
+        if tsq is not None and getattr(tsq.model, module, None) is not None:
+            try:
+                scores[label] = build_sampler(method_spec(module), ctx.runs, alpha=ctx.cfg.alpha, seed=ctx.cfg.seed,
+                                              multilabel=ctx.store.multilabel).scores(ctx.inputs)
+            except SamplerError:  # TQM on recognizer features that this evaluation did not load
+                pass
     g = guide_scores(ctx)
     if g is not None:
         scores["guide (g)"] = g

@@ -1,7 +1,7 @@
 """Evaluation methods: each one a sampler from :mod:`nsnet.sampler.registry` plus how it is costed.
 
 A :class:`MethodSpec` says which registered sampler selects the frames, which trained run it needs
-(``nsnet``, ``maxconf-l`` or ``scsampler``), whether the recognizer must see all T frames (dense,
+(``nsnet``, ``maxconf-l``, ``scsampler`` or ``tsqnet``), whether the recognizer must see all T frames (dense,
 topk / MaxConf and oracle: their cost is P_rec * T) and which sampler branches run.
 """
 

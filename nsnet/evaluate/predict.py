@@ -33,6 +33,8 @@ from nsnet.metrics import average_frame_predictions
 from nsnet.numeric import check_budget, uniform_positions
 from nsnet.sampler.fusion import DEFAULT_ALPHA, DEFAULT_FUSION
 
+SAMPLER_METHODS: tuple[str, ...] = ("nsnet", "fsm", "vgm", "tsqnet", "vqm", "tqm")  # methods that run a sampler network
+
 
 class PredictError(ConfigError):
     """`nsnet predict` cannot run as asked (no store for the run, bad budget, unknown method)."""
@@ -142,10 +144,16 @@ class VideoPipeline:
         if run is not None:
             from nsnet.sampler.registry import create_sampler
 
-            self.samplers["nsnet"] = create_sampler("nsnet", run=run, fusion=fusion, alpha=alpha, device=str(self.device))
-            for branch in ("fsm", "vgm"):
-                if getattr(run.model, branch, None) is not None:
-                    self.samplers[branch] = create_sampler(branch, run=run, device=str(self.device))
+            if run.config.variant == "tsqnet":  # TSQNet: the union, and each module present
+                mods = [m for m in ("vqm", "tqm") if getattr(run.model, m, None) is not None]
+                for name in (["tsqnet"] if len(mods) == 2 else []) + mods:
+                    self.samplers[name] = create_sampler(name, run=run, device=str(self.device))
+            else:
+                self.samplers["nsnet"] = create_sampler("nsnet", run=run, fusion=fusion, alpha=alpha,
+                                                        device=str(self.device))
+                for branch in ("fsm", "vgm"):
+                    if getattr(run.model, branch, None) is not None:
+                        self.samplers[branch] = create_sampler(branch, run=run, device=str(self.device))
 
     @classmethod
     def from_run(cls, run_dir: str | Path, store: str | Path | None = None, device: str = "cpu",
@@ -169,7 +177,7 @@ class VideoPipeline:
     def _check(self, k: int, method: str) -> int:
         if method not in PREDICT_METHODS:
             raise PredictError(f"unknown method {method!r}; expected one of {', '.join(PREDICT_METHODS)}")
-        if method in ("nsnet", "fsm", "vgm") and method not in self.samplers:
+        if method in SAMPLER_METHODS and method not in self.samplers:
             raise PredictError(f"method {method} needs a trained run with that branch")
         if method == "dense":
             return self.T
@@ -181,6 +189,8 @@ class VideoPipeline:
         ``workers`` DataLoader processes). Raises VideoReadError naming the first unreadable video."""
         from nsnet.sampler.base import SamplerInputs
 
+        if method == "nsnet" and "nsnet" not in self.samplers and self.samplers:  # a TSQNet run: its own default
+            method = next(iter(self.samplers))
         k = self._check(k, method)
         start = time.perf_counter()
         dataset = _DecodeDataset([str(v) for v in videos], self.T, k, method, self.light_tf, self.rec_tf,
@@ -193,12 +203,17 @@ class VideoPipeline:
                 raise VideoReadError(f"{item.path}: {item.error}")
         decoded_at = time.perf_counter()
         seconds = {"decode": decoded_at - start, "light": 0.0, "sampler": 0.0}
-        if method in ("nsnet", "fsm", "vgm"):
+        if method in SAMPLER_METHODS:
             t0 = time.perf_counter()
             light, _ = run_model(self.extractor, torch.cat([it.light for it in items]), batch_size, self.device)
             light = light.reshape(len(items), self.T, -1).astype(np.float16).astype(np.float32)
+            rec_features = None
+            if "rec_features" in getattr(self.samplers[method], "requires", ()):  # TSQNet objects from the recognizer
+                all_t = torch.cat([self.rec_tf(it.frames) for it in items])
+                rec_features = run_model(self.recognizer, all_t, batch_size, self.device)[0]
+                rec_features = rec_features.reshape(len(items), self.T, -1).astype(np.float16).astype(np.float32)
             t1 = time.perf_counter()
-            positions = self.samplers[method].select(SamplerInputs(light=light), k)
+            positions = self.samplers[method].select(SamplerInputs(light=light, rec_features=rec_features), k)
             t2 = time.perf_counter()
             seconds["light"], seconds["sampler"] = t1 - t0, t2 - t1
             rec_in = torch.cat([self.rec_tf(it.frames[torch.from_numpy(np.asarray(p))]) for it, p in zip(items, positions)])

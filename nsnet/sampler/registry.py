@@ -5,7 +5,8 @@ Built-in samplers (registered when the registry is first used):
 * rule-based (:mod:`nsnet.sampler.rules`): ``uniform``, ``random``, ``dense``, ``topk`` (MaxConf);
 * trained (:mod:`nsnet.sampler.trained`): ``nsnet`` (fused), ``fsm``, ``vgm``, ``maxconf-l``,
   ``scsampler``, ``oracle`` -- created from a run directory: ``create_sampler("nsnet",
-  run_dir=RUN_DIR)``.
+  run_dir=RUN_DIR)``;
+* TSQNet (:mod:`nsnet.sampler.tsqnet_samplers`): ``tsqnet`` (VQM + TQM union), ``vqm``, ``tqm``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from nsnet.errors import UserError
 from nsnet.sampler.base import Sampler
 
 _REGISTRY: dict[str, type[Sampler]] = {}
-_BUILTIN_MODULES = ("nsnet.sampler.rules", "nsnet.sampler.trained")
+_BUILTIN_MODULES = ("nsnet.sampler.rules", "nsnet.sampler.trained", "nsnet.sampler.tsqnet_samplers")
 S = TypeVar("S", bound=type[Sampler])
 
 

@@ -160,8 +160,13 @@ def load_run(run_dir: str | Path, store: Any = None, device: str = "cpu") -> Sam
     if store is not None:
         check_run_matches(meta, store, run_dir)
     model = None
-    if payload["model_config"] is not None:
+    if payload["model_config"] is not None and cfg.variant == "tsqnet":
+        from nsnet.sampler.tsqnet import TSQNet, TSQNetConfig
+
+        model = TSQNet(TSQNetConfig(**payload["model_config"]))
+    elif payload["model_config"] is not None:
         model = NSNet(NSNetConfig(**payload["model_config"]))
+    if model is not None:
         model.load_state_dict(payload["state_dict"])
         model.to(torch.device(device)).eval()
     protos = None

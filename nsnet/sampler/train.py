@@ -128,6 +128,10 @@ def train_sampler(arrays: SamplerArrays, cfg: SamplerConfig, *, progress: bool =
     if keep.size < arrays.N:
         arrays = arrays.subset(keep)
     start = time.perf_counter()
+    if cfg.variant == "tsqnet":  # TSQNet has its own model and priors (nsnet.sampler.tsqnet_train)
+        from nsnet.sampler.tsqnet_train import train_tsqnet
+
+        return train_tsqnet(arrays, cfg, progress=progress)
     if cfg.variant == "oracle":
         protos = fit_prototypes(arrays, cfg) if cfg.guide in GUIDES_WITH_PROTOTYPES else None
         return TrainResult(None, cfg, protos, [], time.perf_counter() - start, arrays.N)
@@ -200,10 +204,8 @@ def _fit(
 def fit_sampler(store_path: str | Path, out_dir: str | Path, cfg: SamplerConfig, *, progress: bool = True) -> Path:
     """Trains ``cfg`` on the store's train split and returns the run directory ``out_dir``."""
     cfg = cfg.resolved()
-    needs_rec = cfg.needs_guide()
     arrays = load_sampler_arrays(
-        store_path, cfg.train_split,
-        rec_features=needs_rec and cfg.guide in GUIDES_WITH_PROTOTYPES, rec_logits=needs_rec,
+        store_path, cfg.train_split, rec_features=cfg.needs_rec_features(), rec_logits=cfg.needs_rec_logits(),
     )
     result = train_sampler(arrays, cfg, progress=progress)
     return save_run(out_dir, result, arrays, store=store_path)
