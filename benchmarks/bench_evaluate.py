@@ -46,9 +46,9 @@ import nsnet._compat  # noqa: E402,F401  (before timm)
 import torch  # noqa: E402
 
 from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
-from nsnet.evaluate.recognizer import load_extractor, load_recognizer  # noqa: E402
+from nsnet.extract.recognizer import load_extractor, load_recognizer  # noqa: E402
 from nsnet.evaluate.run import evaluate  # noqa: E402
-from nsnet.extract.frames import uniform_positions  # noqa: E402
+from nsnet.numeric import uniform_positions  # noqa: E402
 from nsnet.extract.transforms import FrameTransform, decode_short_side  # noqa: E402
 from nsnet.extract.video import probe_video, read_frames  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
@@ -74,7 +74,7 @@ def prepare(work: Path, clips: list[Path], frames: int, recognizer: str, extract
     returns paths (store, run, csv) and the setup seconds."""
     from nsnet.extract.config import ExtractConfig
     from nsnet.extract.pipeline import extract
-    from nsnet.extract.recognizer_head import FitRecognizerConfig, fit_recognizer
+    from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer
     from nsnet.sampler.config import SamplerConfig
     from nsnet.sampler.train import fit_sampler
 

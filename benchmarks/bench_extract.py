@@ -6,7 +6,7 @@ Fight dataset: varied resolutions 320x240 .. 1920x1080 and 10-30 fps), measured 
 (a) **decode**: the pipeline's own ``VideoFrames`` dataset (probe + ``read_frames`` of the T planned
     frames at the decode short side + both ``FrameTransform`` s) through the pipeline's DataLoader
     with ``--workers`` workers; the main process only receives the items.
-(b) **models**: the light extractor + recognizer forward (``pipeline.run_model``) on the tensors
+(b) **models**: the light extractor + recognizer forward (``models.run_model``) on the tensors
     (a) produced, in the main process.
 (c) **extract**: ``nsnet.extract.pipeline.extract`` on the same clips (a temporary ``path,label,split``
     CSV and store), reported with and without its setup (model building, store creation), which is
@@ -21,7 +21,7 @@ Usage: ``python benchmarks/bench_extract.py [--data ../shared/data/fight-surv] [
 [--frames 50] [--extractor-size 224] [--workers 2] [--batch-size 16]``. The pipeline defaults
 ``OMP_WAIT_POLICY=PASSIVE``; ``GOMP_SPINCOUNT=300000`` in the environment restores libgomp's default
 spinning (the behaviour before that default) and ``--no-malloc-tuning`` skips
-``pipeline.keep_freed_memory`` (glibc keeps freed blocks), for A/B comparisons.
+``video.keep_freed_memory`` (glibc keeps freed blocks), for A/B comparisons.
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ ensure_repo_on_path()
 
 # The pipeline module first, as `nsnet extract` imports it: it sets the OpenMP defaults before torch loads.
 import nsnet.extract.pipeline as pipeline  # noqa: E402
-from nsnet.extract.pipeline import VideoFrames, _iter_loader, extract, run_model  # noqa: E402
+import nsnet.extract.video as video  # noqa: E402
+from nsnet.extract.models import run_model  # noqa: E402
+from nsnet.extract.pipeline import VideoFrames, _iter_loader, extract  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -104,10 +106,10 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=ExtractConfig.batch_size)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-malloc-tuning", action="store_true",
-                   help="skip pipeline.keep_freed_memory everywhere (the behaviour before it), for A/B runs")
+                   help="skip video.keep_freed_memory everywhere (the behaviour before it), for A/B runs")
     args = p.parse_args()
     if args.no_malloc_tuning:
-        pipeline.keep_freed_memory = lambda: None  # _extract and _worker_init look it up at call time
+        pipeline.keep_freed_memory = video.keep_freed_memory = lambda: None  # looked up at call time
     pipeline.keep_freed_memory()  # as extract() does in its process, so (a) and (b) run under the same settings
 
     clips = pick_clips(args.data.resolve(), args.clips, args.seed)

@@ -31,12 +31,12 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nsnet.sampler.base import SamplerInputs  # noqa: E402
 from nsnet.sampler.config import SamplerConfig  # noqa: E402
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays  # noqa: E402
 from nsnet.sampler.registry import create_sampler  # noqa: E402
-from nsnet.sampler.synthetic import PlantedSpec, planted_saliency_arrays, top_k_precision, write_store  # noqa: E402
-from nsnet.sampler.train import SamplerRun, train_sampler  # noqa: E402
+from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, top_k_precision, write_store  # noqa: E402
+from nsnet.sampler.run import SamplerRun  # noqa: E402
+from nsnet.sampler.train import train_sampler  # noqa: E402
 
 
 def random_arrays(n: int, t: int, d: int, d2: int, c: int, seed: int = 0) -> SamplerArrays:
@@ -91,7 +91,7 @@ def bench_widths(args: argparse.Namespace, console: Console) -> None:
                        rec_dim=128, salient=10)
     train, _ = planted_saliency_arrays(spec, "train")
     val, mask = planted_saliency_arrays(dataclasses.replace(spec, num_videos=max(64, args.compare_videos // 4)), "val")
-    inputs = SamplerInputs.from_arrays(val)
+    inputs = val
     table = Table(title=f"width comparison: planted saliency, {spec.num_videos} videos, T={spec.num_frames}, "
                         f"{spec.light_dim}-d, {args.compare_epochs} epochs, lr {args.compare_lr}")
     for col in ("d", "params", "s / epoch", "top-5 prec nsnet", "top-5 prec fsm", "top-5 prec vgm"):

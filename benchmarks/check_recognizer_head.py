@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nsnet.extract.recognizer_head import FitRecognizerConfig, _standardise, _train_head  # noqa: E402
+from nsnet.extract.fit_recognizer import FitRecognizerConfig, _standardise, _train_head  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
 from nsnet.store import schema as S  # noqa: E402
 

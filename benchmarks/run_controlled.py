@@ -48,7 +48,7 @@ from benchmarks.run_real import (  # noqa: E402
 )
 from nsnet.evaluate.cached import cached_logits  # noqa: E402
 from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
-from nsnet.evaluate.metrics import average_frame_predictions, mean_average_precision  # noqa: E402
+from nsnet.metrics import average_frame_predictions, mean_average_precision  # noqa: E402
 from nsnet.evaluate.run import EvaluationResult, evaluate  # noqa: E402
 from nsnet.sampler.ablate import ablate  # noqa: E402
 from nsnet.sampler.config import SamplerConfig  # noqa: E402

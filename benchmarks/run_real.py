@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
 from nsnet.evaluate.run import EvaluationResult, evaluate  # noqa: E402
-from nsnet.extract.recognizer_head import FitRecognizerConfig, fit_recognizer  # noqa: E402
+from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer  # noqa: E402
 from nsnet.sampler.ablate import ablate  # noqa: E402
 from nsnet.sampler.config import SamplerConfig  # noqa: E402
 from nsnet.sampler.train import fit_sampler  # noqa: E402
@@ -165,8 +165,8 @@ def localisation_ceiling(store: FeatureStore, spans: dict, k: int) -> dict[str, 
     from sklearn.preprocessing import StandardScaler
 
     from nsnet.evaluate.cached import cached_logits
-    from nsnet.evaluate.metrics import average_frame_predictions, mean_average_precision
-    from nsnet.sampler.base import topk_rows
+    from nsnet.metrics import average_frame_predictions, mean_average_precision
+    from nsnet.numeric import top_k
 
     train, val = store.valid_indices("train"), store.valid_indices("val")
     y_train, _ = event_frames(store, train, spans)
@@ -181,7 +181,7 @@ def localisation_ceiling(store: FeatureStore, spans: dict, k: int) -> dict[str, 
         probe = LogisticRegression(C=1e-3, max_iter=300, class_weight="balanced")
         probe.fit(scaler.transform(x_tr.reshape(-1, x_tr.shape[-1])), y_train.ravel())
         score = probe.decision_function(scaler.transform(x_va.reshape(-1, x_va.shape[-1]))).reshape(y_val.shape)
-        top = topk_rows(score, k)
+        top = top_k(score, k)
         pred = average_frame_predictions(cached_logits(logits, top), store.multilabel)
         out[name] = {"auc": float(roc_auc_score(y_val[fight_val].ravel(), score[fight_val].ravel())),
                      "hit_rate": float(np.take_along_axis(y_val, top, 1)[fight_val].mean()),
@@ -198,7 +198,8 @@ def sampler_localisation(store: FeatureStore, spans: dict, run_dir: Path, k: int
     import torch
     from sklearn.metrics import roc_auc_score
 
-    from nsnet.sampler.base import SamplerInputs, topk_rows
+    from nsnet.numeric import top_k
+    from nsnet.sampler.base import SamplerInputs
     from nsnet.sampler.trained import NSNetSampler
 
     sampler = NSNetSampler(run_dir, store=store)
@@ -216,7 +217,7 @@ def sampler_localisation(store: FeatureStore, spans: dict, run_dir: Path, k: int
         for name, sc in scores.items():
             out[f"{split} {name}"] = {
                 "auc": float(roc_auc_score(inside[fight].ravel(), sc[fight].ravel())),
-                "hit_rate": float(np.take_along_axis(inside, topk_rows(sc, k), 1)[fight].mean()),
+                "hit_rate": float(np.take_along_axis(inside, top_k(sc, k), 1)[fight].mean()),
             }
     return out
 

@@ -151,3 +151,15 @@ def reference12(dataset12: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     out = tmp_path_factory.mktemp("ref12") / "store.zarr"
     extract(small_config(dataset12, out, chunk_videos=2))
     return out
+
+
+@pytest.fixture
+def restore_sampler_registry():
+    """Lets a test register samplers: the global registry is put back as it was afterwards."""
+    from nsnet.sampler import registry
+
+    registry.list_samplers()  # the built-ins are in before the snapshot
+    saved = dict(registry._REGISTRY)
+    yield registry
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(saved)

@@ -257,6 +257,7 @@ def _check_output(out: Path, gop: int) -> dict:
     return spans
 
 
+@pytest.mark.slow
 def test_end_to_end_build_and_resume(tiny_src: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     report = bu.build(_tiny_cfg(tiny_src, out))
@@ -280,6 +281,7 @@ def test_end_to_end_build_and_resume(tiny_src: Path, tmp_path: Path) -> None:
         bu.build(_tiny_cfg(tiny_src, out, seed=1))
 
 
+@pytest.mark.slow
 def test_end_to_end_black_gap(tiny_src: Path, tmp_path: Path) -> None:
     import decord
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 from conftest import REPO, SMALL_CLI, add_rows, cli_env, run_cli, small_config
 from nsnet.cli import app
 from nsnet.extract.pipeline import extract
+from nsnet.extract.recognizer import HEAD_FILE
 from nsnet.store import FeatureStore
 from nsnet.store import schema as S
 from utils import make_corrupt_files
@@ -92,6 +94,7 @@ def bad_dataset(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     return csv_path, bad
 
 
+@pytest.mark.slow
 def test_bad_videos_one_line_each_and_exit_codes(bad_dataset: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:
     csv_path, bad = bad_dataset
     out = tmp_path / "s.zarr"
@@ -172,6 +175,35 @@ def test_fit_recognizer_command(store_path: Path, tmp_path: Path) -> None:
     empty = invoke("fit-recognizer", copy, "--split", "test", "--quiet")
     assert empty.exit_code == 2
     assert_one_line_error(empty.stderr, "no extracted videos in split 'test'")
+    (copy / HEAD_FILE).write_bytes(b"not a torch file")  # a corrupt head: one line, not a traceback
+    corrupt = invoke("evaluate", copy, "--method", "uniform", "--budget", "1", "--split", "train",
+                     "--device", "cpu", "--workers", "0", "--quiet", "--out", tmp_path / "eval")
+    assert corrupt.exit_code == 2, corrupt.output
+    assert_one_line_error(corrupt.stderr, HEAD_FILE, "unreadable", "fit-recognizer")
+
+
+@pytest.mark.slow
+def test_full_disk_is_one_line_and_resuming_gives_the_clean_store(
+        dataset12: Path, reference12: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "store.zarr"
+    write_chunk = FeatureStore.write_chunk
+    failed: list[int] = []
+
+    def disk_fills_once(self, chunk_id, data):
+        if chunk_id == 2 and not failed:  # half the chunk reaches the disk, then the disk is full
+            failed.append(chunk_id)
+            lo, hi = self.chunk_ranges()[chunk_id]
+            self.array(S.LIGHT_FEATURES)[lo:hi] = data[S.LIGHT_FEATURES]
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path / S.REC_FEATURES))
+        return write_chunk(self, chunk_id, data)
+
+    monkeypatch.setattr(FeatureStore, "write_chunk", disk_fills_once)
+    full = invoke(*_extract_args(dataset12, out))
+    assert full.exit_code == 2 and failed == [2], full.output
+    assert_one_line_error(full.stderr, str(out), "no space left", "run the same command again")
+    resumed = invoke(*_extract_args(dataset12, out))
+    assert resumed.exit_code == 0, resumed.output
+    assert_same_store(reference12, out)
 
 
 # ------------------------------------------------------------------------------------ kill and resume

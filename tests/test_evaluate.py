@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import nsnet._compat
 from nsnet.evaluate.config import EvaluateConfig, EvaluateError, parse_budgets, parse_method
-from nsnet.evaluate.metrics import average_frame_predictions
+from nsnet.metrics import average_frame_predictions
 from nsnet.store import schema as S
 
 from utils import make_csv_dataset  # tests/utils.py
@@ -35,7 +35,7 @@ def build_tiny_setup(root: Path) -> SimpleNamespace:
         return _SETUP["tiny"]
     from nsnet.extract.config import ExtractConfig
     from nsnet.extract.pipeline import extract
-    from nsnet.extract.recognizer_head import FitRecognizerConfig, fit_recognizer
+    from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer
     from nsnet.sampler.config import SamplerConfig
     from nsnet.sampler.train import fit_sampler
 
@@ -66,7 +66,7 @@ def _cfg(tiny: SimpleNamespace, **kw) -> EvaluateConfig:
 
 
 def _cli() -> typer.Typer:
-    from nsnet.evaluate.commands import evaluate_command
+    from nsnet.cli.evaluate import evaluate_command
 
     app = typer.Typer(pretty_exceptions_enable=False)
     app.command("evaluate")(evaluate_command)
@@ -222,7 +222,7 @@ def test_method_cost_composition() -> None:
 
 
 def test_recognizer_hash_is_checked(tiny: SimpleNamespace) -> None:
-    from nsnet.evaluate.recognizer import RecognizerError, load_recognizer, rebuild_frame_model
+    from nsnet.extract.recognizer import RecognizerError, load_recognizer, rebuild_frame_model
     from nsnet.store import FeatureStore
 
     store = FeatureStore.open(tiny.store)
@@ -235,11 +235,12 @@ def test_recognizer_hash_is_checked(tiny: SimpleNamespace) -> None:
 
 
 # ------------------------------------------------------------------------------ refusals and CLI
+@pytest.mark.slow
 def test_refuses_run_store_mismatch(tiny: SimpleNamespace, tmp_path: Path) -> None:
     import shutil
 
     from nsnet.evaluate.run import evaluate
-    from nsnet.sampler.train import RunMismatchError
+    from nsnet.sampler.run import RunMismatchError
 
     other = tmp_path / "other_run"
     shutil.copytree(tiny.run, other)
@@ -267,6 +268,7 @@ def test_cli_bad_values_are_typer_errors(tiny: SimpleNamespace) -> None:
     assert res.exit_code == 2 and "no extracted videos in split 'nope'" in res.output
 
 
+@pytest.mark.slow
 def test_cli_writes_results_and_figures(tiny: SimpleNamespace, tmp_path: Path) -> None:
     out = tmp_path / "eval"
     args = ["evaluate", str(tiny.store), "--run", str(tiny.run), "--budget", "2", "--sweep", "1..3", "--plots",

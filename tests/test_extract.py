@@ -15,7 +15,8 @@ from conftest import SIZE, T, add_rows, small_config
 from nsnet.extract.annotations import Manifest
 from nsnet.extract.frames import plan_frame_indices
 from nsnet.extract.pipeline import create_models, extract
-from nsnet.extract.recognizer_head import HEAD_FILE, FitRecognizerConfig, fit_recognizer, head_state_sha256, load_head
+from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer
+from nsnet.extract.recognizer import HEAD_FILE, head_state_sha256, load_head
 from nsnet.extract.transforms import FrameTransform, decode_short_side
 from nsnet.extract.video import probe_video, read_frames
 from nsnet.extract.weights import sha256_state_dict
@@ -122,6 +123,17 @@ def test_rerun_with_a_different_extractor_size_is_refused(store_path: Path, data
         extract(small_config(dataset, store_path, extractor_size=96))
 
 
+def test_a_bug_in_per_video_code_fails_loudly(dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only decoder errors become "video failed"; a programming error must not be recorded as one.
+    def broken(num_frames: int, T: int):
+        raise ZeroDivisionError("a bug, not a bad video")
+
+    monkeypatch.setattr("nsnet.extract.pipeline.plan_frame_indices", broken)
+    with pytest.raises(ZeroDivisionError, match="a bug"):
+        extract(small_config(dataset, tmp_path / "s.zarr"))
+
+
+@pytest.mark.slow
 def test_bad_videos_are_recorded_and_good_ones_extracted(dataset: Path, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     csv_path = tmp_path / "annotations.csv"
@@ -224,7 +236,7 @@ def test_fit_recognizer_on_an_empty_split_raises(store_path: Path, tmp_path: Pat
 
 # ------------------------------------------------------------------------------------ segments
 def test_segment_mask_keeps_frames_inside_segments_only(store_path: Path, tmp_path: Path) -> None:
-    from nsnet.extract.recognizer_head import load_segments, segment_frame_mask
+    from nsnet.extract.segments import load_segments, segment_frame_mask
     from nsnet.store import schema as S
 
     store = FeatureStore.open(store_path)
@@ -256,7 +268,7 @@ def test_fit_recognizer_with_segments_trains_on_fewer_frames(store_path: Path, t
 
 
 def test_bad_segment_file_is_a_store_error(store_path: Path, tmp_path: Path) -> None:
-    from nsnet.extract.recognizer_head import load_segments
+    from nsnet.extract.segments import load_segments
 
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from nsnet.extract import transforms as transforms_mod
-from nsnet.extract.frames import plan_frame_indices, uniform_positions
+from nsnet.extract.frames import plan_frame_indices
+from nsnet.numeric import uniform_positions
 from nsnet.extract.transforms import FrameTransform, decode_short_side
 from nsnet.extract.video import VideoReadError, probe_video, read_frames, scaled_size
 from utils import decode_index, make_corrupt_files, make_video

@@ -12,8 +12,8 @@ from nsnet.sampler.fusion import (
     fuse_select_batch,
     fused_scores,
     minmax_normalise,
-    topk_indices,
 )
+from nsnet.numeric import BudgetError, top_k
 
 # Shared example, T = 6 (integer scores: exact arithmetic, no accidental float ties).
 #   s_f -> pi_f = [0, 2, 4, 3, 5, 1]
@@ -33,11 +33,12 @@ def test_fusions_tuple() -> None:
     assert FUSIONS == ("union", "intersection", "join", "sum", "max", "mul")
 
 
-def test_topk_indices_stable_ties() -> None:
+def test_top_k_stable_ties() -> None:
     # 3 and 3 tie -> lower index (1) first; 1 and 1 tie -> index 2 before 4.
-    assert topk_indices(np.array([0.0, 3.0, 1.0, 3.0, 1.0]), 4).tolist() == [1, 3, 2, 4]
-    assert topk_indices(np.array([2.0, 2.0, 2.0]), 2).tolist() == [0, 1]
-    assert topk_indices(np.array([-1.0, -0.5]), 1).dtype == np.int64
+    assert top_k(np.array([0.0, 3.0, 1.0, 3.0, 1.0]), 4).tolist() == [1, 3, 2, 4]
+    assert top_k(np.array([2.0, 2.0, 2.0]), 2).tolist() == [0, 1]
+    assert top_k(np.array([-1.0, -0.5]), 1).dtype == np.int64
+    assert top_k(np.array([[0.0, 2.0, 1.0], [5.0, 5.0, 4.0]]), 2).tolist() == [[1, 2], [0, 1]]
 
 
 # ---------------------------------------------------------------- score combination
@@ -225,7 +226,7 @@ def test_default_strategy_is_union() -> None:
 # ---------------------------------------------------------------- errors
 @pytest.mark.parametrize("k", [0, -1, 7, 2.0, True])
 def test_invalid_k(k) -> None:
-    with pytest.raises(FusionError):
+    with pytest.raises(BudgetError):
         fuse_select(S_F, S_V, k)
     with pytest.raises(ValueError):
         fuse_select_batch(S_F[None], S_V[None], k)
@@ -242,5 +243,5 @@ def test_invalid_inputs() -> None:
         fuse_select(S_F, S_V, 2, "sum", 1.5)
     with pytest.raises(FusionError, match="2-D"):
         fuse_select_batch(S_F, S_V, 2)
-    with pytest.raises(FusionError):
-        topk_indices(S_F, 0)
+    with pytest.raises(BudgetError):
+        top_k(S_F, 0)

@@ -1,4 +1,4 @@
-"""Tests for nsnet.evaluate.metrics against hand-computed values."""
+"""Tests for nsnet.metrics against hand-computed values."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nsnet.evaluate.metrics import (
+from nsnet.metrics import (
     MetricError,
     average_frame_predictions,
     mean_average_precision,

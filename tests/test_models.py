@@ -11,7 +11,8 @@ import torch
 
 import nsnet._compat
 from nsnet.extract import models as models_mod
-from nsnet.extract.models import DeviceError, FrameModel, ModelError, create_frame_model, resolve_device
+from nsnet.device import DeviceError, resolve_device
+from nsnet.extract.models import FrameModel, ModelError, create_frame_model
 from nsnet.extract.weights import WeightsError
 
 timm = nsnet._compat.import_timm()
@@ -53,6 +54,7 @@ def test_model_is_channels_last(random_model: FrameModel) -> None:
     assert weight.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.slow
 def test_checkpoint_with_dataset_head(tmp_path) -> None:
     torch.manual_seed(1)
     recognizer = timm.create_model("mobilenetv2_100", pretrained=False, num_classes=5).eval()
@@ -76,6 +78,7 @@ def test_checkpoint_with_dataset_head(tmp_path) -> None:
         torch.testing.assert_close(again(x)[1], logits)
 
 
+@pytest.mark.slow
 def test_checkpoint_without_head_and_mismatched_checkpoint(tmp_path) -> None:
     backbone = timm.create_model("mobilenetv2_100", pretrained=False, num_classes=0)
     path = tmp_path / "backbone.pth"

@@ -22,7 +22,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 
 
 def _cli() -> typer.Typer:
-    from nsnet.evaluate.commands import predict_command
+    from nsnet.cli.evaluate import predict_command
 
     app = typer.Typer(pretty_exceptions_enable=False)
     app.command("predict")(predict_command)
@@ -51,7 +51,7 @@ def test_predict_json_on_generated_video(tiny: SimpleNamespace, tmp_path: Path) 
 
 def test_predict_matches_evaluation_on_a_store_video(tiny: SimpleNamespace) -> None:
     from nsnet.evaluate.config import EvaluateConfig
-    from nsnet.evaluate.metrics import average_frame_predictions
+    from nsnet.metrics import average_frame_predictions
     from nsnet.evaluate.predict import VideoPipeline
     from nsnet.evaluate.run import EvalContext, _score
 
@@ -93,7 +93,7 @@ def test_predict_errors_are_one_line(tiny: SimpleNamespace, tmp_path: Path) -> N
     res = runner.invoke(app, ["predict", str(video), "--run", str(tiny.run), "--store", str(tiny.store),
                               "--budget", str(T + 1)])
     assert res.exit_code == 2 and "1 <= K <= T=8" in res.output
-    from nsnet.sampler.train import load_run
+    from nsnet.sampler.run import load_run
 
     meta = load_run(tiny.run).meta
     res = runner.invoke(app, ["predict", str(video), "--run", str(tiny.run), "--budget", "2"])

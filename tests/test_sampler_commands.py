@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from nsnet.sampler.commands import ablate_command, fit_sampler_command
-from nsnet.sampler.synthetic import PlantedSpec, planted_saliency_arrays, write_store
+from nsnet.cli.sampler import ablate_command, fit_sampler_command
+from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, write_store
 
 SPEC = PlantedSpec(num_videos=24, num_classes=3, num_frames=8, light_dim=8, rec_dim=6, salient=2)
 FAST = ["--epochs", "1", "--width", "16", "--device", "cpu"]
@@ -43,13 +43,13 @@ def test_fit_sampler_fsm_saliency_option(store, tmp_path) -> None:
     out = tmp_path / "run"
     result = runner.invoke(app, ["fit-sampler", str(store.path), "--out", str(out), "--fsm-saliency", "salient", *FAST])
     assert result.exit_code == 0, result.output
-    from nsnet.sampler.train import load_run
+    from nsnet.sampler.run import load_run
 
     run = load_run(out, store=store.path)
     assert run.config.fsm_saliency == "salient" and run.model.cfg.fsm_saliency == "salient"
 
 
-@pytest.mark.parametrize("args", [["--fsm", "nope"], ["--variant", "tsqnet"], ["--epochs", "0"], ["--device", "tpu"]])
+@pytest.mark.parametrize("args", [["--fsm", "nope"], ["--variant", "nope"], ["--epochs", "0"], ["--device", "tpu"]])
 def test_bad_option_values_are_typer_errors(store, tmp_path, args) -> None:
     result = runner.invoke(app, ["fit-sampler", str(store.path), "--out", str(tmp_path / "r"), *args])
     assert result.exit_code == 2

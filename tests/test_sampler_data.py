@@ -9,8 +9,9 @@ import pytest
 
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.data import SamplerArrays, SamplerDataError, load_sampler_arrays
-from nsnet.sampler.synthetic import PlantedSpec, planted_saliency_arrays, write_store
-from nsnet.sampler.train import RunMismatchError, fit_sampler, load_run
+from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, write_store
+from nsnet.sampler.run import RunMismatchError, load_run
+from nsnet.sampler.train import fit_sampler
 from nsnet.store import FeatureStore
 
 SPEC = PlantedSpec(num_videos=20, num_classes=3, num_frames=6, light_dim=8, rec_dim=5, salient=2)

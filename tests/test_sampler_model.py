@@ -9,7 +9,7 @@ import torch
 
 from nsnet.sampler.config import SamplerConfig, SamplerConfigError
 from nsnet.sampler.nsnet import NSNet, NSNetConfig
-from nsnet.sampler.synthetic import PlantedSpec, planted_saliency_arrays
+from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays
 from nsnet.sampler.train import _guide, model_config, roll_frames, train_sampler
 
 SPEC = PlantedSpec(num_videos=12, num_classes=3, num_frames=6, light_dim=8, rec_dim=6, salient=2)
@@ -80,8 +80,8 @@ def test_fsm_saliency_predicted_class_rule() -> None:
     fsm = _model("video", "predicted-class").fsm
     # mean probabilities favour class 1 ((0.7 + 0.4)/2) over class 0 ((0.2 + 0.6)/2)
     out = torch.log(torch.tensor([[[0.2, 0.7, 0.1], [0.6, 0.4, 0.0001]]]))
-    p = torch.softmax(out, dim=-1)
-    torch.testing.assert_close(fsm.saliency(out), torch.softmax(p[..., 1], dim=1))
+    # frame 2's probabilities sum to 1.0001, so its class-1 probability is 0.4 / 1.0001
+    torch.testing.assert_close(fsm.saliency(out), torch.softmax(torch.tensor([[0.7, 0.4 / 1.0001]]), dim=1))
 
 
 def test_fsm_saliency_salient_rule_is_one_minus_nonsalient() -> None:
@@ -105,24 +105,40 @@ def test_score_fsm_saliency(mode, transform) -> None:
     torch.testing.assert_close(fsm.saliency(out), torch.softmax(transform(out[..., 0]), dim=1))
 
 
-def test_vgm_attention_is_nonnegative_l1_normalised() -> None:
-    model = _model("ns")
-    h = torch.randn(3, 2, 8)
-    alpha = model.vgm.attention(h)
-    assert torch.all(alpha >= 0)
-    torch.testing.assert_close(alpha.sum(dim=1), torch.ones(3))
-    sig = torch.sigmoid(model.vgm.attn(h)[..., 0])
-    torch.testing.assert_close(alpha, sig / sig.sum(dim=1, keepdim=True))
+LN3 = float(np.log(3.0))
 
 
-def test_vgm_ns_representation() -> None:
+def _vgm_by_hand() -> tuple[NSNet, torch.Tensor]:
+    """Returns a 3-class model whose VGM scores frames by their first feature (w = e_0, b = 0) and
+    whose classifier reads features 0..3 as the 4 logits (3 classes + non-salient), and two frames
+    h_1 = (0, 1, 0, ...) and h_2 = (ln 3, 0, 2, 0, ...): sigmoid(0) = 1/2, sigmoid(ln 3) = 3/4."""
     model = _model("ns").eval()  # eval: dropout off
-    h = torch.randn(1, 2, 8)
+    with torch.no_grad():
+        model.vgm.attn.weight.zero_()
+        model.vgm.attn.weight[0, 0] = 1.0
+        model.vgm.attn.bias.zero_()
+        model.vgm.classifier.weight.copy_(torch.eye(4, 8))
+        model.vgm.classifier.bias.zero_()
+    h = torch.zeros(1, 2, 8)
+    h[0, 0, 1] = 1.0
+    h[0, 1, 0], h[0, 1, 2] = LN3, 2.0
+    return model, h
+
+
+def test_vgm_attention_by_hand() -> None:
+    # Eq. 2: alpha_t = sigmoid(z_t) / sum_t sigmoid(z_t) = (1/2, 3/4) / (5/4) = (0.4, 0.6)
+    model, h = _vgm_by_hand()
+    torch.testing.assert_close(model.vgm.attention(h), torch.tensor([[0.4, 0.6]]))
+
+
+def test_vgm_salient_and_non_salient_representations_by_hand() -> None:
+    # Eq. 3: x_sal = sum_t alpha_t h_t = 0.4 h_1 + 0.6 h_2 = (0.6 ln 3, 0.4, 1.2, 0, ...);
+    # x_ns = (1/T) sum_t (1 - alpha_t) h_t = (0.6 h_1 + 0.4 h_2) / 2 = (0.2 ln 3, 0.3, 0.4, 0, ...).
+    model, h = _vgm_by_hand()
     alpha, sal, ns = model.vgm(h)
-    x_sal = (alpha[..., None] * h).sum(1)
-    x_ns = ((1 - alpha)[..., None] * h).sum(1) / 2
-    torch.testing.assert_close(sal, model.vgm.classifier(x_sal))
-    torch.testing.assert_close(ns, model.vgm.classifier(x_ns))
+    torch.testing.assert_close(alpha, torch.tensor([[0.4, 0.6]]))
+    torch.testing.assert_close(sal, torch.tensor([[0.6 * LN3, 0.4, 1.2, 0.0]]))
+    torch.testing.assert_close(ns, torch.tensor([[0.2 * LN3, 0.3, 0.4, 0.0]]))
 
 
 def test_output_widths() -> None:

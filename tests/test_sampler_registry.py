@@ -5,30 +5,40 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nsnet.numeric import BudgetError
 from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.registry import UnknownSamplerError, create_sampler, list_samplers, register_sampler
-from nsnet.sampler.synthetic import PlantedSpec, planted_saliency_arrays, top_k_precision
-from nsnet.sampler.train import save_run, train_sampler
+from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
+from nsnet.sampler.run import save_run
+from nsnet.sampler.train import train_sampler
 
 SPEC = PlantedSpec(num_videos=16, num_classes=3, num_frames=8, light_dim=8, rec_dim=16, salient=2)
 SMALL = dict(width=16, heads=4, epochs=1, batch_size=8, device="cpu")
 RUN_OF = {"nsnet": "nsnet", "fsm": "nsnet", "vgm": "nsnet", "maxconf-l": "maxconf-l", "scsampler": "scsampler",
-          "oracle": "oracle"}
+          "oracle": "oracle", "tsqnet": "tsqnet", "vqm": "tsqnet", "tqm": "tsqnet"}
 
 
 @pytest.fixture(scope="module")
 def data():
     arrays, planted = planted_saliency_arrays(SPEC)
-    return arrays, planted, SamplerInputs.from_arrays(arrays)
+    return arrays, planted, arrays
 
 
 @pytest.fixture(scope="module")
 def runs(data, tmp_path_factory):
     arrays = data[0]
     root = tmp_path_factory.mktemp("runs")
-    return {v: save_run(root / v, train_sampler(arrays, SamplerConfig(variant=v, **SMALL)), arrays)
+    runs = {v: save_run(root / v, train_sampler(arrays, SamplerConfig(variant=v, **SMALL)), arrays)
             for v in ("nsnet", "maxconf-l", "scsampler", "oracle")}
+    from nsnet.sampler.tsqnet_train import TSQPriors, train_tsqnet
+
+    g = np.random.default_rng(0)  # the planted store has no ImageNet classifier: random priors
+    priors = TSQPriors(g.standard_normal((10, arrays.D)).astype(np.float32), np.zeros(10, np.float32),
+                       g.standard_normal((10, 4)).astype(np.float32), g.standard_normal((arrays.C, 4)).astype(np.float32))
+    cfg = SamplerConfig(variant="tsqnet", **SMALL).resolved()
+    runs["tsqnet"] = save_run(root / "tsqnet", train_tsqnet(arrays, cfg, priors=priors), arrays)
+    return runs
 
 
 def _make(name: str, runs) -> Sampler:
@@ -43,7 +53,7 @@ def test_registry_lists_all_builtins() -> None:
         create_sampler("nope")
 
 
-def test_register_sampler_decorator() -> None:
+def test_register_sampler_decorator(restore_sampler_registry) -> None:
     @register_sampler("test-first-frames")
     class FirstFrames(Sampler):
         def scores(self, inputs):
@@ -54,7 +64,11 @@ def test_register_sampler_decorator() -> None:
     assert sel.tolist() == [[0, 1], [0, 1]]
 
 
-@pytest.mark.parametrize("name", sorted(set(list_samplers()) - {"test-first-frames"}))
+def test_registering_in_a_test_does_not_leak() -> None:
+    assert "test-first-frames" not in list_samplers()  # test_register_sampler_decorator ran first
+
+
+@pytest.mark.parametrize("name", list_samplers())
 def test_common_interface(name, data, runs) -> None:
     arrays, _, inputs = data
     sampler = _make(name, runs)
@@ -68,7 +82,7 @@ def test_common_interface(name, data, runs) -> None:
         assert sel.shape == (arrays.N, 3)
         assert all(len(set(row)) == 3 for row in sel.tolist())
     assert sel.min() >= 0 and sel.max() < arrays.T
-    if name not in ("dense", "uniform", "nsnet"):  # score-ranked samplers: select = top-K of scores
+    if name not in ("dense", "uniform", "nsnet", "tsqnet"):  # score-ranked samplers: select = top-K of scores
         np.testing.assert_array_equal(sel, np.argsort(-scores, axis=1, kind="stable")[:, :3])
 
 
@@ -99,7 +113,7 @@ def test_topk_is_maxconf_on_cached_logits() -> None:
 
 @pytest.mark.parametrize("k", [0, 9, 2.5])
 def test_bad_budget(k, data) -> None:
-    with pytest.raises(SamplerError, match="budget"):
+    with pytest.raises(BudgetError, match="budget"):
         create_sampler("uniform").select(data[2], k)
 
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from nsnet.sampler.base import SamplerInputs
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.registry import create_sampler
-from nsnet.sampler.synthetic import PlantedSpec, planted_saliency_arrays, top_k_precision
-from nsnet.sampler.train import RunError, RunMismatchError, load_run, save_run, train_sampler
+from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
+from nsnet.sampler.run import RunError, RunMismatchError, load_run, save_run
+from nsnet.sampler.train import train_sampler
 
 # Small enough for a CPU test; lr 0.03 because 30 epochs of 4 steps are far fewer than the paper's.
 PLANTED = dict(width=64, heads=8, epochs=30, lr=0.03, device="cpu", seed=0)
@@ -36,7 +36,7 @@ def planted():
     spec = PlantedSpec(num_videos=256)  # C=4, T=20, 5 planted frames per video
     train, _ = planted_saliency_arrays(spec, "train")
     val, mask = planted_saliency_arrays(spec, "val")
-    return train, SamplerInputs.from_arrays(val), mask
+    return train, val, mask
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +45,14 @@ def tiny():
 
 
 def _precision(name: str, result, inputs, mask) -> float:
-    from nsnet.sampler.train import SamplerRun
+    from nsnet.sampler.run import SamplerRun
 
     meta = {"T": inputs.T, "D": inputs.light.shape[2]}
     run = SamplerRun("memory", result.config, result.model, result.prototypes, meta)
     return top_k_precision(create_sampler(name, run=run).select(inputs, 5), mask)
 
 
+@pytest.mark.slow
 def test_ns_sampler_finds_planted_frames_and_beats_video_label_baseline(planted) -> None:
     train, val_inputs, mask = planted
     ns = train_sampler(train, SamplerConfig(variant="nsnet", **PLANTED))
@@ -72,6 +73,7 @@ def test_same_seed_same_weights(tiny) -> None:
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_lr_schedule_and_history(tiny, monkeypatch) -> None:
     seen = []
     real = torch.optim.lr_scheduler.MultiStepLR
@@ -102,7 +104,7 @@ def test_checkpoint_round_trip(tiny, tmp_path) -> None:
     assert run.config == result.config
     for k, v in result.model.state_dict().items():
         assert torch.equal(v, run.model.state_dict()[k])
-    inputs = SamplerInputs.from_arrays(tiny)
+    inputs = tiny
     np.testing.assert_array_equal(create_sampler("nsnet", run=run).select(inputs, 3),
                                   create_sampler("nsnet", run_dir=run_dir, store=tiny).select(inputs, 3))
 

@@ -46,6 +46,7 @@ def preprocess(image: np.ndarray, spec: ModelSpec) -> torch.Tensor:
     return (x - mean) / std
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PACKAGE_WEIGHTS))
 def test_package_weights_load_strictly_and_classify_imagenet(name: str) -> None:
     state_dict, path = load_package_state_dict(name)
@@ -71,6 +72,7 @@ def test_package_weights_load_strictly_and_classify_imagenet(name: str) -> None:
     assert top1[1] in COFFEE_CLASSES, f"coffee -> class {top1[1]}"
 
 
+@pytest.mark.slow
 def test_torchvision_mobilenetv2_mapping_is_equivalent() -> None:
     import torchvision
 
@@ -114,6 +116,7 @@ def test_missing_package_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) 
         package_weights_path("mobilenetv2_100")
 
 
+@pytest.mark.slow
 def test_local_file_round_trip(tmp_path) -> None:
     state_dict, _ = load_package_state_dict("mobilenetv2_100")
     path = tmp_path / "mnv2.pth"

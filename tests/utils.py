@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from nsnet.extract.synthetic import write_video
+from nsnet.demo import write_video
 
 # "index" pattern: the frame is cut into vertical grey stripes, one per base-8 digit of the
 # frame index (least significant on the left). Digit d is drawn at grey level 16 + 32*d, so a

@@ -13,6 +13,8 @@ topk            MaxConf: the recognizer's max class confidence on all T frames (
 maxconf-l       TSQNet's MaxConf-L (needs ``--run-maxconf-l``)
 scsampler       SCSampler-style per-frame sampler (needs ``--run-scsampler``)
 oracle          the guiding score g_i (uses the labels): the sampler upper bound
+tsqnet          TSQNet: VQM and TQM frames united (needs ``--run-tsqnet``)
+vqm / tqm       one TSQNet module alone (needs ``--run-tsqnet``)
 ==============  ==========================================================================
 """
 
@@ -23,13 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nsnet.errors import ConfigError
-from nsnet.sampler.fusion import FUSIONS
+from nsnet.sampler.fusion import DEFAULT_ALPHA, DEFAULT_FUSION, FUSIONS
+from nsnet.sampler.registry import table_order
 
-BASE_METHODS: tuple[str, ...] = (
-    "nsnet", "fsm", "vgm", "uniform", "random", "dense", "topk", "maxconf-l", "scsampler", "oracle",
-)
 METHOD_ALIASES: dict[str, str] = {"maxconf": "topk", "top-k": "topk", "ns": "nsnet"}
 PATHS: tuple[str, ...] = ("reload", "cached")
+PREDICT_METHODS: tuple[str, ...] = ("nsnet", "fsm", "vgm", "uniform", "dense", "tsqnet", "vqm", "tqm")  # what `nsnet predict` runs
 MAX_BUDGET = 100_000
 
 
@@ -78,9 +79,9 @@ def parse_method(text: str) -> str:
         if strategy not in FUSIONS:
             raise EvaluateError(f"unknown fusion {strategy!r} in {text!r}; expected one of {', '.join(FUSIONS)}")
         return name
-    if name not in BASE_METHODS:
+    if name not in table_order():
         raise EvaluateError(
-            f"unknown method {text!r}; expected one of {', '.join(BASE_METHODS)}, maxconf or fused:<strategy>"
+            f"unknown method {text!r}; expected one of {', '.join(table_order())}, maxconf or fused:<strategy>"
         )
     return name
 
@@ -93,8 +94,8 @@ class EvaluateConfig:
     run: Path | None = None
     budgets: list[int] = field(default_factory=lambda: [5])
     methods: list[str] = field(default_factory=list)  # empty = every applicable method
-    fusion: str = "union"
-    alpha: float = 0.6
+    fusion: str = DEFAULT_FUSION
+    alpha: float = DEFAULT_ALPHA
     path: str = "reload"
     split: str = "val"
     sweep: list[int] = field(default_factory=list)
@@ -102,6 +103,7 @@ class EvaluateConfig:
     out: Path | None = None
     run_maxconf_l: Path | None = None
     run_scsampler: Path | None = None
+    run_tsqnet: Path | None = None
     seed: int = 0
     batch_size: int = 64  # frames per recognizer forward (reload path)
     workers: int = 2  # decoding worker processes (reload path)

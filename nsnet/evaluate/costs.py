@@ -9,7 +9,11 @@ Every component is measured with ``torch.utils.flop_counter`` through
 
 A method then costs ``P_rec * K + P_light * T + P_fem + P_fsm + P_vgm`` when it runs the NSNet
 sampler (only the branches it uses), ``P_rec * K`` for uniform / random, and ``P_rec * T`` for
-the methods whose recognizer sees all T frames (dense, topk / MaxConf, oracle).
+the methods whose recognizer sees all T frames (dense, topk / MaxConf, oracle). TSQNet
+(:func:`tsqnet_gflops`) costs ``P_rec * K + P_light * T`` plus its object head (ImageNet
+classifier on the T cached features and O W; with ``objects="recognizer"`` also the recognizer
+backbone on all T frames), VQM and TQM -- summed into the breakdown's ``fem`` slot; ``vqm`` alone
+counts VQM only, ``tqm`` the object head and TQM.
 
 Two blind spots of FlopCounterMode are covered when counting the sampler: PyTorch's fused
 transformer fast path (eval mode, no grad) is invisible to it, so it is switched off while
@@ -103,6 +107,40 @@ def sampler_gflops(model: nn.Module, num_frames: int, in_dim: int) -> dict[str, 
     return {"fem": fem, "fsm": fsm, "vgm": vgm}
 
 
+def tsqnet_gflops(model: nn.Module, num_frames: int, rec_backbone_per_frame: float = 0.0) -> dict[str, float]:
+    """Returns {"objects", "vqm", "tqm"} GFLOPs of a TSQNet model on one T-frame video (0 for an
+    absent module). ``objects`` = the ImageNet head on the T cached features and O W (dense, as
+    computed) plus, for object scores from the recognizer, ``rec_backbone_per_frame`` * T: the
+    recognizer must then see all T frames."""
+    cfg = model.cfg
+    param = next(model.parameters())
+    out = {"objects": 0.0, "vqm": 0.0, "tqm": 0.0}
+    was_training = model.training
+    model.eval()
+    try:
+        if model.vqm is not None:
+            out["vqm"] = count_module_gflops(model.vqm, torch.zeros(1, num_frames, cfg.in_dim, device=param.device))
+        if model.tqm is not None:
+            src = torch.zeros(1, num_frames, cfg.obj_in_dim, device=param.device)
+            out["objects"] = count_module_gflops(_ObjectHead(model), src) + rec_backbone_per_frame * num_frames
+            x_t = torch.zeros(1, num_frames, cfg.text_dim, device=param.device)
+            out["tqm"] = count_module_gflops(model.tqm, x_t)
+    finally:
+        model.train(was_training)
+    return out
+
+
+class _ObjectHead(nn.Module):
+    """TSQNet's object features as a module (for counting)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, src: torch.Tensor) -> torch.Tensor:
+        return self.model.object_features(src)
+
+
 @dataclass
 class ComponentCosts:
     """Measured per-component GFLOPs: recognizer and light extractor per frame, and the sampler
@@ -119,7 +157,10 @@ class ComponentCosts:
             run_costs = self.samplers.get(spec.run_key or "", {})
             parts["fem"] = run_costs.get("fem", 0.0)
             for branch in spec.branches:
-                parts[branch] = run_costs.get(branch, 0.0)
+                if branch in parts:
+                    parts[branch] = run_costs.get(branch, 0.0)
+                else:  # TSQNet: object head, VQM and TQM all go to the sampler-network (fem) slot
+                    parts["fem"] += run_costs.get(branch, 0.0)
         return CostBreakdown(rec_per_frame=self.rec_per_frame, light_per_frame=self.light_per_frame, **parts)
 
     def per_video(self, spec: MethodSpec, k: int, t: int) -> float:
@@ -146,6 +187,9 @@ def measure_costs(rec_spec: Mapping[str, Any], light_spec: Mapping[str, Any], nu
     light = spec_gflops(light_spec)
     samplers = {}
     for key, run in runs.items():
-        if run is not None and getattr(run, "model", None) is not None:
+        if run is not None and getattr(run, "model", None) is not None and hasattr(run.model, "object_features"):
+            rec_backbone = spec_gflops(rec_spec) if run.model.cfg.objects == "recognizer" else 0.0
+            samplers[key] = tsqnet_gflops(run.model, num_frames, rec_backbone)
+        elif run is not None and getattr(run, "model", None) is not None:
             samplers[key] = sampler_gflops(run.model, num_frames, in_dim)
     return ComponentCosts(rec_per_frame=rec, light_per_frame=light, samplers=samplers)

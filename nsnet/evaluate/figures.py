@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from nsnet.evaluate.methods import build_sampler, method_spec
-from nsnet.evaluate.plots import class_mean_curves, plot_frame_strips, plot_saliency
+from nsnet.evaluate.plots import class_mean_curves, plot_frame_strips, plot_saliency, plot_tradeoff
 from nsnet.extract.video import VideoReadError, read_frames
 from nsnet.sampler.base import SamplerError, SamplerInputs
 from nsnet.store import schema as S
@@ -47,15 +47,24 @@ def guide_scores(ctx: Any) -> np.ndarray | None:
 def saliency_figure(result: Any, path: Path) -> tuple[Path | None, str | None]:
     """Draws the per-class saliency curves (supp. Fig. 1); returns (PNG path or None, note or None)."""
     ctx = result.context
-    run = ctx.runs.get("nsnet")
-    if run is None or run.model is None:
-        return None, "saliency plot skipped: it needs the NSNet run (--run)"
-    sampler = build_sampler(method_spec("nsnet", ctx.cfg.fusion), ctx.runs, alpha=ctx.cfg.alpha, seed=ctx.cfg.seed,
-                            multilabel=ctx.store.multilabel)
-    branches = sampler.branch_scores(ctx.inputs)
-    a = ctx.cfg.alpha
-    scores = {f"NSNet ({a:g} s^f + {1 - a:g} s^v)": a * branches["fsm"] + (1 - a) * branches["vgm"],
-              "FSM s^f": branches["fsm"], "VGM s^v": branches["vgm"]}
+    run, tsq = ctx.runs.get("nsnet"), ctx.runs.get("tsqnet")
+    if (run is None or run.model is None) and tsq is None:
+        return None, "saliency plot skipped: it needs the NSNet run (--run) or a TSQNet run (--run-tsqnet)"
+    scores: dict[str, np.ndarray] = {}
+    if run is not None and run.model is not None:
+        sampler = build_sampler(method_spec("nsnet", ctx.cfg.fusion), ctx.runs, alpha=ctx.cfg.alpha,
+                                seed=ctx.cfg.seed, multilabel=ctx.store.multilabel)
+        branches = sampler.branch_scores(ctx.inputs)
+        a = ctx.cfg.alpha
+        scores = {f"NSNet ({a:g} s^f + {1 - a:g} s^v)": a * branches["fsm"] + (1 - a) * branches["vgm"],
+                  "FSM s^f": branches["fsm"], "VGM s^v": branches["vgm"]}
+    for module, label in (("vqm", "TSQNet VQM s^v"), ("tqm", "TSQNet TQM s^t")):
+        if tsq is not None and getattr(tsq.model, module, None) is not None:
+            try:
+                scores[label] = build_sampler(method_spec(module), ctx.runs, alpha=ctx.cfg.alpha, seed=ctx.cfg.seed,
+                                              multilabel=ctx.store.multilabel).scores(ctx.inputs)
+            except SamplerError:  # TQM on recognizer features that this evaluation did not load
+                pass
     g = guide_scores(ctx)
     if g is not None:
         scores["guide (g)"] = g
@@ -119,3 +128,22 @@ def frame_strip_figures(result: Any, out_dir: Path) -> tuple[list[Path], str | N
                                        title=f"{ids[v]} ({classes}), K={k}"))
     note = f"frame strips skipped for {', '.join(skipped)}" if skipped else None
     return files, note
+
+
+def draw_figures(result: Any, out_dir: str | Path, sweep: bool, plots: bool) -> tuple[list[Path], list[str]]:
+    """Draws the asked-for figures of an EvaluationResult; returns (PNG paths, notes)."""
+    out = Path(out_dir)
+    files: list[Path] = []
+    notes: list[str] = []
+    if sweep:
+        meta = result.meta
+        files.append(plot_tradeoff(result.rows, out / "tradeoff.png",
+                                   title=f"mAP vs GFLOPs ({meta['split']}, {meta['videos']} videos, T={meta['T']})"))
+    if plots:
+        path, note = saliency_figure(result, out / "saliency.png")
+        files.extend([path] if path else [])
+        notes.extend([note] if note else [])
+        strips, note = frame_strip_figures(result, out)
+        files.extend(strips)
+        notes.extend([note] if note else [])
+    return files, notes

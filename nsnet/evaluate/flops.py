@@ -28,8 +28,10 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from nsnet.errors import UserError
 
-class CostError(ValueError):
+
+class CostError(UserError, ValueError):
     """Raised for invalid cost arguments (negative frame counts or costs)."""
 
 

@@ -1,7 +1,7 @@
 """Evaluation methods: each one a sampler from :mod:`nsnet.sampler.registry` plus how it is costed.
 
 A :class:`MethodSpec` says which registered sampler selects the frames, which trained run it needs
-(``nsnet``, ``maxconf-l`` or ``scsampler``), whether the recognizer must see all T frames (dense,
+(``nsnet``, ``maxconf-l``, ``scsampler`` or ``tsqnet``), whether the recognizer must see all T frames (dense,
 topk / MaxConf and oracle: their cost is P_rec * T) and which sampler branches run.
 """
 
@@ -12,11 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from nsnet.evaluate.config import BASE_METHODS, EvaluateError, parse_method
+from nsnet.evaluate.config import EvaluateError, parse_method
 from nsnet.sampler.base import Sampler, SamplerInputs
-from nsnet.sampler.registry import create_sampler
-
-RUN_KEYS: tuple[str, ...] = ("nsnet", "maxconf-l", "scsampler")
+from nsnet.sampler.fusion import DEFAULT_FUSION
+from nsnet.sampler.registry import create_sampler, sampler_class, table_order
 
 
 @dataclass(frozen=True)
@@ -46,19 +45,18 @@ class MethodSpec:
         return bool(self.branches)
 
 
-def method_spec(name: str, fusion: str = "union") -> MethodSpec:
-    """Returns the MethodSpec of a method name (``--fusion`` applies to plain ``nsnet``)."""
+def method_spec(name: str, fusion: str = DEFAULT_FUSION) -> MethodSpec:
+    """Returns the MethodSpec of a method name (``--fusion`` applies to plain ``nsnet``), read from
+    the registered sampler class (its ``variants``, ``branches`` and ``all_frames``)."""
     name = parse_method(name)
+    strategy = None
     if name == "nsnet" or name.startswith("fused:"):
         strategy = fusion if name == "nsnet" else name.split(":", 1)[1]
-        return MethodSpec(f"fused:{strategy}", "nsnet", strategy, "nsnet", False, ("fsm", "vgm"))
-    if name in ("fsm", "vgm"):
-        return MethodSpec(name, name, None, "nsnet", False, (name,))
-    if name in ("maxconf-l", "scsampler"):
-        return MethodSpec(name, name, None, name, False, ("fsm",))
-    if name in ("dense", "topk", "oracle"):
-        return MethodSpec(name, name, None, None, True, ())
-    return MethodSpec(name, name)  # uniform, random
+        name = "nsnet"
+    cls = sampler_class(name)
+    run_key = cls.variants[0] if cls.variants else None
+    label = f"fused:{strategy}" if strategy else name
+    return MethodSpec(label, name, strategy, run_key, cls.all_frames, tuple(cls.branches))
 
 
 def resolve_methods(names: list[str], fusion: str, runs: dict[str, Any]) -> tuple[list[MethodSpec], list[str]]:
@@ -69,7 +67,7 @@ def resolve_methods(names: list[str], fusion: str, runs: dict[str, Any]) -> tupl
     maxconf-l / scsampler without their run are skipped with a note.
     """
     explicit = bool(names)
-    specs = [method_spec(n, fusion) for n in (names or list(BASE_METHODS))]
+    specs = [method_spec(n, fusion) for n in (names or table_order())]
     specs = list({s.name: s for s in specs}.values())
     keep, notes = [], []
     for spec in specs:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -144,24 +144,3 @@ def plot_frame_strips(frames: Mapping[str, Sequence[np.ndarray]], captions: Mapp
     if title:
         fig.suptitle(title, fontsize=9)
     return _save(fig, path)
-
-
-def draw_figures(result: Any, out_dir: str | Path, sweep: bool, plots: bool) -> tuple[list[Path], list[str]]:
-    """Draws the asked-for figures of an EvaluationResult; returns (PNG paths, notes)."""
-    from nsnet.evaluate.figures import frame_strip_figures, saliency_figure
-
-    out = Path(out_dir)
-    files: list[Path] = []
-    notes: list[str] = []
-    if sweep:
-        meta = result.meta
-        files.append(plot_tradeoff(result.rows, out / "tradeoff.png",
-                                   title=f"mAP vs GFLOPs ({meta['split']}, {meta['videos']} videos, T={meta['T']})"))
-    if plots:
-        path, note = saliency_figure(result, out / "saliency.png")
-        files.extend([path] if path else [])
-        notes.extend([note] if note else [])
-        strips, note = frame_strip_figures(result, out)
-        files.extend(strips)
-        notes.extend([note] if note else [])
-    return files, notes

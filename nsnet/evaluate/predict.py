@@ -22,14 +22,18 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from nsnet.device import resolve_device
 from nsnet.errors import ConfigError
-from nsnet.extract.frames import plan_frame_indices, uniform_positions
-from nsnet.extract.models import FrameModel, resolve_device
-from nsnet.extract.pipeline import decode_worker_init
+from nsnet.evaluate.config import PREDICT_METHODS
+from nsnet.extract.frames import plan_frame_indices
+from nsnet.extract.models import FrameModel, run_model
 from nsnet.extract.transforms import FrameTransform, decode_short_side
-from nsnet.extract.video import VideoReadError, probe_video, read_frames
+from nsnet.extract.video import VideoReadError, decode_worker_init, probe_video, read_frames
+from nsnet.metrics import average_frame_predictions
+from nsnet.numeric import check_budget, uniform_positions
+from nsnet.sampler.fusion import DEFAULT_ALPHA, DEFAULT_FUSION
 
-PREDICT_METHODS: tuple[str, ...] = ("nsnet", "fsm", "vgm", "uniform", "dense")
+SAMPLER_METHODS: tuple[str, ...] = ("nsnet", "fsm", "vgm", "tsqnet", "vqm", "tqm")  # methods that run a sampler network
 
 
 class PredictError(ConfigError):
@@ -107,11 +111,8 @@ class _DecodeDataset(Dataset):
                 else:
                     item.frames = frames
                     item.light = self.light_tf(frames)
-        except VideoReadError as err:
+        except VideoReadError as err:  # decoder failures only: anything else is a bug and fails loudly
             return _Decoded(path=path, planned=np.zeros(0, np.int64), fps=0.0, error=str(err))
-        except Exception as err:  # decoder failures are reported per video, in one line
-            text = str(err).splitlines()[0] if str(err) else type(err).__name__
-            return _Decoded(path=path, planned=np.zeros(0, np.int64), fps=0.0, error=text[:200])
         item.decode_s = time.perf_counter() - start
         return item
 
@@ -125,9 +126,9 @@ def _identity(item: _Decoded) -> _Decoded:
 class VideoPipeline:
     """End-to-end recognition from video files with a store's models and a trained sampler run."""
 
-    def __init__(self, store: Any, run: Any = None, device: str | torch.device = "cpu", fusion: str = "union",
-                 alpha: float = 0.6, extractor: FrameModel | None = None, recognizer: FrameModel | None = None) -> None:
-        from nsnet.evaluate.recognizer import load_extractor, load_recognizer
+    def __init__(self, store: Any, run: Any = None, device: str | torch.device = "cpu", fusion: str = DEFAULT_FUSION,
+                 alpha: float = DEFAULT_ALPHA, extractor: FrameModel | None = None, recognizer: FrameModel | None = None) -> None:
+        from nsnet.extract.recognizer import load_extractor, load_recognizer
 
         self.store, self.run = store, run
         self.device = resolve_device(device)
@@ -143,19 +144,25 @@ class VideoPipeline:
         if run is not None:
             from nsnet.sampler.registry import create_sampler
 
-            self.samplers["nsnet"] = create_sampler("nsnet", run=run, fusion=fusion, alpha=alpha, device=str(self.device))
-            for branch in ("fsm", "vgm"):
-                if getattr(run.model, branch, None) is not None:
-                    self.samplers[branch] = create_sampler(branch, run=run, device=str(self.device))
+            if run.config.variant == "tsqnet":  # TSQNet: the union, and each module present
+                mods = [m for m in ("vqm", "tqm") if getattr(run.model, m, None) is not None]
+                for name in (["tsqnet"] if len(mods) == 2 else []) + mods:
+                    self.samplers[name] = create_sampler(name, run=run, device=str(self.device))
+            else:
+                self.samplers["nsnet"] = create_sampler("nsnet", run=run, fusion=fusion, alpha=alpha,
+                                                        device=str(self.device))
+                for branch in ("fsm", "vgm"):
+                    if getattr(run.model, branch, None) is not None:
+                        self.samplers[branch] = create_sampler(branch, run=run, device=str(self.device))
 
     @classmethod
     def from_run(cls, run_dir: str | Path, store: str | Path | None = None, device: str = "cpu",
-                 fusion: str = "union", alpha: float = 0.6) -> "VideoPipeline":
+                 fusion: str = DEFAULT_FUSION, alpha: float = DEFAULT_ALPHA) -> "VideoPipeline":
         """Returns the pipeline of a sampler run; the store comes from ``store`` or the run's record.
 
         Raises RunError / RunMismatchError / PredictError / RecognizerError (one line).
         """
-        from nsnet.sampler.train import check_run_matches, load_run
+        from nsnet.sampler.run import check_run_matches, load_run
         from nsnet.store import FeatureStore
 
         run = load_run(run_dir, device=str(resolve_device(device)))
@@ -167,27 +174,14 @@ class VideoPipeline:
         check_run_matches(run.meta, opened, run.run_dir)
         return cls(opened, run, device=device, fusion=fusion, alpha=alpha)
 
-    # ------------------------------------------------------------------ running
-    @torch.inference_mode()
-    def _forward(self, model: FrameModel, x: torch.Tensor, batch: int = 64) -> tuple[torch.Tensor, torch.Tensor | None]:
-        feats, logits = [], []
-        for lo in range(0, x.shape[0], batch):
-            f, lg = model(x[lo : lo + batch].to(self.device))
-            feats.append(f.float().cpu())
-            if lg is not None:
-                logits.append(lg.float().cpu())
-        return torch.cat(feats), (torch.cat(logits) if logits else None)
-
     def _check(self, k: int, method: str) -> int:
         if method not in PREDICT_METHODS:
             raise PredictError(f"unknown method {method!r}; expected one of {', '.join(PREDICT_METHODS)}")
-        if method in ("nsnet", "fsm", "vgm") and method not in self.samplers:
+        if method in SAMPLER_METHODS and method not in self.samplers:
             raise PredictError(f"method {method} needs a trained run with that branch")
         if method == "dense":
             return self.T
-        if not 1 <= int(k) <= self.T:
-            raise PredictError(f"budget K must satisfy 1 <= K <= T={self.T}, got {k}")
-        return int(k)
+        return check_budget(k, self.T)
 
     def predict_batch(self, videos: list[str | Path], k: int, method: str = "nsnet", top: int = 5,
                       workers: int = 0, batch_size: int = 64) -> list[Prediction]:
@@ -195,6 +189,8 @@ class VideoPipeline:
         ``workers`` DataLoader processes). Raises VideoReadError naming the first unreadable video."""
         from nsnet.sampler.base import SamplerInputs
 
+        if method == "nsnet" and "nsnet" not in self.samplers and self.samplers:  # a TSQNet run: its own default
+            method = next(iter(self.samplers))
         k = self._check(k, method)
         start = time.perf_counter()
         dataset = _DecodeDataset([str(v) for v in videos], self.T, k, method, self.light_tf, self.rec_tf,
@@ -207,12 +203,17 @@ class VideoPipeline:
                 raise VideoReadError(f"{item.path}: {item.error}")
         decoded_at = time.perf_counter()
         seconds = {"decode": decoded_at - start, "light": 0.0, "sampler": 0.0}
-        if method in ("nsnet", "fsm", "vgm"):
+        if method in SAMPLER_METHODS:
             t0 = time.perf_counter()
-            light, _ = self._forward(self.extractor, torch.cat([it.light for it in items]), batch_size)
-            light = light.reshape(len(items), self.T, -1).numpy().astype(np.float16).astype(np.float32)
+            light, _ = run_model(self.extractor, torch.cat([it.light for it in items]), batch_size, self.device)
+            light = light.reshape(len(items), self.T, -1).astype(np.float16).astype(np.float32)
+            rec_features = None
+            if "rec_features" in getattr(self.samplers[method], "requires", ()):  # TSQNet objects from the recognizer
+                all_t = torch.cat([self.rec_tf(it.frames) for it in items])
+                rec_features = run_model(self.recognizer, all_t, batch_size, self.device)[0]
+                rec_features = rec_features.reshape(len(items), self.T, -1).astype(np.float16).astype(np.float32)
             t1 = time.perf_counter()
-            positions = self.samplers[method].select(SamplerInputs(light=light), k)
+            positions = self.samplers[method].select(SamplerInputs(light=light, rec_features=rec_features), k)
             t2 = time.perf_counter()
             seconds["light"], seconds["sampler"] = t1 - t0, t2 - t1
             rec_in = torch.cat([self.rec_tf(it.frames[torch.from_numpy(np.asarray(p))]) for it, p in zip(items, positions)])
@@ -220,9 +221,8 @@ class VideoPipeline:
             positions = np.stack([it.positions for it in items])
             rec_in = torch.cat([it.rec for it in items])
         t3 = time.perf_counter()
-        _, logits = self._forward(self.recognizer, rec_in, batch_size)
-        logits = logits.reshape(len(items), positions.shape[1], -1).double()
-        probs = (torch.sigmoid(logits) if self.multilabel else torch.softmax(logits, dim=-1)).mean(dim=1).numpy()
+        _, logits = run_model(self.recognizer, rec_in, batch_size, self.device)
+        probs = average_frame_predictions(logits.reshape(len(items), positions.shape[1], -1), self.multilabel)
         seconds["recognizer"] = time.perf_counter() - t3
         seconds["total"] = time.perf_counter() - start
         out = []
@@ -243,7 +243,7 @@ class VideoPipeline:
 
 
 def predict_video(video: str | Path, run_dir: str | Path, k: int, *, store: str | Path | None = None,
-                  device: str = "cpu", fusion: str = "union", alpha: float = 0.6, method: str = "nsnet",
+                  device: str = "cpu", fusion: str = DEFAULT_FUSION, alpha: float = DEFAULT_ALPHA, method: str = "nsnet",
                   top: int = 5) -> Prediction:
     """Returns the Prediction of ``video`` with the sampler run ``run_dir`` at budget ``k``.
 

@@ -17,10 +17,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from nsnet.extract.models import FrameModel
-from nsnet.extract.pipeline import decode_worker_init
+from nsnet.extract.models import FrameModel, run_model
 from nsnet.extract.transforms import FrameTransform
-from nsnet.extract.video import VideoReadError, read_frames
+from nsnet.extract.video import VideoReadError, decode_worker_init, read_frames
 
 
 class FrameListDataset(Dataset):
@@ -44,11 +43,8 @@ class FrameListDataset(Dataset):
         try:
             frames = read_frames(self.paths[i], np.asarray(self.frame_numbers[i], dtype=np.int64), self.short_side)
             x = self.transform(torch.from_numpy(frames))
-        except VideoReadError as err:
+        except VideoReadError as err:  # decoder failures only: anything else is a bug and fails loudly
             return {"i": i, "error": str(err)}
-        except Exception as err:  # a decoder failure is a per-video failure, never a crash
-            text = str(err).splitlines()[0] if str(err) else ""
-            return {"i": i, "error": f"{type(err).__name__}: {text}"[:200]}
         return {"i": i, "x": x, "decode_s": time.perf_counter() - start}
 
 
@@ -77,18 +73,6 @@ class ReloadOutput:
         mask = np.ones(self.logits.shape[0], dtype=bool)
         mask[list(self.errors)] = False
         return mask
-
-
-@torch.inference_mode()
-def _forward(model: FrameModel, x: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns (features, logits) float32 on CPU for one batch of preprocessed frames."""
-    xb = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        feats, logits = model(xb)
-    if logits is None:
-        raise ValueError("the recognizer has no classifier head")
-    return feats.float().cpu(), logits.float().cpu()
 
 
 def reload_outputs(
@@ -131,16 +115,16 @@ def reload_outputs(
         if not pending:
             return
         t0 = time.perf_counter()
-        x_all = torch.cat([x for _, x in pending])
-        parts = [_forward(model, x_all[lo : lo + batch_size], device) for lo in range(0, x_all.shape[0], batch_size)]
-        feats, lg = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+        feats, lg = run_model(model, torch.cat([x for _, x in pending]), batch_size, device)
+        if lg is None:
+            raise ValueError("the recognizer has no classifier head")
         out.forward_s += time.perf_counter() - t0
         lo = 0
         for i, x in pending:
             hi = lo + x.shape[0]
-            logits[i, : x.shape[0]] = lg[lo:hi].numpy()
+            logits[i, : x.shape[0]] = lg[lo:hi]
             if features is not None:
-                features[i, : x.shape[0]] = feats[lo:hi].numpy()
+                features[i, : x.shape[0]] = feats[lo:hi]
             lo = hi
             if on_video is not None:
                 on_video()

@@ -29,9 +29,10 @@ from nsnet.evaluate.cached import cached_logits, gather_frames
 from nsnet.evaluate.config import EvaluateConfig, EvaluateError
 from nsnet.evaluate.costs import ComponentCosts, measure_costs
 from nsnet.evaluate.methods import MethodSpec, build_sampler, resolve_methods, select_positions
-from nsnet.evaluate.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
+from nsnet.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
 from nsnet.evaluate.reload import ReloadOutput, reload_outputs
-from nsnet.extract.models import FrameModel, resolve_device
+from nsnet.device import resolve_device
+from nsnet.extract.models import FrameModel
 from nsnet.extract.transforms import FrameTransform, decode_short_side
 from nsnet.progress import console, progress_bar
 from nsnet.sampler.base import Sampler, SamplerInputs
@@ -77,7 +78,7 @@ class EvalContext:
     """The opened store, split arrays, runs, samplers and (reload path) recognizer of one evaluation."""
 
     def __init__(self, cfg: EvaluateConfig, log: Any = None) -> None:
-        from nsnet.sampler.train import load_run
+        from nsnet.sampler.run import load_run
 
         self.cfg = cfg.validate()
         self.log = log or console(cfg.quiet)
@@ -92,8 +93,11 @@ class EvalContext:
         if self.rows.size == 0:
             raise EvaluateError(f"{cfg.store}: no extracted videos in split {cfg.split!r}")
         self.runs: dict[str, Any] = {}
-        for key, run_dir in (("nsnet", cfg.run), ("maxconf-l", cfg.run_maxconf_l), ("scsampler", cfg.run_scsampler)):
+        for key, run_dir in (("nsnet", cfg.run), ("maxconf-l", cfg.run_maxconf_l), ("scsampler", cfg.run_scsampler),
+                             ("tsqnet", cfg.run_tsqnet)):
             self.runs[key] = None if run_dir is None else load_run(run_dir, store=store, device=str(self.device))
+        if self.runs["nsnet"] is not None and self.runs["nsnet"].config.variant == "tsqnet" and self.runs["tsqnet"] is None:
+            self.runs["tsqnet"], self.runs["nsnet"] = self.runs["nsnet"], None  # --run of a TSQNet run
         self.methods, self.notes = resolve_methods(cfg.methods, cfg.fusion, self.runs)
         if cfg.path == "cached" and not store.has_logits:
             raise EvaluateError(f"{cfg.store}: the store has no recognizer logits for --path cached; "
@@ -104,16 +108,18 @@ class EvalContext:
             for m in self.methods
         }
         needs_features = any("rec_features" in getattr(s, "requires", ()) for s in self.samplers.values())
+        tsq_features = any("rec_features" in getattr(s, "requires", ()) for m, s in self.samplers.items()
+                           if m in ("tsqnet", "vqm", "tqm"))  # object scores from the cached recognizer features
         self.arrays: SamplerArrays = load_sampler_arrays(
-            store, cfg.split, rec_features=needs_features and cfg.path == "cached", rec_logits=store.has_logits)
+            store, cfg.split, rec_features=(needs_features and cfg.path == "cached") or tsq_features,
+            rec_logits=store.has_logits)
         self.labels = self.arrays.labels
-        self.inputs = SamplerInputs(light=self.arrays.light, rec_logits=self.arrays.rec_logits,
-                                    rec_features=self.arrays.rec_features, labels=self.labels)
+        self.inputs: SamplerInputs = self.arrays
         self.keep_full_features = needs_features
         self.recognizer: FrameModel | None = None
         self._full: ReloadOutput | None = None
         if cfg.path == "reload":
-            from nsnet.evaluate.recognizer import load_recognizer
+            from nsnet.extract.recognizer import load_recognizer
 
             self.recognizer = load_recognizer(store, self.device)
             self.rec_transform = FrameTransform.from_spec(store.recognizer_spec)
@@ -233,7 +239,8 @@ def _meta(ctx: EvalContext) -> dict[str, Any]:
         "excluded_classes": ctx.excluded_classes,
         "prediction": "mean over the chosen frames of the per-frame " + ("sigmoid" if store.multilabel else "softmax"),
         "map": "mean over classes of sklearn average_precision_score; classes without a positive video excluded",
-        "gflops": "MACs / 1e9 per video (torch.utils.flop_counter): P_rec*K + P_light*T + P_fem + P_fsm + P_vgm",
+        "gflops": "MACs / 1e9 per video (torch.utils.flop_counter): P_rec*K + P_light*T + P_fem + P_fsm + P_vgm "
+                  "(TSQNet: P_fem = object head + VQM + TQM)",
         "seconds": "wall time of selection + recognizer scoring in this evaluation (light features from the store)",
         "nsnet_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

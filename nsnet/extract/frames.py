@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nsnet.numeric import segment_centres
+
 
 def plan_frame_indices(num_frames: int, T: int) -> np.ndarray:
     """Returns the T frame indices (int64) to decode from a video of ``num_frames`` frames.
@@ -18,11 +20,4 @@ def plan_frame_indices(num_frames: int, T: int) -> np.ndarray:
         raise ValueError(f"a video needs at least one frame, got {num_frames}")
     if num_frames < T:
         return np.arange(T, dtype=np.int64) % num_frames
-    return np.floor((np.arange(T) + 0.5) * num_frames / T).astype(np.int64)
-
-
-def uniform_positions(T: int, k: int) -> np.ndarray:
-    """Returns K evenly spaced positions among T pre-sampled frames (segment centres), int64."""
-    if not 1 <= k <= T:
-        raise ValueError(f"budget K must be in 1..{T}, got {k}")
-    return np.floor((np.arange(k) + 0.5) * T / k).astype(np.int64)
+    return segment_centres(num_frames, T)

@@ -16,10 +16,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 import nsnet._compat
+from nsnet.device import resolve_device
 from nsnet.errors import ConfigError
 from nsnet.extract.weights import (
     PACKAGE_WEIGHTS,
@@ -30,7 +32,7 @@ from nsnet.extract.weights import (
     sha256_state_dict,
 )
 
-__all__ = ["DeviceError", "FrameModel", "ModelError", "ModelSpec", "create_frame_model", "resolve_device"]
+__all__ = ["FrameModel", "ModelError", "ModelSpec", "create_frame_model", "run_model"]
 
 HUB_PROBE_TIMEOUT_S = 5.0
 """Seconds to wait for the Hugging Face Hub before deciding there is no network."""
@@ -38,10 +40,6 @@ HUB_PROBE_TIMEOUT_S = 5.0
 
 class ModelError(ConfigError):
     """Bad model name, size or head (one-line message)."""
-
-
-class DeviceError(ConfigError):
-    """Unknown or unavailable device (one-line message)."""
 
 
 @dataclass(frozen=True)
@@ -89,20 +87,24 @@ class FrameModel(nn.Module):
         return model.train(self.training)
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Returns the torch device: "auto" -> cuda if available else cpu; others are checked."""
-    if isinstance(device, torch.device):
-        resolved = device
-    elif device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        try:
-            resolved = torch.device(device)
-        except (RuntimeError, TypeError):
-            raise DeviceError(f"unknown device {device!r}; use auto, cpu or cuda[:N]") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"device {device!s} requested but CUDA is not available; use --device cpu or auto")
-    return resolved
+@torch.inference_mode()
+def run_model(model: FrameModel, x: torch.Tensor, batch_size: int, device: torch.device | None = None
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Returns (features [B, D] float32, logits [B, C] float32 or None) of preprocessed frames x
+    [B, 3, S, S], ``batch_size`` at a time on ``device`` (default: the model's); bf16 autocast on a
+    CUDA device that supports it."""
+    device = device or next(model.parameters()).device
+    feats, logits = [], []
+    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    for lo in range(0, x.shape[0], batch_size):
+        xb = x[lo : lo + batch_size].to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            f, lg = model(xb)
+        feats.append(f.float().cpu())
+        if lg is not None:
+            logits.append(lg.float().cpu())
+    return torch.cat(feats).numpy(), (torch.cat(logits).numpy() if logits else None)
+
 
 
 # --------------------------------------------------------------------------------------------

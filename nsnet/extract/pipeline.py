@@ -8,7 +8,6 @@ and ``done`` flags last. A re-run skips finished chunks and recomputes the rest 
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import os
 import sys
@@ -21,13 +20,14 @@ import torch
 from rich.markup import escape
 from torch.utils.data import DataLoader, Dataset
 
-from nsnet.errors import ConfigError
+from nsnet.errors import ConfigError, DiskFullError, is_disk_full
 from nsnet.extract.annotations import Manifest
 from nsnet.extract.config import ExtractConfig
 from nsnet.extract.frames import plan_frame_indices
-from nsnet.extract.models import FrameModel, create_frame_model, resolve_device
+from nsnet.device import resolve_device
+from nsnet.extract.models import FrameModel, create_frame_model, run_model
 from nsnet.extract.transforms import FrameTransform, decode_short_side
-from nsnet.extract.video import VideoReadError, probe_video, read_frames
+from nsnet.extract.video import VideoReadError, decode_worker_init, keep_freed_memory, probe_video, read_frames
 from nsnet.extract.weights import sha256_state_dict
 from nsnet.progress import progress_bar, console
 from nsnet.store import DEFAULT_CHUNK_VIDEOS, FeatureStore, StoreLayout
@@ -64,52 +64,8 @@ class VideoFrames(Dataset):
                 "num_frames": info.num_frames,
                 "fps": info.fps,
             }
-        except VideoReadError as err:
+        except VideoReadError as err:  # decoder failures only: anything else is a bug and fails loudly
             return {"row": row, "error": str(err)}
-        except Exception as err:  # any decoder failure is a per-video failure, never a crash
-            return {"row": row, "error": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"[:200]}
-
-
-# glibc mallopt parameters, and how many freed bytes a process may keep for reuse.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MALLOC_KEEP_BYTES = 1 << 30
-
-
-def keep_freed_memory() -> None:
-    """Makes glibc reuse freed large blocks instead of unmapping them; returns nothing (no-op off glibc).
-
-    Every decoded video and every forward batch allocates tensors of tens of MB. By default glibc
-    serves those with mmap and unmaps them on free, so each new one is page-faulted in again
-    (measured in benchmarks/bench_extract: about a third of the decode workers' CPU time and a
-    quarter of the forward's). Numerical outputs are unchanged; freed memory stays in the process.
-    """
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, _MALLOC_KEEP_BYTES)
-    mallopt(_M_TRIM_THRESHOLD, _MALLOC_KEEP_BYTES)
-
-
-def decode_worker_init(_: int) -> None:
-    """DataLoader worker setup for decoding: one torch thread, freed memory kept for reuse."""
-    torch.set_num_threads(1)
-    keep_freed_memory()
-
-
-@torch.inference_mode()
-def run_model(model: FrameModel, x: torch.Tensor, batch_size: int, device: torch.device) -> tuple[np.ndarray, np.ndarray | None]:
-    """Returns (features [T, D] float32, logits [T, C] float32 or None) for one video's frames."""
-    feats, logits = [], []
-    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    for lo in range(0, x.shape[0], batch_size):
-        xb = x[lo : lo + batch_size].to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            f, lg = model(xb)
-        feats.append(f.float().cpu())
-        if lg is not None:
-            logits.append(lg.float().cpu())
-    return torch.cat(feats).numpy(), (torch.cat(logits).numpy() if logits else None)
 
 
 class _Dist:
@@ -206,6 +162,11 @@ def extract(cfg: ExtractConfig) -> FeatureStore:
     dist = _Dist()
     try:
         return _extract(cfg, dist)
+    except Exception as err:
+        if is_disk_full(err):  # the store survives: finished chunks stay done, the rest is redone
+            raise DiskFullError(f"{cfg.out}: no space left on the device while writing the store; free some "
+                                "space and run the same command again to resume") from err
+        raise
     finally:
         dist.close()
 

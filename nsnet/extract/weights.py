@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from nsnet.errors import UserError
 import nsnet._compat  # noqa: F401  (must precede timm / torchvision)
 
 __all__ = [
@@ -39,7 +40,7 @@ __all__ = [
 StateDict = dict[str, torch.Tensor]
 
 
-class WeightsError(RuntimeError):
+class WeightsError(UserError, RuntimeError):
     """Weights cannot be found, read or mapped (one-line message)."""
 
 

@@ -5,12 +5,14 @@ unique ``"name"`` (used as the run's sub-directory), e.g.::
 
     [{"name": "ns", "variant": "nsnet"},
      {"name": "fsm-video", "variant": "nsnet", "fsm": "video", "branches": "fsm"},
-     {"name": "maxconf-l", "variant": "maxconf-l"}]
+     {"name": "maxconf-l", "variant": "maxconf-l"},
+     {"name": "tsq-ca", "variant": "tsqnet", "tsqnet": {"attention": "ca", "classifier": "ca"}}]
 
 Each run is trained on the train split; on the val split it selects K frames per video (the fused
 ``nsnet`` sampler for two-branch NSNet runs, else the run's single branch) and is scored with the
 store's cached recognizer logits: mean of the K per-frame softmax (sigmoid if multi-label) ->
-mAP and top-1. Two-branch runs also report each branch alone. An untrained ``uniform`` row is
+mAP and top-1. Two-branch runs also report each branch alone; TSQNet runs (``"variant": "tsqnet"``,
+switches under ``"tsqnet"``) the union and each module (``mAP_vqm``, ``mAP_tqm``). An untrained ``uniform`` row is
 added as the reference. Results go to ``ablation.csv`` and ``ablation.md``.
 
 Resumable: an entry whose run directory already holds a run of the same config (trained on the
@@ -21,6 +23,7 @@ row with its ``error`` and no scores; the other entries still run.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -31,13 +34,13 @@ import numpy as np
 from nsnet.sampler.base import Sampler, SamplerInputs
 from nsnet.sampler.config import SamplerConfig, SamplerConfigError
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays
-from nsnet.sampler.prototypes import GUIDES_WITH_PROTOTYPES
 from nsnet.sampler.registry import create_sampler
-from nsnet.sampler.train import CONFIG, RunError, RunMismatchError, SamplerRun, load_run, save_run, train_sampler
+from nsnet.sampler.run import CONFIG, RunError, RunMismatchError, SamplerRun, load_run, save_run
+from nsnet.sampler.train import train_sampler
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 COLUMNS = ("name", "variant", "fsm", "vgm", "guide", "encoder", "width", "epochs", "train_s", "final_loss",
-           "k", "mAP", "top1", "mAP_fsm", "mAP_vgm", "error")
+           "k", "mAP", "top1", "mAP_fsm", "mAP_vgm", "error", "mAP_vqm", "mAP_tqm", "tsqnet")
 
 
 def load_grid(grid_file: str | Path) -> list[SamplerConfig]:
@@ -62,7 +65,7 @@ def load_grid(grid_file: str | Path) -> list[SamplerConfig]:
 
 def _video_scores(sampler: Sampler, inputs: SamplerInputs, val: SamplerArrays, k: int) -> dict[str, float]:
     """Returns mAP and top-1 of the recognizer on the K frames ``sampler`` selects."""
-    from nsnet.evaluate.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
+    from nsnet.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
 
     sel = sampler.select(inputs, k)
     logits = np.take_along_axis(val.rec_logits, sel[..., None], axis=1)  # [N, K, C]
@@ -74,10 +77,15 @@ def evaluate_run(run: SamplerRun, val: SamplerArrays, k: int = 5) -> dict[str, f
     """Returns ``mAP``/``top1`` (and ``mAP_fsm``/``mAP_vgm`` for two-branch NSNet runs) of a run
     on in-memory val arrays (which need recognizer logits)."""
     val.require("rec_logits")
-    inputs = SamplerInputs.from_arrays(val)
+    inputs = val
     cfg = run.config
     if cfg.variant == "oracle":
         return _video_scores(create_sampler("oracle", run=run), inputs, val, k)
+    if cfg.variant == "tsqnet":  # the union (both modules) and each module alone
+        mods = [m for m in ("vqm", "tqm") if getattr(run.model, m) is not None]
+        out = {f"mAP_{m}": _video_scores(create_sampler(m, run=run), inputs, val, k)["mAP"] for m in mods}
+        main = "tsqnet" if len(mods) == 2 else mods[0]
+        return {**_video_scores(create_sampler(main, run=run), inputs, val, k), **out}
     if cfg.variant == "nsnet" and cfg.branches == "both":
         out = _video_scores(create_sampler("nsnet", run=run), inputs, val, k)
         out["mAP_fsm"] = _video_scores(create_sampler("fsm", run=run), inputs, val, k)["mAP"]
@@ -112,6 +120,14 @@ def _train_or_resume(cfg: SamplerConfig, train: SamplerArrays, run_dir: Path, st
     return run, float(run.meta.get("train_seconds", 0.0)), history[-1]
 
 
+def _tsq_summary(opts: dict[str, Any]) -> str:
+    """Returns the TSQNet switches that differ from the defaults, e.g. ``attention=ca classifier=ca``."""
+    from nsnet.sampler.tsqnet_train import tsq_options
+
+    default = tsq_options({})
+    return " ".join(f"{k}={v}" for k, v in opts.items() if default.get(k) != v) or "default"
+
+
 def _fmt(value: Any) -> str:
     """Returns a CSV cell: floats with 4 decimals, None as an empty cell."""
     if isinstance(value, float):
@@ -120,23 +136,27 @@ def _fmt(value: Any) -> str:
 
 
 def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *, k: int = 5,
-           progress: bool = True) -> Path:
+           progress: bool = True, device: str | None = None) -> Path:
     """Trains every grid entry on the store's train split, scores it on the val split, writes
-    ``out_dir/ablation.csv`` and ``out_dir/ablation.md``; returns ``out_dir``."""
+    ``out_dir/ablation.csv`` and ``out_dir/ablation.md``; returns ``out_dir``. ``device`` (when
+    given) replaces every entry's own."""
     from nsnet.store import FeatureStore
 
     configs = load_grid(grid_file)
+    if device is not None:
+        configs = [dataclasses.replace(c, device=device) for c in configs]
     out_dir = Path(out_dir)
     store = FeatureStore.open(store_path) if isinstance(store_path, (str, Path)) else store_path
-    needs_rec = any(c.needs_guide() for c in configs)
-    needs_feat = any(c.needs_guide() and c.guide in GUIDES_WITH_PROTOTYPES for c in configs)
+    needs_rec = any(c.needs_rec_logits() for c in configs)
+    needs_feat = any(c.needs_rec_features() for c in configs)
     splits = {c.train_split for c in configs}, {c.val_split for c in configs}
     if len(splits[0]) != 1 or len(splits[1]) != 1:
         raise SamplerConfigError("all grid entries must use the same train_split and val_split")
     train = load_sampler_arrays(store, splits[0].pop(), rec_features=needs_feat, rec_logits=needs_rec)
-    val = load_sampler_arrays(store, splits[1].pop(), rec_features=any(c.variant == "oracle" for c in configs))
+    val = load_sampler_arrays(store, splits[1].pop(), rec_features=any(
+        c.variant == "oracle" or (c.variant == "tsqnet" and c.needs_rec_features()) for c in configs))
     rows: list[dict[str, Any]] = []
-    ref = _video_scores(create_sampler("uniform"), SamplerInputs.from_arrays(val), val, k)
+    ref = _video_scores(create_sampler("uniform"), val, val, k)
     rows.append({"name": "uniform (untrained)", "variant": "uniform", "k": k, **ref})
     for cfg in configs:
         row: dict[str, Any] = {
@@ -144,6 +164,8 @@ def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *
             "vgm": cfg.vgm if cfg.branches != "fsm" else "", "guide": cfg.guide, "encoder": cfg.encoder,
             "width": cfg.width, "epochs": cfg.epochs, "k": k,
         }
+        if cfg.variant == "tsqnet":  # its switches instead of the NSNet objectives
+            row.update(fsm="", vgm="", guide="", encoder="", tsqnet=_tsq_summary(cfg.tsqnet))
         try:
             run, seconds, final_loss = _train_or_resume(cfg, train, out_dir / cfg.name, store, progress)
         except FloatingPointError as err:

@@ -28,10 +28,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from nsnet.errors import UserError
 from nsnet.options import Device
 
 
-class SamplerConfigError(ValueError):
+class SamplerConfigError(UserError, ValueError):
     """A sampler configuration value is invalid or inconsistent with the chosen variant."""
 
 
@@ -42,6 +43,7 @@ class Variant(str, Enum):
     maxconf_l = "maxconf-l"
     scsampler = "scsampler"
     oracle = "oracle"
+    tsqnet = "tsqnet"  # TSQNet (issue 11): options in SamplerConfig.tsqnet
 
 
 class VGMMode(str, Enum):
@@ -97,16 +99,15 @@ class Branches(str, Enum):
     vgm = "vgm"
 
 
-DeviceChoice = Device  # where to train
-
-
 _VARIANT_DEFAULTS: dict[str, dict[str, str]] = {
     "nsnet": {"branches": "both", "fsm": "ns", "vgm": "ns", "encoder": "transformer", "fsm_saliency": "max"},
     "maxconf-l": {"branches": "fsm", "fsm": "video", "vgm": "ns", "encoder": "transformer", "fsm_saliency": "max"},
     "scsampler": {"branches": "fsm", "fsm": "video", "vgm": "ns", "encoder": "frame",
                   "fsm_saliency": "predicted-class"},
     "oracle": {"branches": "both", "fsm": "ns", "vgm": "ns", "encoder": "transformer", "fsm_saliency": "max"},
+    "tsqnet": {"branches": "both", "fsm": "ns", "vgm": "ns", "encoder": "transformer", "fsm_saliency": "max"},
 }
+_NSNET_MILESTONES = [50 / 120, 75 / 120]
 # Fields a baseline variant fixes: setting them to another value is an error.
 _VARIANT_FIXED: dict[str, tuple[str, ...]] = {
     "maxconf-l": ("branches", "fsm", "fsm_saliency"),
@@ -120,7 +121,7 @@ _CHOICES: dict[str, type[Enum]] = {
     "encoder": EncoderKind,
     "fsm_saliency": FSMSaliency,
     "branches": Branches,
-    "device": DeviceChoice,
+    "device": Device,
 }
 
 
@@ -163,6 +164,9 @@ class SamplerConfig:
     device: str = "auto"
     train_split: str = "train"
     val_split: str = "val"
+    # --- TSQNet (variant tsqnet): the switches of nsnet.sampler.tsqnet.TSQNetConfig, e.g.
+    # {"objects": "light", "modality": "both", "attention": "cs", "alpha": 0.6}; defaults filled in
+    tsqnet: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ helpers
     def resolved(self) -> "SamplerConfig":
@@ -192,6 +196,7 @@ class SamplerConfig:
         for key, value in defaults.items():
             if getattr(cfg, key) is None:
                 setattr(cfg, key, value)
+        _resolve_tsqnet(cfg)
         _check_numbers(cfg)
         return cfg
 
@@ -200,7 +205,25 @@ class SamplerConfig:
         cfg = self.resolved()
         if cfg.variant == "oracle":
             return True
+        if cfg.variant == "tsqnet":
+            return False
         return cfg.branches in ("both", "fsm") and cfg.fsm in ("regression", "ranking", "baseline+", "ns")
+
+    def needs_rec_logits(self) -> bool:
+        """Returns True when training reads the recognizer logits (guides, prototypes)."""
+        cfg = self.resolved()
+        if cfg.variant == "tsqnet":
+            return cfg.tsqnet["modality"] != "textual" and cfg.tsqnet["visual_init"] == "prototype"
+        return cfg.needs_guide()
+
+    def needs_rec_features(self) -> bool:
+        """Returns True when training reads the recognizer features."""
+        cfg = self.resolved()
+        if cfg.variant == "tsqnet":
+            return cfg.tsqnet["modality"] != "visual" and cfg.tsqnet["objects"] == "recognizer"
+        from nsnet.sampler.prototypes import GUIDES_WITH_PROTOTYPES
+
+        return cfg.needs_guide() and cfg.guide in GUIDES_WITH_PROTOTYPES
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the config as a JSON-able dict."""
@@ -221,6 +244,23 @@ class SamplerConfig:
         if extra:
             payload["run"] = extra
         Path(path).write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _resolve_tsqnet(cfg: SamplerConfig) -> None:
+    """Fills in (variant tsqnet) or rejects (other variants) the TSQNet switches; a tsqnet run
+    left on NSNet's lr milestones gets the paper's 25/50/75 % of the epochs (supp. A)."""
+    if cfg.variant != "tsqnet":
+        if cfg.tsqnet:
+            raise SamplerConfigError(f"tsqnet options {sorted(cfg.tsqnet)} need variant tsqnet, not {cfg.variant}")
+        return
+    from nsnet.sampler.tsqnet_train import TSQ_MILESTONES, tsq_options
+
+    try:
+        cfg.tsqnet = tsq_options(cfg.tsqnet, cfg.width)
+    except (TypeError, ValueError) as err:
+        raise SamplerConfigError(str(err)) from None
+    if cfg.lr_milestones == _NSNET_MILESTONES:
+        cfg.lr_milestones = list(TSQ_MILESTONES)
 
 
 def _check_numbers(cfg: SamplerConfig) -> None:
@@ -245,7 +285,7 @@ def _check_numbers(cfg: SamplerConfig) -> None:
     if cfg.fsm_saliency == "salient":
         checks.append((cfg.fsm in ("nonsalient", "ns"),
                        f"fsm_saliency=salient needs a non-salient class (fsm nonsalient or ns), got fsm={cfg.fsm}"))
-    if cfg.encoder == "transformer":
+    if cfg.encoder == "transformer" and cfg.variant != "tsqnet":
         checks.append((cfg.width % cfg.heads == 0, f"width {cfg.width} must be divisible by heads {cfg.heads}"))
     if cfg.encoder == "lstm":
         checks.append((cfg.width % 2 == 0, f"the bidirectional LSTM needs an even width, got {cfg.width}"))

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+
+from nsnet.errors import UserError
+from nsnet.sampler.base import SamplerInputs
 
 LIGHT = "light/features"
 REC_FEATURES = "recognizer/features"
@@ -21,59 +24,35 @@ VIDEO_ID = "video_id"
 _READ_CHUNK_VIDEOS = 256
 
 
-class SamplerDataError(ValueError):
+class SamplerDataError(UserError, ValueError):
     """Sampler inputs are missing, empty or inconsistent (shapes, splits, absent logits)."""
 
 
-@dataclass
-class SamplerArrays:
-    """One split's cached tensors plus the store identity they came from.
+@dataclass(kw_only=True)
+class SamplerArrays(SamplerInputs):
+    """One split's cached tensors -- the :class:`SamplerInputs` every sampler reads -- plus the store
+    identity they came from. ``labels`` [N, C] (multi-hot, float32) are required here."""
 
-    ``light`` [N, T, D], ``labels`` [N, C] (multi-hot, float32), optional ``rec_features``
-    [N, T, D2] and ``rec_logits`` [N, T, C]; all float32.
-    """
-
-    light: np.ndarray
     labels: np.ndarray
     class_names: list[str]
     multilabel: bool = False
-    rec_features: np.ndarray | None = None
-    rec_logits: np.ndarray | None = None
     video_ids: list[str] | None = None
     split: str | None = None
     fingerprint: str = ""
     extractor_spec: dict[str, Any] = field(default_factory=dict)
     recognizer_spec: dict[str, Any] = field(default_factory=dict)
+    error: ClassVar[type[Exception]] = SamplerDataError
 
     def __post_init__(self) -> None:
-        self.light = np.asarray(self.light, dtype=np.float32)
-        self.labels = np.asarray(self.labels, dtype=np.float32)
-        if self.light.ndim != 3:
-            raise SamplerDataError(f"light features must be [N, T, D], got shape {self.light.shape}")
+        super().__post_init__()
         n, t, _ = self.light.shape
         c = len(self.class_names)
         if self.labels.shape != (n, c):
             raise SamplerDataError(f"labels must be [N={n}, C={c}], got shape {self.labels.shape}")
-        if self.rec_features is not None:
-            self.rec_features = np.asarray(self.rec_features, dtype=np.float32)
-            if self.rec_features.ndim != 3 or self.rec_features.shape[:2] != (n, t):
-                raise SamplerDataError(f"recognizer features must be [N={n}, T={t}, D2], got {self.rec_features.shape}")
-        if self.rec_logits is not None:
-            self.rec_logits = np.asarray(self.rec_logits, dtype=np.float32)
-            if self.rec_logits.shape != (n, t, c):
-                raise SamplerDataError(f"recognizer logits must be [N={n}, T={t}, C={c}], got {self.rec_logits.shape}")
+        if self.rec_logits is not None and self.rec_logits.shape != (n, t, c):
+            raise SamplerDataError(f"recognizer logits must be [N={n}, T={t}, C={c}], got {self.rec_logits.shape}")
         if self.video_ids is not None and len(self.video_ids) != n:
             raise SamplerDataError(f"{len(self.video_ids)} video ids for {n} videos")
-
-    @property
-    def N(self) -> int:
-        """Returns the number of videos."""
-        return int(self.light.shape[0])
-
-    @property
-    def T(self) -> int:
-        """Returns the number of pre-sampled frames per video."""
-        return int(self.light.shape[1])
 
     @property
     def D(self) -> int:

@@ -42,11 +42,15 @@ from typing import Callable
 
 import numpy as np
 
+from nsnet.errors import UserError
+from nsnet.numeric import check_budget
+from nsnet.numeric import rank as _rank
+
 FUSIONS: tuple[str, ...] = ("union", "intersection", "join", "sum", "max", "mul")
 SCORE_FUSIONS: tuple[str, ...] = ("sum", "max", "mul")
 INDEX_FUSIONS: tuple[str, ...] = ("union", "intersection", "join")
 DEFAULT_FUSION = "union"
-DEFAULT_ALPHA = 0.6  # supp. A.3: the union takes ceil(0.6 K) FSM frames
+DEFAULT_ALPHA = 0.6  # supp. A.3: the share of the K frames the FSM picks in a union
 
 # Tolerance for ceil(K * alpha): e.g. 10 * (1 - 0.7) is 3.0000000000000004 in floating point
 # and must give 3, not 4. Products within this tolerance above an integer count as that
@@ -54,8 +58,8 @@ DEFAULT_ALPHA = 0.6  # supp. A.3: the union takes ceil(0.6 K) FSM frames
 _CEIL_TOL = 1e-9
 
 
-class FusionError(ValueError):
-    """Raised for invalid fusion inputs: bad budget K, unknown strategy, bad scores or alpha."""
+class FusionError(UserError, ValueError):
+    """Raised for invalid fusion inputs: unknown strategy, bad scores or alpha (a bad K is a BudgetError)."""
 
 
 def _check_scores(scores: np.ndarray, name: str, ndim: int) -> np.ndarray:
@@ -68,15 +72,6 @@ def _check_scores(scores: np.ndarray, name: str, ndim: int) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise FusionError(f"{name} contains NaN or infinite values")
     return arr
-
-
-def _check_k(k: int, t: int) -> int:
-    """Returns ``k`` as an int after checking ``1 <= k <= t``."""
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        raise FusionError(f"budget K must be an integer, got {k!r}")
-    if not 1 <= int(k) <= t:
-        raise FusionError(f"budget K must satisfy 1 <= K <= T={t}, got K={k}")
-    return int(k)
 
 
 def _check_alpha(alpha: float) -> float:
@@ -97,20 +92,6 @@ def _check_strategy(strategy: str) -> str:
 def _ceil(x: float) -> int:
     """Returns ceil(x), treating values within a tiny tolerance of an integer as that integer."""
     return int(math.ceil(x - _CEIL_TOL))
-
-
-def _rank(scores: np.ndarray) -> np.ndarray:
-    """Returns all indices of ``scores`` ([..., T]) sorted by descending score along the last
-    axis; stable, so equal scores keep ascending index order."""
-    return np.argsort(-scores, axis=-1, kind="stable").astype(np.int64)
-
-
-def topk_indices(scores: np.ndarray, k: int) -> np.ndarray:
-    """Returns the indices of the ``k`` highest entries of the 1-D ``scores`` as np.int64,
-    highest first; among equal scores the lower index comes first (stable sort)."""
-    arr = _check_scores(scores, "scores", 1)
-    k = _check_k(k, arr.shape[0])
-    return _rank(arr)[:k]
 
 
 def minmax_normalise(scores: np.ndarray) -> np.ndarray:
@@ -216,7 +197,7 @@ def fuse_select(
     the FSM saliency ``s_f`` [T] and VGM saliency ``s_v`` [T] with ``strategy`` (one of
     :data:`FUSIONS`, see the module docstring). ``alpha`` is used by ``sum`` and ``union``.
 
-    Raises :class:`FusionError` (a ValueError) for K outside [1, T], an unknown strategy,
+    Raises BudgetError for K outside [1, T] and :class:`FusionError` for an unknown strategy,
     mismatched/non-finite scores, or alpha outside [0, 1].
     """
     f = _check_scores(s_f, "s_f", 1)
@@ -238,7 +219,7 @@ def fuse_select_batch(
     v = _check_scores(s_v, "s_v", 2)
     if f.shape != v.shape:
         raise FusionError(f"s_f and s_v must have the same shape, got {f.shape} and {v.shape}")
-    k = _check_k(k, f.shape[1])
+    k = check_budget(k, f.shape[1])
     alpha = _check_alpha(alpha)
     if strategy in SCORE_FUSIONS:
         return _rank(fused_scores(f, v, strategy, alpha))[:, :k]

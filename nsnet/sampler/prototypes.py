@@ -42,11 +42,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from nsnet.errors import UserError
+from nsnet.numeric import softmax
+
 _CHUNK = 128
 GUIDES_WITH_PROTOTYPES = ("prototype", "calibrated")  # guides computed from prototype distances
 
 
-class PrototypeError(ValueError):
+class PrototypeError(UserError, ValueError):
     """Prototype or guiding-score inputs are inconsistent (shapes, missing prototypes)."""
 
 
@@ -83,14 +86,6 @@ def top_eps_count(n: int, eps: float) -> int:
     return max(1, int(math.floor(eps * n + 1e-9)))
 
 
-def _softmax_np(logits: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Returns the softmax of ``logits`` along ``axis`` (float64 internally, float32 out)."""
-    z = logits.astype(np.float64)
-    z = z - z.max(axis=axis, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)
-
-
 def guiding_video_feature(
     rec_features: np.ndarray, rec_logits: np.ndarray, cls: int, eps: float = 0.3, *, require_correct: bool = True
 ) -> np.ndarray | None:
@@ -100,7 +95,7 @@ def guiding_video_feature(
     (None when there is none); otherwise all T frames. The top ``eps`` fraction of candidates by
     softmax confidence on ``cls`` are averaged.
     """
-    conf = _softmax_np(rec_logits)[:, cls]
+    conf = softmax(rec_logits).astype(np.float32)[:, cls]
     candidates = np.arange(rec_logits.shape[0])
     if require_correct:
         candidates = candidates[np.argmax(rec_logits, axis=1) == cls]
@@ -221,7 +216,7 @@ def negative_calibration(rec_features: np.ndarray, prototypes: Prototypes, rho: 
 
 def response_class_probs(rec_logits: np.ndarray) -> np.ndarray:
     """Returns q [N, T, C] float32: the recognizer's softmax confidence per frame (supp. B.1)."""
-    return _softmax_np(rec_logits)
+    return softmax(rec_logits).astype(np.float32)
 
 
 def guiding_scores(class_probs: np.ndarray, labels: np.ndarray) -> GuideTargets:

@@ -5,7 +5,8 @@ Built-in samplers (registered when the registry is first used):
 * rule-based (:mod:`nsnet.sampler.rules`): ``uniform``, ``random``, ``dense``, ``topk`` (MaxConf);
 * trained (:mod:`nsnet.sampler.trained`): ``nsnet`` (fused), ``fsm``, ``vgm``, ``maxconf-l``,
   ``scsampler``, ``oracle`` -- created from a run directory: ``create_sampler("nsnet",
-  run_dir=RUN_DIR)``.
+  run_dir=RUN_DIR)``;
+* TSQNet (:mod:`nsnet.sampler.tsqnet_samplers`): ``tsqnet`` (VQM + TQM union), ``vqm``, ``tqm``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable, TypeVar
 
+from nsnet.errors import UserError
 from nsnet.sampler.base import Sampler
 
 _REGISTRY: dict[str, type[Sampler]] = {}
-_BUILTIN_MODULES = ("nsnet.sampler.rules", "nsnet.sampler.trained")
+_BUILTIN_MODULES = ("nsnet.sampler.rules", "nsnet.sampler.trained", "nsnet.sampler.tsqnet_samplers")
 S = TypeVar("S", bound=type[Sampler])
 
 
-class UnknownSamplerError(ValueError):
+class UnknownSamplerError(UserError, ValueError):
     """No sampler is registered under the requested name."""
 
 
@@ -47,6 +49,14 @@ def list_samplers(trained: bool | None = None) -> list[str]:
     """Returns the sorted registered sampler names (only trained / untrained ones if asked)."""
     _load_builtins()
     return sorted(n for n, c in _REGISTRY.items() if trained is None or c.trained == trained)
+
+
+def table_order() -> list[str]:
+    """Returns every registered sampler name in the order of the evaluation table (each class's
+    ``table_order``, then registration order)."""
+    _load_builtins()
+    names = list(_REGISTRY)
+    return sorted(names, key=lambda n: (_REGISTRY[n].table_order, names.index(n)))
 
 
 def sampler_class(name: str) -> type[Sampler]:

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from nsnet.sampler.base import Sampler, SamplerInputs, check_budget, topk_rows
+from nsnet.numeric import class_probabilities, uniform_positions
+from nsnet.sampler.base import Sampler, SamplerInputs
 from nsnet.sampler.registry import register_sampler
-
-
-def uniform_indices(t: int, k: int) -> np.ndarray:
-    """Returns np.int64 [K]: the centre frame of each of K equal segments of 0..T-1."""
-    k = check_budget(k, t)
-    return np.floor((np.arange(k) + 0.5) * t / k).astype(np.int64)
 
 
 @register_sampler("uniform")
 class UniformSampler(Sampler):
     """K evenly spaced frames (segment centres); saliency is flat."""
+
+    table_order = 3
 
     def scores(self, inputs: SamplerInputs) -> np.ndarray:
         """Returns a flat [N, T] score of 1/T."""
@@ -32,12 +29,14 @@ class UniformSampler(Sampler):
 
     def select(self, inputs: SamplerInputs, k: int) -> np.ndarray:
         """Returns np.int64 [N, K]: the same segment centres for every video."""
-        return np.tile(uniform_indices(inputs.T, k), (inputs.N, 1))
+        return np.tile(uniform_positions(inputs.T, k), (inputs.N, 1))
 
 
 @register_sampler("random")
 class RandomSampler(Sampler):
     """K random distinct frames per video, reproducible through ``seed``."""
+
+    table_order = 4
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = int(seed)
@@ -50,6 +49,9 @@ class RandomSampler(Sampler):
 @register_sampler("dense")
 class DenseSampler(Sampler):
     """All T frames."""
+
+    table_order = 5
+    all_frames = True
 
     def scores(self, inputs: SamplerInputs) -> np.ndarray:
         """Returns a flat [N, T] score of 1/T."""
@@ -64,6 +66,8 @@ class DenseSampler(Sampler):
 class TopKSampler(Sampler):
     """MaxConf: frames ranked by the recognizer's maximum class confidence."""
 
+    table_order = 6
+    all_frames = True
     requires = ("rec_logits",)
 
     def __init__(self, multilabel: bool = False) -> None:
@@ -72,13 +76,4 @@ class TopKSampler(Sampler):
     def scores(self, inputs: SamplerInputs) -> np.ndarray:
         """Returns [N, T]: max over classes of the softmax (sigmoid if multilabel) of the logits."""
         self.check(inputs)
-        z = inputs.rec_logits.astype(np.float64)
-        if self.multilabel:
-            return (1.0 / (1.0 + np.exp(-z))).max(axis=2)
-        z = z - z.max(axis=2, keepdims=True)
-        e = np.exp(z)
-        return (e / e.sum(axis=2, keepdims=True)).max(axis=2)
-
-    def select(self, inputs: SamplerInputs, k: int) -> np.ndarray:
-        """Returns np.int64 [N, K]: the K most confident frames, highest first."""
-        return topk_rows(self.scores(inputs), k)
+        return class_probabilities(inputs.rec_logits, self.multilabel).max(axis=2)

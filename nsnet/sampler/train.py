@@ -1,4 +1,4 @@
-"""Training a sampler on cached tensors, and saving / loading its run directory.
+"""Training a sampler on cached tensors (the run directory is written by :mod:`nsnet.sampler.run`).
 
 Recipe (supp. A.1): SGD (momentum 0.9), lr 1e-2 decayed x0.1 at 50/120 and 75/120 of the epochs,
 batch 64. Temporal random shift augmentation: each training video is rolled along time by an
@@ -7,26 +7,20 @@ scores are rolled identically; the positional embedding then sees the content at
 positions. Runs are seeded (``torch.manual_seed`` plus a private generator for shuffling and
 shifts) and use ``torch.use_deterministic_algorithms(True, warn_only=True)`` while training, so
 the same seed on the same CPU gives identical weights.
-
-A run directory holds ``sampler.pt`` (plain tensors / dicts / strings: ``torch.load(...,
-weights_only=True)`` works) and ``config.json`` (the resolved :class:`SamplerConfig` plus the store
-identity: fingerprint, T, C, class names, light extractor spec).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import torch
 
-from nsnet import __version__
-from nsnet.extract.models import resolve_device
+from nsnet.device import resolve_device
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.data import SamplerArrays, SamplerDataError, load_sampler_arrays
 from nsnet.sampler.nsnet import NSNet, NSNetConfig
@@ -38,18 +32,7 @@ from nsnet.sampler.prototypes import (
     compute_guide,
     with_negative_quantiles,
 )
-
-CHECKPOINT = "sampler.pt"
-CONFIG = "config.json"
-FORMAT_VERSION = 1
-
-
-class RunError(ValueError):
-    """A directory is not a readable sampler run."""
-
-
-class RunMismatchError(ValueError):
-    """A sampler run was trained on a store with another fingerprint, T, C or light extractor."""
+from nsnet.sampler.run import save_run
 
 
 @dataclass
@@ -65,18 +48,6 @@ class TrainResult:
     epoch_seconds: list[float] = field(default_factory=list)
 
 
-@dataclass
-class SamplerRun:
-    """A loaded run directory."""
-
-    run_dir: Path
-    config: SamplerConfig
-    model: NSNet | None
-    prototypes: Prototypes | None
-    meta: dict[str, Any]
-
-
-# ----------------------------------------------------------------------------- helpers
 def model_config(cfg: SamplerConfig, in_dim: int, num_classes: int, num_frames: int) -> NSNetConfig:
     """Returns the NSNetConfig of a resolved sampler config for data of the given shape."""
     return NSNetConfig(
@@ -125,15 +96,14 @@ def fit_prototypes(arrays: SamplerArrays, cfg: SamplerConfig) -> Prototypes:
 
 
 def _progress(enabled: bool, total: int) -> Any:
-    """Returns a rich Progress (or a no-op stand-in) for ``total`` steps."""
+    """Returns a rich Progress with a loss column (None when not ``enabled``)."""
     if not enabled:
         return None
-    from rich import progress as rp
+    from rich.progress import TextColumn
 
-    return rp.Progress(
-        rp.TextColumn("[bold]{task.description}"), rp.BarColumn(), rp.MofNCompleteColumn(),
-        rp.TextColumn("loss {task.fields[loss]}"), rp.TimeElapsedColumn(), rp.TimeRemainingColumn(),
-    )
+    from nsnet.progress import progress_bar
+
+    return progress_bar(False, False, TextColumn("loss {task.fields[loss]}"))
 
 
 def roll_frames(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
@@ -158,6 +128,10 @@ def train_sampler(arrays: SamplerArrays, cfg: SamplerConfig, *, progress: bool =
     if keep.size < arrays.N:
         arrays = arrays.subset(keep)
     start = time.perf_counter()
+    if cfg.variant == "tsqnet":  # TSQNet has its own model and priors (nsnet.sampler.tsqnet_train)
+        from nsnet.sampler.tsqnet_train import train_tsqnet
+
+        return train_tsqnet(arrays, cfg, progress=progress)
     if cfg.variant == "oracle":
         protos = fit_prototypes(arrays, cfg) if cfg.guide in GUIDES_WITH_PROTOTYPES else None
         return TrainResult(None, cfg, protos, [], time.perf_counter() - start, arrays.N)
@@ -227,133 +201,11 @@ def _fit(
 
 
 # ----------------------------------------------------------------------------- run directories
-def _meta(arrays: SamplerArrays, result: TrainResult) -> dict[str, Any]:
-    """Returns the JSON-able store identity and training summary recorded with a run."""
-    meta = {
-        "format_version": FORMAT_VERSION,
-        "variant": result.config.variant,
-        "fingerprint": arrays.fingerprint,
-        "T": arrays.T,
-        "C": arrays.C,
-        "D": arrays.D,
-        "class_names": list(arrays.class_names),
-        "multilabel": bool(arrays.multilabel),
-        "extractor": arrays.extractor_spec,
-        "recognizer": arrays.recognizer_spec,
-        "train_split": arrays.split,
-        "num_train_videos": result.num_videos,
-        "train_seconds": round(result.seconds, 3),
-        "history": [float(v) for v in result.history],
-        "epoch_seconds": [round(float(v), 3) for v in result.epoch_seconds],
-        "nsnet_version": __version__,
-        "torch_version": torch.__version__,
-    }
-    return json.loads(json.dumps(meta, default=str))
-
-
-def _prototypes_to_dict(protos: Prototypes | None) -> dict[str, torch.Tensor] | None:
-    """Returns the prototypes as a dict of tensors (None stays None)."""
-    if protos is None:
-        return None
-    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in asdict(protos).items() if v is not None}
-
-
-def save_run(run_dir: str | Path, result: TrainResult, arrays: SamplerArrays, store: Any = None) -> Path:
-    """Writes ``sampler.pt`` and ``config.json`` for ``result`` trained on ``arrays``; returns the
-    run directory. ``store`` (a path or FeatureStore) is recorded so `nsnet predict` can find the
-    recognizer head and specs from the run alone."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    meta = _meta(arrays, result)
-    store_path = getattr(store, "path", store)
-    if store_path is not None:
-        meta["store"] = str(Path(store_path).resolve())
-    model = result.model
-    payload = {
-        "format": "nsnet-sampler",
-        "format_version": FORMAT_VERSION,
-        "meta": meta,
-        "model_config": None if model is None else asdict(model.cfg),
-        "state_dict": None if model is None else {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "prototypes": _prototypes_to_dict(result.prototypes),
-    }
-    torch.save(payload, run_dir / CHECKPOINT)
-    result.config.save(run_dir / CONFIG, extra=meta)
-    return run_dir
-
-
 def fit_sampler(store_path: str | Path, out_dir: str | Path, cfg: SamplerConfig, *, progress: bool = True) -> Path:
     """Trains ``cfg`` on the store's train split and returns the run directory ``out_dir``."""
     cfg = cfg.resolved()
-    needs_rec = cfg.needs_guide()
     arrays = load_sampler_arrays(
-        store_path, cfg.train_split,
-        rec_features=needs_rec and cfg.guide in GUIDES_WITH_PROTOTYPES, rec_logits=needs_rec,
+        store_path, cfg.train_split, rec_features=cfg.needs_rec_features(), rec_logits=cfg.needs_rec_logits(),
     )
     result = train_sampler(arrays, cfg, progress=progress)
     return save_run(out_dir, result, arrays, store=store_path)
-
-
-def _store_identity(store: Any) -> dict[str, Any]:
-    """Returns fingerprint / T / C / extractor of a FeatureStore, SamplerArrays or store path."""
-    if isinstance(store, (str, Path)):
-        from nsnet.store import FeatureStore
-
-        store = FeatureStore.open(store)
-    if isinstance(store, SamplerArrays):
-        return {"fingerprint": store.fingerprint, "T": store.T, "C": store.C, "extractor": store.extractor_spec}
-    return {"fingerprint": str(store.fingerprint), "T": int(store.T), "C": int(store.num_classes),
-            "extractor": dict(store.extractor_spec)}
-
-
-def _extractor_identity(spec: dict[str, Any]) -> dict[str, Any]:
-    """Returns the number-determining part of a light extractor spec (JSON-normalised)."""
-    from nsnet.store.schema import spec_identity
-
-    return json.loads(json.dumps(spec_identity(dict(spec or {})), default=str))
-
-
-def check_run_matches(meta: dict[str, Any], store: Any, run_dir: str | Path = "run") -> None:
-    """Raises RunMismatchError when ``store`` differs from the store the run was trained on."""
-    ident = _store_identity(store)
-    diffs = []
-    for key in ("T", "C"):
-        if int(meta[key]) != int(ident[key]):
-            diffs.append(f"{key} {meta[key]} vs {ident[key]}")
-    if _extractor_identity(meta.get("extractor", {})) != _extractor_identity(ident["extractor"]):
-        diffs.append(f"light extractor {meta.get('extractor', {}).get('name')!r} vs {ident['extractor'].get('name')!r}")
-    if meta.get("fingerprint") != ident["fingerprint"]:
-        diffs.append(f"store fingerprint {str(meta.get('fingerprint'))[:12]} vs {str(ident['fingerprint'])[:12]}")
-    if diffs:
-        raise RunMismatchError(f"{run_dir}: sampler was trained on a different store ({'; '.join(diffs)})")
-
-
-def load_run(run_dir: str | Path, store: Any = None, device: str = "cpu") -> SamplerRun:
-    """Returns the :class:`SamplerRun` saved in ``run_dir`` (model in eval mode on ``device``).
-
-    ``store`` (FeatureStore, SamplerArrays or store path) is checked against the run's recorded
-    fingerprint, T, C and light extractor; a difference raises :class:`RunMismatchError`.
-    """
-    run_dir = Path(run_dir)
-    if not (run_dir / CHECKPOINT).is_file() or not (run_dir / CONFIG).is_file():
-        raise RunError(f"{run_dir}: not a sampler run (needs {CHECKPOINT} and {CONFIG})")
-    try:
-        payload = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
-        cfg = SamplerConfig.from_dict(json.loads((run_dir / CONFIG).read_text())["config"]).resolved()
-    except (OSError, KeyError, ValueError, RuntimeError) as err:
-        raise RunError(f"{run_dir}: cannot read the sampler run ({err})") from err
-    if payload.get("format") != "nsnet-sampler" or payload.get("format_version") != FORMAT_VERSION:
-        raise RunError(f"{run_dir}: unsupported checkpoint format "
-                       f"{payload.get('format')!r} v{payload.get('format_version')!r}")
-    meta = payload["meta"]
-    if store is not None:
-        check_run_matches(meta, store, run_dir)
-    model = None
-    if payload["model_config"] is not None:
-        model = NSNet(NSNetConfig(**payload["model_config"]))
-        model.load_state_dict(payload["state_dict"])
-        model.to(torch.device(device)).eval()
-    protos = None
-    if payload["prototypes"] is not None:
-        protos = Prototypes(**{k: v.numpy() for k, v in payload["prototypes"].items()})
-    return SamplerRun(run_dir=run_dir, config=cfg, model=model, prototypes=protos, meta=meta)

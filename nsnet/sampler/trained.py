@@ -16,23 +16,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
 
-from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs, check_budget, topk_rows
+from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
+from nsnet.sampler.fusion import DEFAULT_ALPHA, DEFAULT_FUSION, FUSIONS, fuse_select_batch
 from nsnet.sampler.prototypes import GUIDES_WITH_PROTOTYPES, Prototypes, compute_guide
 from nsnet.sampler.registry import register_sampler
-from nsnet.sampler.train import SamplerRun, check_run_matches, load_run
+from nsnet.sampler.run import SamplerRun, check_run_matches, load_run
 
 
 class TrainedSampler(Sampler):
     """A sampler whose saliency comes from a trained NSNet-family model."""
 
     trained = True
-    variants: ClassVar[tuple[str, ...]] = ()
-    branches: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self, run_dir: str | Path | None = None, *, run: SamplerRun | None = None, store: Any = None,
@@ -80,6 +79,7 @@ class FSMSampler(TrainedSampler):
 
     variants = ("nsnet", "maxconf-l", "scsampler")
     branches = ("fsm",)
+    table_order = 1
 
     def scores(self, inputs: SamplerInputs) -> np.ndarray:
         """Returns s^f [N, T]."""
@@ -92,6 +92,7 @@ class VGMSampler(TrainedSampler):
 
     variants = ("nsnet",)
     branches = ("vgm",)
+    table_order = 2
 
     def scores(self, inputs: SamplerInputs) -> np.ndarray:
         """Returns s^v = alpha [N, T]."""
@@ -103,6 +104,7 @@ class MaxConfLSampler(FSMSampler):
     """MaxConf-L: max class confidence of a video-label frame classifier on light features."""
 
     variants = ("maxconf-l",)
+    table_order = 7
 
 
 @register_sampler("scsampler")
@@ -110,6 +112,7 @@ class SCSampler(FSMSampler):
     """SCSampler-style: per-frame confidence on the video-level predicted class."""
 
     variants = ("scsampler",)
+    table_order = 8
 
 
 @register_sampler("nsnet")
@@ -118,11 +121,10 @@ class NSNetSampler(TrainedSampler):
 
     variants = ("nsnet",)
     branches = ("fsm", "vgm")
+    table_order = 0
 
-    def __init__(self, run_dir: str | Path | None = None, *, fusion: str = "union", alpha: float = 0.6,
+    def __init__(self, run_dir: str | Path | None = None, *, fusion: str = DEFAULT_FUSION, alpha: float = DEFAULT_ALPHA,
                  **kwargs: Any) -> None:
-        from nsnet.sampler.fusion import FUSIONS
-
         if fusion not in FUSIONS:
             raise SamplerError(f"unknown fusion {fusion!r}; expected one of {FUSIONS}")
         self.fusion, self.alpha = fusion, float(alpha)
@@ -137,9 +139,6 @@ class NSNetSampler(TrainedSampler):
 
     def select(self, inputs: SamplerInputs, k: int) -> np.ndarray:
         """Returns np.int64 [N, K]: the fused selection of the two branches."""
-        from nsnet.sampler.fusion import fuse_select_batch
-
-        check_budget(k, inputs.T)
         s = self.branch_scores(inputs)
         return fuse_select_batch(s["fsm"], s["vgm"], k, strategy=self.fusion, alpha=self.alpha)
 
@@ -149,6 +148,8 @@ class OracleSampler(Sampler):
     """The guiding score g_i as saliency: uses the labels (an upper bound, not a real sampler)."""
 
     trained = True
+    all_frames = True
+    table_order = 9
 
     def __init__(
         self, run_dir: str | Path | None = None, *, run: SamplerRun | None = None, store: Any = None,
@@ -175,7 +176,3 @@ class OracleSampler(Sampler):
                               rec_logits=inputs.rec_logits, prototypes=self.prototypes, temperature=self.temperature,
                               quantile=self.quantile)
         return guide.g.astype(np.float64)
-
-    def select(self, inputs: SamplerInputs, k: int) -> np.ndarray:
-        """Returns np.int64 [N, K]: the K frames with the highest guiding score."""
-        return topk_rows(self.scores(inputs), k)

@@ -21,13 +21,14 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import zarr
 
+from nsnet.errors import UserError
 from nsnet import __version__
 from nsnet.store import schema as S
 
 DEFAULT_CHUNK_VIDEOS = 32
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError, RuntimeError):
     """A store cannot be opened, created or reused as asked."""
 
 

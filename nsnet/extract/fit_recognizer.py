@@ -11,9 +11,7 @@ backbone followed by this head (the reload path in evaluation loads it from the 
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,11 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nsnet.extract.recognizer import HEAD_FILE, head_state_sha256
+from nsnet.extract.segments import load_segments, segment_frame_mask
 from nsnet.progress import console
 from nsnet.store import FeatureStore, StoreError
 from nsnet.store import schema as S
-
-HEAD_FILE = "recognizer_head.pt"
 
 
 @dataclass
@@ -74,84 +72,6 @@ def fold_standardisation(head: torch.nn.Linear, mean: torch.Tensor, std: torch.T
         folded.weight.copy_(head.weight / std)
         folded.bias.copy_(head.bias - (head.weight * mean / std).sum(1))
     return folded
-
-
-def head_state_sha256(state: dict[str, torch.Tensor]) -> str:
-    """Returns a sha256 of the head's tensors (stable across saves)."""
-    h = hashlib.sha256()
-    for key in sorted(state):
-        h.update(key.encode())
-        h.update(state[key].detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-def load_head(store: FeatureStore) -> torch.nn.Linear | None:
-    """Returns the fitted head saved in the store, or None when the store has none."""
-    meta = store.attrs.get("recognizer_head")
-    if not meta:
-        return None
-    path = store.path / meta["file"]
-    if not path.is_file():
-        raise StoreError(f"{store.path}: recognizer head file {meta['file']} is missing; run `nsnet fit-recognizer` again")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if head_state_sha256(state) != meta["sha256"]:
-        raise StoreError(f"{path}: recognizer head does not match the hash recorded in the store")
-    head = torch.nn.Linear(state["weight"].shape[1], state["weight"].shape[0])
-    head.load_state_dict(state)
-    return head.eval()
-
-
-def load_segments(path: str | Path) -> dict[str, list[tuple[float, float, str]]]:
-    """Returns {video key: [(start, end, unit), ...]} from a segment annotation file.
-
-    Two formats: ActivityNet v1.3 JSON (``database[id].annotations[*].segment`` in seconds; unit
-    "s") and the ``spans.json`` our untrimmed builder writes (``{id: {"event": [start, end) or
-    null}}`` in frames; unit "f"). A video listed with no segment (``event: null``) maps to [].
-    """
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise StoreError(f"{path}: cannot read segment annotations ({err})") from err
-    out: dict[str, list[tuple[float, float, str]]] = {}
-    if isinstance(data, dict) and isinstance(data.get("database"), dict):
-        for vid, entry in data["database"].items():
-            out[vid] = [(float(a["segment"][0]), float(a["segment"][1]), "s") for a in entry.get("annotations", [])]
-        return out
-    if isinstance(data, dict) and all(isinstance(v, dict) and "event" in v for v in data.values()):
-        for vid, entry in data.items():
-            ev = entry["event"]
-            out[vid] = [] if not ev else [(float(ev[0]), float(ev[1]), "f")]
-        return out
-    raise StoreError(f"{path}: neither ActivityNet JSON (database/annotations/segment) nor spans.json ({{id: {{event}}}})")
-
-
-def _segment_keys(video_id: str) -> list[str]:
-    name = Path(video_id).name
-    return [video_id, name, name[2:] if name.startswith("v_") else name]
-
-
-def segment_frame_mask(store: FeatureStore, rows: np.ndarray, segments: dict) -> np.ndarray:
-    """Returns a bool mask [len(rows), T]: the frames a segment-aware head trains on.
-
-    A video with segments keeps only the frames inside one of them (the others show something
-    else, e.g. background); a video with no segment, or not listed, keeps all frames (its label
-    covers the whole video).
-    """
-    frame_idx = store.read(S.FRAME_INDICES, rows)
-    fps = store.read(S.FPS, rows)
-    vids = store.read(S.VIDEO_ID, rows)
-    mask = np.ones(frame_idx.shape, dtype=bool)
-    for i, vid in enumerate(vids):
-        segs = next((segments[k] for k in _segment_keys(str(vid)) if k in segments), [])
-        if not segs:
-            continue
-        inside = np.zeros(frame_idx.shape[1], dtype=bool)
-        for start, end, unit in segs:
-            scale = float(fps[i]) if unit == "s" else 1.0
-            inside |= (frame_idx[i] >= start * scale) & (frame_idx[i] < end * scale)
-        mask[i] = inside
-    return mask
 
 
 def fit_recognizer(store_path: str | Path, cfg: FitRecognizerConfig | None = None) -> dict:

@@ -7,14 +7,17 @@ an invalid grid -- print one line to stderr and exit with code 2.
 
 from __future__ import annotations
 
+import json
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
+from nsnet.cli.common import DeviceOption, Quiet, Seed
 from nsnet.errors import user_errors
+from nsnet.options import Device
 from nsnet.sampler.config import (
-    DeviceChoice,
     EncoderKind,
     FSMMode,
     FSMSaliency,
@@ -23,6 +26,30 @@ from nsnet.sampler.config import (
     Variant,
     VGMMode,
 )
+
+
+class ObjectSource(str, Enum):
+    """Where TSQNet's ImageNet object scores come from (cached features of the store)."""
+
+    light = "light"
+    recognizer = "recognizer"
+
+
+def _tsq_options(objects: Optional[ObjectSource], values: Optional[list[str]]) -> dict[str, Any]:
+    """Returns the TSQNet switches of ``--objects`` and ``--tsq KEY=VALUE`` (values parsed as JSON
+    when they are JSON: numbers, true/false; else kept as strings)."""
+    opts: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--tsq")
+        try:
+            opts[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            opts[key.strip()] = raw
+    if objects is not None:
+        opts["objects"] = objects.value
+    return opts
 
 
 @user_errors
@@ -44,15 +71,23 @@ def fit_sampler_command(
         "1 - p(non-salient) for data whose background is itself a class.")] = None,
     encoder: Annotated[Optional[EncoderKind], typer.Option(help="FEM encoder (default: transformer).")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Training epochs (paper: 120).")] = 120,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Seed = 0,
     width: Annotated[int, typer.Option(min=1, help="FEM width d.")] = 512,
     lr: Annotated[float, typer.Option(min=1e-8, help="Initial learning rate.")] = 1e-2,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Videos per step.")] = 64,
-    device: Annotated[DeviceChoice, typer.Option(help="Where to train.")] = DeviceChoice.auto,
+    device: DeviceOption = Device.auto,
+    quiet: Quiet = False,
+    objects: Annotated[Optional[ObjectSource], typer.Option(
+        "--objects", help="tsqnet: ImageNet object scores from the cached light features (default) or the "
+        "recognizer features, through that model's ImageNet classifier.")] = None,
+    tsq: Annotated[Optional[list[str]], typer.Option(
+        "--tsq", help="tsqnet switch KEY=VALUE, repeatable: modality both|visual|textual, attention/classifier "
+        "cs|ca, alpha, beta, object_topk, visual_init prototype|random, text_init names|random, "
+        "self_attention, layers, heads, aggregate_topk, lambda_v.")] = None,
     train_split: Annotated[str, typer.Option("--train-split", help="Split to train on; a percent slice such as "
                                              "train[:80%] holds the rest out for tuning.")] = "train",
 ) -> None:
-    """Train an NSNet (or baseline) sampler on a feature store's cached tensors."""
+    """Train an NSNet, TSQNet (or baseline) sampler on a feature store's cached tensors."""
     from nsnet.sampler.train import fit_sampler
 
     cfg = SamplerConfig(
@@ -60,8 +95,9 @@ def fit_sampler_command(
         guide=guide.value, guide_temperature=guide_temperature, guide_quantile=guide_quantile, fsm_saliency=fsm_saliency.value if fsm_saliency else None,
         encoder=encoder.value if encoder else None, epochs=epochs, seed=seed, width=width,
         lr=lr, batch_size=batch_size, device=device.value, train_split=train_split,
+        tsqnet=_tsq_options(objects, tsq),
     )
-    run_dir = fit_sampler(store, out, cfg)
+    run_dir = fit_sampler(store, out, cfg, progress=not quiet)
     typer.echo(f"sampler run written to {run_dir}")
 
 
@@ -71,9 +107,12 @@ def ablate_command(
     grid: Annotated[Path, typer.Option("--grid", help="JSON list of SamplerConfig overrides, each with a name.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the runs, ablation.csv and ablation.md.")],
     k: Annotated[int, typer.Option("--k", min=1, help="Frames selected per val video.")] = 5,
+    device: Annotated[Optional[Device], typer.Option("--device", help="Where to train (default: each grid entry's "
+                                                     "own, auto unless set).")] = None,
+    quiet: Quiet = False,
 ) -> None:
     """Train a grid of sampler configs on one store and compare them on its val split."""
     from nsnet.sampler.ablate import ablate
 
-    out_dir = ablate(store, grid, out, k=k)
+    out_dir = ablate(store, grid, out, k=k, progress=not quiet, device=device.value if device else None)
     typer.echo(f"ablation written to {out_dir / 'ablation.md'}")

@@ -8,36 +8,23 @@ video -- print one line to stderr and exit with code 2.
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from nsnet.cli.common import DeviceOption, Quiet, Seed, choices
 from nsnet.errors import user_errors
+from nsnet.evaluate.config import PATHS, PREDICT_METHODS
 from nsnet.options import Device
+from nsnet.sampler.fusion import DEFAULT_ALPHA, DEFAULT_FUSION, FUSIONS
 
+if TYPE_CHECKING:
+    from nsnet.evaluate.config import EvaluateConfig
 
-class Fusion(str, Enum):
-    union = "union"
-    intersection = "intersection"
-    join = "join"
-    sum = "sum"
-    max = "max"
-    mul = "mul"
-
-
-class ScorePath(str, Enum):
-    reload = "reload"
-    cached = "cached"
-
-
-class PredictMethod(str, Enum):
-    nsnet = "nsnet"
-    fsm = "fsm"
-    vgm = "vgm"
-    uniform = "uniform"
-    dense = "dense"
+Fusion = choices("Fusion", FUSIONS)
+ScorePath = choices("ScorePath", PATHS)
+PredictMethod = choices("PredictMethod", PREDICT_METHODS)
 
 
 def _budgets(values: Optional[list[str]]) -> list[int]:
@@ -67,12 +54,12 @@ def evaluate_command(
     budget: Annotated[Optional[list[str]], typer.Option(
         "--budget", "-k", help="Frames K per video: repeat it or give a list (1,5,10) or a range (1..10).")] = None,
     method: Annotated[Optional[list[str]], typer.Option(
-        "--method", "-m", help="nsnet | fused:<fusion> | fsm | vgm | uniform | random | dense | topk (maxconf) | "
-        "maxconf-l | scsampler | oracle; repeatable. Default: all that apply.")] = None,
-    fusion: Annotated[Fusion, typer.Option("--fusion", help="How `nsnet` fuses FSM and VGM (supp. A.3).")] = Fusion.union,
-    alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0, help="Fusion weight (sum, union).")] = 0.6,
+        "--method", "-m", help="A registered sampler (nsnet, fsm, vgm, uniform, topk = maxconf, oracle, ...; an "
+        "unknown name lists them all) or fused:<fusion>; repeatable. Default: every registered one that applies.")] = None,
+    fusion: Annotated[Fusion, typer.Option("--fusion", help="How `nsnet` fuses FSM and VGM (supp. A.3).")] = Fusion(DEFAULT_FUSION),
+    alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0, help="Fusion weight (sum, union).")] = DEFAULT_ALPHA,
     path: Annotated[ScorePath, typer.Option(
-        "--path", help="reload: decode the chosen frames and run the recognizer; cached: the store's logits.")] = ScorePath.reload,
+        "--path", help="reload: decode the chosen frames and run the recognizer; cached: the store's logits.")] = ScorePath("reload"),
     split: Annotated[str, typer.Option("--split", help="Split to evaluate.")] = "val",
     sweep: Annotated[Optional[str], typer.Option(
         "--sweep", help="Budgets for the mAP-vs-GFLOPs curve (tradeoff.png), e.g. 1..10.")] = None,
@@ -80,11 +67,12 @@ def evaluate_command(
     out: Annotated[Optional[Path], typer.Option("--out", help="Output directory (default RUN/eval).")] = None,
     run_maxconf_l: Annotated[Optional[Path], typer.Option("--run-maxconf-l", help="Trained maxconf-l run.")] = None,
     run_scsampler: Annotated[Optional[Path], typer.Option("--run-scsampler", help="Trained scsampler run.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random sampler.")] = 0,
+    run_tsqnet: Annotated[Optional[Path], typer.Option("--run-tsqnet", help="Trained tsqnet run (tsqnet, vqm, tqm).")] = None,
+    seed: Seed = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=4096, help="Frames per recognizer forward.")] = 64,
     workers: Annotated[int, typer.Option("--workers", min=0, max=64, help="Decoding worker processes.")] = 2,
-    device: Annotated[Device, typer.Option("--device", help="auto = cuda when present.")] = Device.auto,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    device: DeviceOption = Device.auto,
+    quiet: Quiet = False,
 ) -> None:
     """Evaluate samplers at budget K: mAP, top-1, GFLOPs per video and time (JSON, CSV, Markdown)."""
     from nsnet.evaluate.config import EvaluateConfig
@@ -96,17 +84,17 @@ def evaluate_command(
     cfg = EvaluateConfig(
         store=store, run=run, budgets=budgets, methods=_methods(method), fusion=fusion.value, alpha=alpha,
         path=path.value, split=split, sweep=sweep_ks, plots=plots, out=out, run_maxconf_l=run_maxconf_l,
-        run_scsampler=run_scsampler, seed=seed, batch_size=batch_size, workers=workers, device=device.value,
+        run_scsampler=run_scsampler, run_tsqnet=run_tsqnet, seed=seed, batch_size=batch_size, workers=workers, device=device.value,
         quiet=quiet,
     )
     run_evaluate(cfg)
 
 
-def run_evaluate(cfg: "EvaluateConfig") -> dict[str, Path]:  # noqa: F821
+def run_evaluate(cfg: EvaluateConfig) -> dict[str, Path]:
     """Runs the evaluation, writes results (and figures) and prints the table; returns the files."""
     from rich.console import Console
 
-    from nsnet.evaluate.plots import draw_figures
+    from nsnet.evaluate.figures import draw_figures
     from nsnet.evaluate.report import markdown_table, write_reports
     from nsnet.evaluate.run import evaluate
     from nsnet.progress import console
@@ -139,11 +127,11 @@ def predict_command(
     budget: Annotated[int, typer.Option("--budget", "-k", min=1, max=100_000, help="Frames K the recognizer sees.")] = 5,
     store: Annotated[Optional[Path], typer.Option(
         "--store", help="Feature store the run was trained on (default: the one the run records).")] = None,
-    method: Annotated[PredictMethod, typer.Option("--method", help="Frame selection.")] = PredictMethod.nsnet,
-    fusion: Annotated[Fusion, typer.Option("--fusion", help="NSNet fusion strategy.")] = Fusion.union,
-    alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0)] = 0.6,
+    method: Annotated[PredictMethod, typer.Option("--method", help="Frame selection.")] = PredictMethod("nsnet"),
+    fusion: Annotated[Fusion, typer.Option("--fusion", help="NSNet fusion strategy.")] = Fusion(DEFAULT_FUSION),
+    alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0, help="Fusion weight (sum, union).")] = DEFAULT_ALPHA,
     top: Annotated[int, typer.Option("--top", min=1, max=1000, help="Classes to print.")] = 5,
-    device: Annotated[Device, typer.Option("--device")] = Device.auto,
+    device: DeviceOption = Device.auto,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Recognise one video: light extractor on T frames, sampler picks K, recognizer on those K."""

@@ -1,4 +1,4 @@
-"""Tests for the generated demo set (nsnet.extract.synthetic) and the test-video helpers."""
+"""Tests for the generated demo set (nsnet.demo) and the test-video helpers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import decord
 import numpy as np
 import pytest
 
-from nsnet.extract.synthetic import (
+from nsnet.demo import (
     CLASS_PHOTOS,
     DemoConfig,
     DemoConfigError,
@@ -117,6 +117,7 @@ def test_demo_videos_decode_with_decord_and_event_is_a_cut(demo: tuple[DemoConfi
         assert min(diffs[i] for i in cuts) > 2 * max(background)
 
 
+@pytest.mark.slow
 def test_demo_is_deterministic_and_skips_when_complete(demo: tuple[DemoConfig, Path], tmp_path: Path) -> None:
     cfg, csv_path = demo
     video = csv_path.parent / _read_csv(csv_path)[1][0]["path"]

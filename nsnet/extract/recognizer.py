@@ -1,26 +1,32 @@
-"""Rebuilding the store's models (recognizer, light extractor) exactly as extraction used them.
+"""The recognizer, in one place: rebuilding the store's models (recognizer, light extractor) exactly
+as extraction used them, and the linear head `nsnet fit-recognizer` saves in the store.
 
 A store records each model's spec: timm name, input size, resize, normalisation, the weights
 source (``hub``, ``package:<pip name>``, ``file:<path>`` or ``none``) and the sha256 of those
 weights. :func:`rebuild_frame_model` creates the model again from that source and refuses it when
 the hash differs (the weights changed since extraction). The recognizer is that backbone plus its
-classifier: a dataset checkpoint's own head, or the linear head `nsnet fit-recognizer` saved in the
-store (:func:`nsnet.extract.recognizer_head.load_head`).
+classifier: a dataset checkpoint's own head, or the linear head fitted by
+:mod:`nsnet.extract.fit_recognizer` and saved in the store (:func:`load_head`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
 from torch import nn
 
+from nsnet.device import resolve_device
 from nsnet.errors import ConfigError
-from nsnet.extract.models import FrameModel, create_frame_model, resolve_device
-from nsnet.extract.recognizer_head import load_head
-from nsnet.extract.weights import sha256_state_dict
+from nsnet.store import FeatureStore, StoreError
 
+if TYPE_CHECKING:  # the timm models load only when a model is rebuilt: the head helpers stay light
+    from nsnet.extract.models import FrameModel
+
+HEAD_FILE = "recognizer_head.pt"
 RANDOM_INIT_SEED = 0  # extraction builds weights="none" models under torch.manual_seed(0)
 
 
@@ -30,6 +36,8 @@ class RecognizerError(ConfigError):
 
 def _create(spec: Mapping[str, Any], device: torch.device, what: str) -> FrameModel:
     """Returns the FrameModel for ``spec``'s recorded weights source (hash not checked yet)."""
+    from nsnet.extract.models import create_frame_model
+
     name, weights = str(spec["name"]), str(spec.get("weights") or "")
     sizes = {"input_size": int(spec["input_size"]), "resize_short": int(spec["resize_short"])}
     if weights == "hub":
@@ -59,6 +67,8 @@ def rebuild_frame_model(spec: Mapping[str, Any], device: str | torch.device = "c
     Raises RecognizerError when the weights are gone or their sha256 differs from the recorded
     one, or when the rebuilt preprocessing (size, resize, mean/std) differs from the recorded one.
     """
+    from nsnet.extract.weights import sha256_state_dict
+
     device = resolve_device(device)
     model = _create(spec, device, what)
     sha = model.spec.weights_sha256 or sha256_state_dict(model.backbone.state_dict())
@@ -101,3 +111,34 @@ def load_recognizer(store: Any, device: str | torch.device = "cpu") -> FrameMode
 def load_extractor(spec: Mapping[str, Any], device: str | torch.device = "cpu") -> FrameModel:
     """Returns the light extractor of a store / run spec (features only), hash-checked."""
     return rebuild_frame_model(spec, device, "light extractor")
+
+
+# ----------------------------------------------------------------- the head fit-recognizer saves
+def head_state_sha256(state: dict[str, torch.Tensor]) -> str:
+    """Returns a sha256 of the head's tensors (stable across saves)."""
+    h = hashlib.sha256()
+    for key in sorted(state):
+        h.update(key.encode())
+        h.update(state[key].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def load_head(store: FeatureStore) -> torch.nn.Linear | None:
+    """Returns the fitted head saved in the store, or None when the store has none."""
+    meta = store.attrs.get("recognizer_head")
+    if not meta:
+        return None
+    path = store.path / meta["file"]
+    if not path.is_file():
+        raise StoreError(f"{store.path}: recognizer head file {meta['file']} is missing; run `nsnet fit-recognizer` again")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        ok = isinstance(state, dict) and head_state_sha256(state) == meta["sha256"]
+    except (OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError, AttributeError) as err:
+        raise StoreError(f"{path}: recognizer head file is unreadable ({type(err).__name__}); "
+                         "run `nsnet fit-recognizer` again") from None
+    if not ok:
+        raise StoreError(f"{path}: recognizer head does not match the hash recorded in the store")
+    head = torch.nn.Linear(state["weight"].shape[1], state["weight"].shape[0])
+    head.load_state_dict(state)
+    return head.eval()

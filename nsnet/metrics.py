@@ -15,8 +15,10 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score
 
+from nsnet.errors import UserError
 
-class MetricError(ValueError):
+
+class MetricError(UserError, ValueError):
     """Raised for invalid metric inputs (bad shapes, non-finite scores, no positive labels)."""
 
 

@@ -1,0 +1,5 @@
+"""``python -m nsnet.cli``: the `nsnet` command line."""
+
+from nsnet.cli import app
+
+app()
