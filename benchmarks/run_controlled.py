@@ -237,6 +237,25 @@ def stage_table1(args: argparse.Namespace, work: Path, store: FeatureStore, span
     return out
 
 
+def stage_tsqnet(args: argparse.Namespace, work: Path, store: FeatureStore, spans: dict) -> dict[str, Any]:
+    """TSQNet, VQM and TQM rows of one seed (cached to ``seed<S>/tsqnet.json``): a TSQNet run with
+    the shared training settings, evaluated on val with the cached path."""
+    seed = args.seed
+    cache = work / f"seed{seed}" / "tsqnet.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    t0 = time.perf_counter()
+    run = train(args.store, work / f"seed{seed}" / "tsqnet",
+                SamplerConfig(name="tsqnet", variant="tsqnet", seed=seed, **base_settings(args)))
+    t_train = time.perf_counter() - t0
+    cats = frame_categories(store, store.valid_indices("val"), spans)
+    res = evaluate(EvaluateConfig(store=args.store, run_tsqnet=run, budgets=[args.k], methods=["tsqnet", "vqm", "tqm"],
+                                  path="cached", seed=seed, quiet=True, split="val").validate())
+    out = {"seed": seed, "rows": _rows_of(res, cats, {}), "timings_s": {"train": t_train}}
+    cache.write_text(json.dumps(out, indent=1))
+    return out
+
+
 def stage_ablation(args: argparse.Namespace, work: Path) -> None:
     """Table 6 / supp. B analogues on top of the chosen NSNet settings (`nsnet ablate`, resumable).
     ``--part i/n`` trains every n-th entry from i (parts run side by side; ``merge_ablation_parts``
@@ -245,7 +264,7 @@ def stage_ablation(args: argparse.Namespace, work: Path) -> None:
     i, n = (int(x) for x in args.part.split("/"))
     seed_dir = work / f"seed{args.seed}"
     entries = [e for e in CONTROLLED_ABLATION if not args.entries or e["name"] in args.entries.split(",")]
-    grid = write_grid(seed_dir / f"ablation_grid{i}.json", args.seed, base, entries[i::n])
+    grid = write_grid(seed_dir / f"ablation_grid{i}.json", args.seed, base, entries if args.entries else entries[i::n])
     ablate(args.store, grid, seed_dir / f"ablation_part{i}", k=args.k, progress=False)
 
 
@@ -360,12 +379,15 @@ def stage_summary(args: argparse.Namespace, work: Path, store: FeatureStore) -> 
     the Markdown tables for RESULTS.md."""
     seeds = [s for s in args.seeds if (work / f"seed{s}" / "table1.json").is_file()]
     per_seed = [json.loads((work / f"seed{s}" / "table1.json").read_text()) for s in seeds]
+    for res, s in zip(per_seed, seeds):  # TSQNet rows (stage tsqnet) join their seed's table
+        if (work / f"seed{s}" / "tsqnet.json").is_file():
+            res["rows"] += json.loads((work / f"seed{s}" / "tsqnet.json").read_text())["rows"]
     table: dict[str, list[dict[str, Any]]] = {}
     for res in per_seed:
         for row in res["rows"]:
             table.setdefault(row["method"], []).append(row)
     order = ["uniform", "random", "dense", "topk", "maxconf-l", "scsampler", "nsnet-paper", "fsm-paper", "vgm-paper",
-             "nsnet-tuned", "fsm-tuned", "vgm-tuned", "oracle"]
+             "nsnet-tuned", "fsm-tuned", "vgm-tuned", "tsqnet", "vqm", "tqm", "oracle"]
     rows = []
     for name in sorted(table, key=lambda n: order.index(n) if n in order else 99):
         entries = table[name]
@@ -479,7 +501,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["tune", "train", "table1", "ablation", "grid", "summary", "guide"])
+    ap.add_argument("stage", choices=["tune", "train", "table1", "tsqnet", "ablation", "grid", "summary", "guide"])
     ap.add_argument("--store", type=Path, required=True)
     ap.add_argument("--spans", type=Path, required=True, help="spans.json written by build_controlled.py")
     ap.add_argument("--work", type=Path, default=None, help="where runs and caches go (default: STORE/../<name>_runs)")
@@ -496,7 +518,7 @@ def main() -> None:
     ap.add_argument("--skip-reload", action="store_true")
     ap.add_argument("--reload-split", default="val[:20%]", help="videos of the reload-vs-cached check (seed 0)")
     ap.add_argument("--part", default="0/1", help="ablation stage: train entries i, i+n, ... of the grid (i/n)")
-    ap.add_argument("--entries", default="", help="ablation stage: only these comma-separated entry names")
+    ap.add_argument("--entries", default="", help="ablation stage: only these comma-separated entry names (all of them, into part i's folder)")
     args = ap.parse_args()
     import torch
 
@@ -515,6 +537,8 @@ def main() -> None:
         print(seed_runs(args, args.store, work, args.seed, tuned=False))
     elif args.stage == "table1":
         stage_table1(args, work, store, spans)
+    elif args.stage == "tsqnet":
+        stage_tsqnet(args, work, store, spans)
     elif args.stage == "ablation":
         stage_ablation(args, work)
     elif args.stage == "grid":
