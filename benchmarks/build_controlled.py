@@ -39,7 +39,6 @@ Usage: ``python benchmarks/build_controlled.py --out DIR --seed 0 [--train-video
 from __future__ import annotations
 
 import csv
-import io
 import json
 import subprocess
 import sys
@@ -72,6 +71,7 @@ from benchmarks.build_untrimmed import (  # noqa: E402
     _remove_stale_parts,
     _run_job,
     _run_jobs,
+    annotations_csv,
     concat_command,
     count_frames,
     discover_clips,
@@ -481,16 +481,6 @@ def _compose_video(job: _VideoJob) -> str:
 
 
 # --------------------------------------------------------------------------- build
-
-
-def annotations_csv(plans: Sequence[ControlledPlan]) -> str:
-    """Return the ``annotations.csv`` text (``path,label,split``)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["path", "label", "split"])
-    for p in plans:
-        writer.writerow([p.path, p.label, p.split])
-    return buf.getvalue()
 
 
 def groups_json(photo_split: Mapping[str, Mapping[str, Sequence[Photo]]]) -> dict[str, Any]:
