@@ -13,6 +13,7 @@ import zarr
 from nsnet import __version__
 from nsnet.store import FeatureStore, StoreError, StoreLayout, StoreMismatchError
 from nsnet.store import schema as S
+from nsnet.store.splits import SplitError
 from nsnet.store.feature_store import iter_chunks_for_rank
 from nsnet.store.h5 import export_h5, import_h5
 
@@ -195,7 +196,7 @@ def test_valid_indices_status_and_failures(store: FeatureStore) -> None:
 
 @pytest.mark.parametrize("bad", ["train[80%]", "train[:120%]", "train[50%:50%]", "train[a:b]"])
 def test_valid_indices_rejects_a_malformed_split_slice(store: FeatureStore, bad: str) -> None:
-    with pytest.raises(StoreError, match="bad split"):
+    with pytest.raises(SplitError, match="bad split"):
         store.valid_indices(bad)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import zarr
 from nsnet.errors import UserError
 from nsnet import __version__
 from nsnet.store import schema as S
+from nsnet.store.splits import parse_split
 
 DEFAULT_CHUNK_VIDEOS = 32
 
@@ -62,24 +62,6 @@ class StoreLayout:
             class_names=tuple(self.class_names),
             video_ids=tuple(self.video_ids),
         )
-
-
-_SPLIT_SLICE = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<lo>\d{1,3})?%?:(?P<hi>\d{1,3})?%?\]$")
-
-
-def parse_split(split: str) -> tuple[str, int, int]:
-    """Returns ``(name, lo, hi)`` for a split name with an optional percent slice: ``"val"`` ->
-    ``("val", 0, 100)``, ``"train[:80%]"`` -> ``("train", 0, 80)``, ``"train[80%:]"`` ->
-    ``("train", 80, 100)``. Raises StoreError for a malformed slice."""
-    if "[" not in split:
-        return split, 0, 100
-    m = _SPLIT_SLICE.match(split.strip())
-    if not m:
-        raise StoreError(f"bad split {split!r}: expected NAME or NAME[a%:b%], e.g. train[:80%]")
-    lo, hi = int(m["lo"] or 0), int(m["hi"] or 100)
-    if not 0 <= lo < hi <= 100:
-        raise StoreError(f"bad split {split!r}: need 0 <= a < b <= 100 in NAME[a%:b%]")
-    return m["name"], lo, hi
 
 
 class FeatureStore:
