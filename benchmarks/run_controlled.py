@@ -126,10 +126,11 @@ def base_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def tuned_overrides(work: Path) -> dict[str, Any]:
-    """Returns the config overrides of the best NSNet variant of the ``tune`` stage (by held-out mAP)."""
+    """Returns the config overrides of the best NSNet variant of the ``tune`` stage (by held-out mAP);
+    {} while the tune stage has not run (then only the paper's NSNet is trained)."""
     table = work / "tune" / "ablation.csv"
     if not table.is_file():
-        raise SystemExit(f"run the tune stage first ({table} is missing)")
+        return {}
     with open(table) as fh:
         names = {e["name"] for e in TUNE_GRID}
         rows = [r for r in csv.DictReader(fh) if not r.get("error") and r["name"] in names]
@@ -154,7 +155,7 @@ def seed_runs(args: argparse.Namespace, store: Path, work: Path, seed: int, tune
                                  ("scsampler", "scsampler", {})):
         runs[name] = train(store, work / f"seed{seed}" / name,
                            SamplerConfig(name=name, variant=variant, seed=seed, **{**base, **extra}))
-    overrides = tuned_overrides(work) if tuned and (work / "tune" / "ablation.csv").is_file() else {}
+    overrides = tuned_overrides(work) if tuned else {}
     if overrides:
         runs["nsnet-tuned"] = train(store, work / f"seed{seed}" / "nsnet-tuned",
                                     SamplerConfig(name="nsnet-tuned", variant="nsnet", seed=seed, **{**base, **overrides}))
@@ -260,7 +261,7 @@ def stage_ablation(args: argparse.Namespace, work: Path) -> None:
     """Table 6 / supp. B analogues on top of the chosen NSNet settings (`nsnet ablate`, resumable).
     ``--part i/n`` trains every n-th entry from i (parts run side by side; ``merge_ablation_parts``
     joins their tables)."""
-    base = {**base_settings(args), **(tuned_overrides(work) if (work / "tune" / "ablation.csv").is_file() else {})}
+    base = {**base_settings(args), **tuned_overrides(work)}
     i, n = (int(x) for x in args.part.split("/"))
     seed_dir = work / f"seed{args.seed}"
     entries = [e for e in CONTROLLED_ABLATION if not args.entries or e["name"] in args.entries.split(",")]
@@ -292,7 +293,7 @@ def stage_grid(args: argparse.Namespace, work: Path, store: FeatureStore, spans:
     if cache.is_file():
         return json.loads(cache.read_text())
     main_work = args.main_work or work
-    tuned = tuned_overrides(main_work) if (main_work / "tune" / "ablation.csv").is_file() else {}
+    tuned = tuned_overrides(main_work)
     base = base_settings(args)
     runs = {"nsnet-paper": train(args.store, work / f"seed{seed}" / "nsnet-paper",
                                  SamplerConfig(name="nsnet-paper", seed=seed, **base)),
@@ -408,7 +409,7 @@ def stage_summary(args: argparse.Namespace, work: Path, store: FeatureStore) -> 
     summary: dict[str, Any] = {
         "store": str(args.store), "fingerprint": store.fingerprint, "videos": store.status_counts(),
         "seeds": seeds, "sampler": base_settings(args), "K": args.k,
-        "tuned": tuned_overrides(work) if (work / "tune" / "ablation.csv").is_file() else {},
+        "tuned": tuned_overrides(work),
         "table1": rows, "reload": reload_rows,
         "random_seeds": ({"values": [100 * v for v in per_seed[0]["random"]], **_agg(per_seed[0]["random"])}
                          if per_seed and per_seed[0]["random"] else None),
@@ -446,8 +447,7 @@ def stage_summary(args: argparse.Namespace, work: Path, store: FeatureStore) -> 
     (out / "controlled_table1.json").write_text(json.dumps(
         [{k: v for k, v in r.items() if k != "shares"} for r in rows], indent=1))
     (out / "controlled_summary.json").write_text(json.dumps(summary, indent=1))
-    renamed = {("nsnet" if n == "nsnet" else n, k): v for (n, k), v in sweep.items()}
-    plot_sweep(renamed, out / "controlled_sweep.png", title="controlled untrimmed, K = 1..10 of T = 50")
+    plot_sweep(sweep, out / "controlled_sweep.png", title="controlled untrimmed, K = 1..10 of T = 50")
     print(render_markdown(summary))
     return summary
 
