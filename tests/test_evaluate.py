@@ -23,7 +23,7 @@ from nsnet.evaluate.config import EvaluateConfig, EvaluateError, parse_budgets, 
 from nsnet.metrics import average_frame_predictions
 from nsnet.store import schema as S
 
-from utils import make_csv_dataset  # tests/utils.py
+from utils import assert_reload_equals_cached, make_csv_dataset  # tests/utils.py
 
 T = 8
 _SETUP: dict[str, SimpleNamespace] = {}
@@ -92,19 +92,13 @@ def test_parse_budgets_and_methods() -> None:
 
 # ------------------------------------------------------------------------------ reload vs cached
 def test_reload_equals_cached(tiny: SimpleNamespace) -> None:
-    from nsnet.evaluate.run import EvalContext, _score
+    from nsnet.evaluate.run import EvalContext
 
     methods = ["nsnet", "fused:sum", "fsm", "uniform", "random", "dense", "topk", "oracle"]
     reload_ctx = EvalContext(_cfg(tiny, methods=methods, path="reload", workers=1))
     cached_ctx = EvalContext(_cfg(tiny, methods=methods, path="cached"))
     assert reload_ctx.recognizer is not None and cached_ctx.recognizer is None
-    for spec in reload_ctx.methods:
-        pos_r, logits_r, ok_r, _ = _score(reload_ctx, spec, reload_ctx.samplers[spec.name], 3)
-        pos_c, logits_c, ok_c, _ = _score(cached_ctx, spec, cached_ctx.samplers[spec.name], 3)
-        assert ok_r.all() and ok_c.all()
-        np.testing.assert_array_equal(pos_r, pos_c, err_msg=spec.name)
-        # cached logits come from float16-cached features through the fitted head
-        np.testing.assert_allclose(logits_r, logits_c, atol=2e-2, err_msg=spec.name)
+    for spec, (logits_r, logits_c) in zip(reload_ctx.methods, assert_reload_equals_cached(reload_ctx, cached_ctx, 3)):
         np.testing.assert_allclose(average_frame_predictions(logits_r, False),
                                    average_frame_predictions(logits_c, False), atol=1e-3, err_msg=spec.name)
 

@@ -25,7 +25,7 @@ from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, write_st
 from nsnet.sampler.tsqnet_train import TSQPriors
 
 from test_evaluate import build_tiny_setup  # tests/test_evaluate.py (shared, built once per session)
-from utils import make_video  # tests/utils.py
+from utils import assert_reload_equals_cached, make_video  # tests/utils.py
 
 NUM_OBJECTS, TEXT_DIM = 12, 8
 
@@ -201,7 +201,7 @@ def tiny_tsq(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 @pytest.mark.parametrize("objects", ["light", "recognizer"])
 def test_evaluate_tsqnet_reload_equals_cached(tiny_tsq, objects) -> None:
     from nsnet.evaluate.config import EvaluateConfig
-    from nsnet.evaluate.run import EvalContext, _score, evaluate
+    from nsnet.evaluate.run import EvalContext, evaluate
 
     methods = ["tsqnet", "vqm", "tqm", "uniform"]
     cfg = dict(store=tiny_tsq.store, run_tsqnet=tiny_tsq.tsq[objects], budgets=[3], methods=methods, workers=0,
@@ -209,12 +209,7 @@ def test_evaluate_tsqnet_reload_equals_cached(tiny_tsq, objects) -> None:
     reload_ctx = EvalContext(EvaluateConfig(path="reload", **cfg))
     cached_ctx = EvalContext(EvaluateConfig(path="cached", **cfg))
     assert [m.name for m in reload_ctx.methods] == methods
-    for spec in reload_ctx.methods:
-        pos_r, logits_r, ok_r, _ = _score(reload_ctx, spec, reload_ctx.samplers[spec.name], 3)
-        pos_c, logits_c, ok_c, _ = _score(cached_ctx, spec, cached_ctx.samplers[spec.name], 3)
-        assert ok_r.all() and ok_c.all()
-        np.testing.assert_array_equal(pos_r, pos_c, err_msg=spec.name)
-        np.testing.assert_allclose(logits_r, logits_c, atol=2e-2, err_msg=spec.name)
+    assert_reload_equals_cached(reload_ctx, cached_ctx, 3)
     rows = {r.method: r for r in evaluate(EvaluateConfig(path="cached", **cfg)).rows}
     costs = evaluate(EvaluateConfig(path="cached", **{**cfg, "methods": ["tsqnet"]})).costs.samplers["tsqnet"]
     assert rows["tsqnet"].gflops == pytest.approx(rows["uniform"].gflops + reload_ctx.T * _light(reload_ctx)

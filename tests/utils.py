@@ -195,3 +195,21 @@ def make_csv_dataset(
         writer.writeheader()
         writer.writerows(rows)
     return csv_path
+
+
+def assert_reload_equals_cached(reload_ctx, cached_ctx, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Asserts, for every method of two EvalContexts (reload and cached path, same store/runs),
+    that both decode every video, select the same K positions and give the same per-frame logits
+    (atol 2e-2: cached logits come from float16-cached features through the fitted head).
+    Returns the (reload, cached) logits of each method, in method order."""
+    from nsnet.evaluate.run import _score
+
+    out = []
+    for spec in reload_ctx.methods:
+        pos_r, logits_r, ok_r, _ = _score(reload_ctx, spec, reload_ctx.samplers[spec.name], k)
+        pos_c, logits_c, ok_c, _ = _score(cached_ctx, spec, cached_ctx.samplers[spec.name], k)
+        assert ok_r.all() and ok_c.all()
+        np.testing.assert_array_equal(pos_r, pos_c, err_msg=spec.name)
+        np.testing.assert_allclose(logits_r, logits_c, atol=2e-2, err_msg=spec.name)
+        out.append((logits_r, logits_c))
+    return out
