@@ -52,6 +52,7 @@ class StoreLayout:
     annotations: dict[str, Any]
     command: str = ""
     chunk_videos: int = DEFAULT_CHUNK_VIDEOS
+    patches: dict[str, Any] | None = None  # AdaFocus geometry (schema.PATCH_ARRAYS); None: not extracted
 
     def identity(self) -> S.StoreIdentity:
         """Returns the identity that an existing store must match."""
@@ -61,6 +62,7 @@ class StoreLayout:
             recognizer=self.recognizer,
             class_names=tuple(self.class_names),
             video_ids=tuple(self.video_ids),
+            patches=self.patches,
         )
 
 
@@ -126,6 +128,7 @@ class FeatureStore:
             "fingerprint": identity.fingerprint(),
             "logits_source": "recognizer head" if layout.recognizer.get("num_classes") else None,
             "recognizer_head": None,
+            **({"patches": layout.patches} if layout.patches else {}),
         }
         tmp = path.parent / f".{path.name}.creating"
         shutil.rmtree(tmp, ignore_errors=True)  # left over by a killed creation
@@ -139,6 +142,13 @@ class FeatureStore:
         per_frame(S.LIGHT_FEATURES, light_dim, "float16", 0)
         per_frame(S.REC_FEATURES, rec_dim, "float16", 0)
         per_frame(S.REC_LOGITS, c, "float32", np.nan)
+        if layout.patches:
+            d_map, h_map, w_map = (int(v) for v in layout.patches["map_shape"])
+            g2 = len(layout.patches["boxes"])
+            group.create_array(S.LIGHT_MAPS, shape=(n, t, d_map, h_map, w_map), chunks=(cv, t, d_map, h_map, w_map),
+                               dtype="float16", compressors=None, fill_value=0)
+            group.create_array(S.PATCH_FEATURES, shape=(n, t, g2, rec_dim), chunks=(cv, t, g2, rec_dim),
+                               dtype="float16", compressors=None, fill_value=0)
         group.create_array(S.FRAME_INDICES, shape=(n, t), chunks=(cv, t), dtype="int32", fill_value=-1)
         group.create_array(S.LABELS, data=np.asarray(layout.labels, dtype=np.uint8), chunks=(cv, c))
         for name, values in ((S.SPLIT, layout.splits), (S.VIDEO_ID, layout.video_ids), (S.PATH, layout.paths)):
@@ -185,6 +195,7 @@ class FeatureStore:
             recognizer=self.recognizer_spec,
             class_names=tuple(self.class_names),
             video_ids=tuple(self.read(S.VIDEO_ID).tolist()),
+            patches=self.patches,
         )
 
     @property
@@ -221,6 +232,12 @@ class FeatureStore:
     def fingerprint(self) -> str:
         """Returns the sha256 identity digest (schema, T, models and weights, classes, videos)."""
         return str(self.attrs["fingerprint"])
+
+    @property
+    def patches(self) -> dict[str, Any] | None:
+        """Returns the AdaFocus candidate geometry (``schema.PATCH_ARRAYS`` exist) or None."""
+        value = self.attrs.get("patches")
+        return dict(value) if value else None
 
     @property
     def extractor_spec(self) -> dict[str, Any]:

@@ -26,6 +26,13 @@ FPS = "fps"  # [N]        float32
 DONE = "done"  # [N]        bool     processed (successfully or not); written after the data
 ERROR = "error"  # [N]        str      "" when extraction succeeded, else the reason
 
+# Optional AdaFocus arrays (`nsnet extract --patches G --patch-size P`); geometry in attrs["patches"]:
+# {"grid": G, "patch_size": P, "frame_size": [W, H] (the recognizer's input frame), "boxes":
+# [[x0, y0, x1, y1], ...] (G*G candidates, row-major, pixels of that frame), "map_shape": [D, h, w]}.
+LIGHT_MAPS = "light/feature_maps"  # [N, T, D, h, w] float16 light extractor's map before pooling
+PATCH_FEATURES = "patches/features"  # [N, T, G*G, D2] float16 local CNN (recognizer backbone) per candidate
+PATCH_ARRAYS = (LIGHT_MAPS, PATCH_FEATURES)
+
 PER_FRAME_ARRAYS = (LIGHT_FEATURES, REC_FEATURES, REC_LOGITS, FRAME_INDICES)
 PER_VIDEO_ARRAYS = (LABELS, SPLIT, VIDEO_ID, PATH, NUM_FRAMES, FPS, DONE, ERROR)
 
@@ -47,6 +54,7 @@ class StoreIdentity:
     recognizer: dict[str, Any]
     class_names: tuple[str, ...]
     video_ids: tuple[str, ...]
+    patches: dict[str, Any] | None = None  # AdaFocus candidate geometry; None: no patch arrays
 
     def comparable(self) -> dict[str, Any]:
         """Returns the JSON-able dict of identity fields used for mismatch checks."""
@@ -57,6 +65,7 @@ class StoreIdentity:
             "recognizer": spec_identity(self.recognizer),
             "class_names": list(self.class_names),
             "video_ids": list(self.video_ids),
+            **({"patches": json.loads(json.dumps(self.patches))} if self.patches else {}),
         }
 
     def fingerprint(self) -> str:
@@ -78,6 +87,8 @@ def identity_differences(stored: StoreIdentity, asked: StoreIdentity) -> list[st
     """Returns human-readable differences between a stored and an asked-for identity."""
     a, b = stored.comparable(), asked.comparable()
     diffs = []
+    if a.get("patches") != b.get("patches"):
+        diffs.append(f"patches: store has {_patch_text(a.get('patches'))}, asked {_patch_text(b.get('patches'))}")
     for key in ("T", "extractor", "recognizer", "class_names", "video_ids"):
         if a[key] == b[key]:
             continue
@@ -92,3 +103,8 @@ def identity_differences(stored: StoreIdentity, asked: StoreIdentity) -> list[st
         else:
             diffs.append(f"{key}: store has {a[key]!r}, asked {b[key]!r}")
     return diffs
+
+
+def _patch_text(patches: dict[str, Any] | None) -> str:
+    """Returns ``G=6 P=96`` (or ``none``) for an identity-mismatch message."""
+    return "none" if not patches else f"G={patches.get('grid')} P={patches.get('patch_size')}"
