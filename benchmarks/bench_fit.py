@@ -13,6 +13,12 @@ planted frames and seconds per epoch.
 
     python benchmarks/bench_fit.py --videos 500 --epochs 1            # reduced run
     python benchmarks/bench_fit.py --compare-widths --compare-videos 256 --compare-epochs 8
+
+``--compare-variants STORE`` trains each listed sampler variant (default NSNet and TSQNet) on the
+train split of a real store, in turns (A B A B ... ``--rounds`` times, so machine noise hits both
+alike), and prints seconds per epoch per variant and their ratio to the first one:
+
+    python benchmarks/bench_fit.py --skip-store --compare-variants STORE --variants nsnet tsqnet
 """
 
 from __future__ import annotations
@@ -110,6 +116,36 @@ def bench_widths(args: argparse.Namespace, console: Console) -> None:
     console.print(table)
 
 
+def bench_variants(args: argparse.Namespace, console: Console) -> None:
+    """Trains each of ``args.variants`` on the store's train split in alternating rounds; prints
+    median seconds per epoch (setup excluded: prototypes, text embeddings, object scores) per
+    variant, the total seconds per run (setup included) and the ratio to the first variant."""
+    base = {"epochs": args.variant_epochs, "width": args.width, "lr": args.compare_lr, "device": args.device}
+    cfgs = {v: SamplerConfig(name=v, variant=v, seed=0, **base).resolved() for v in args.variants}
+    arrays = {}
+    for v, cfg in cfgs.items():
+        t = time.perf_counter()
+        arrays[v] = load_sampler_arrays(args.compare_variants, cfg.train_split, rec_features=cfg.needs_rec_features(),
+                                        rec_logits=cfg.needs_rec_logits())
+        console.print(f"{v}: read {arrays[v].N} train videos (T={arrays[v].T}) in {time.perf_counter() - t:.1f} s")
+    epoch_s: dict[str, list[float]] = {v: [] for v in cfgs}
+    total_s: dict[str, list[float]] = {v: [] for v in cfgs}
+    for _ in range(args.rounds):
+        for v, cfg in cfgs.items():
+            result = train_sampler(arrays[v], cfg)
+            epoch_s[v] += list(result.epoch_seconds)
+            total_s[v].append(result.seconds)
+    table = Table(title=f"sampler training on {args.compare_variants} ({args.rounds} alternating rounds, "
+                        f"{args.variant_epochs} epochs each, width {args.width})")
+    for col in ("variant", "videos", "s/epoch (median)", "s/run incl. setup (median)", "ratio s/epoch vs " + args.variants[0]):
+        table.add_column(col)
+    ref = float(np.median(epoch_s[args.variants[0]]))
+    for v in cfgs:
+        med = float(np.median(epoch_s[v]))
+        table.add_row(v, str(arrays[v].N), f"{med:.2f}", f"{float(np.median(total_s[v])):.1f}", f"{med / ref:.2f}")
+    console.print(table)
+
+
 def main() -> None:
     """Parses the options and runs the benchmarks."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -128,6 +164,11 @@ def main() -> None:
     ap.add_argument("--compare-videos", type=int, default=256)
     ap.add_argument("--compare-epochs", type=int, default=8)
     ap.add_argument("--compare-lr", type=float, default=0.03)
+    ap.add_argument("--compare-variants", type=Path, default=None, metavar="STORE",
+                    help="train these sampler variants on STORE's train split, in turns")
+    ap.add_argument("--variants", nargs="+", default=["nsnet", "tsqnet"])
+    ap.add_argument("--variant-epochs", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -137,6 +178,8 @@ def main() -> None:
         bench_store_vs_memory(args, console)
     if args.compare_widths:
         bench_widths(args, console)
+    if args.compare_variants is not None:
+        bench_variants(args, console)
 
 
 if __name__ == "__main__":

@@ -40,9 +40,11 @@ from nsnet.sampler.train import fit_sampler  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
 from nsnet.store import schema as S  # noqa: E402
 
-TABLE1_METHODS = ["uniform", "random", "dense", "topk", "maxconf-l", "scsampler", "nsnet", "oracle"]
-RELOAD_METHODS = ["nsnet", "uniform"]
-SWEEP_METHODS = ["nsnet", "uniform", "maxconf-l", "oracle"]
+TABLE1_METHODS = ["uniform", "random", "dense", "topk", "maxconf-l", "scsampler", "nsnet", "tsqnet", "vqm", "tqm",
+                  "oracle"]
+RELOAD_METHODS = ["nsnet", "tsqnet", "uniform"]
+SWEEP_METHODS = ["nsnet", "tsqnet", "uniform", "maxconf-l", "oracle"]
+TRAINED_VARIANTS = ("nsnet", "maxconf-l", "scsampler", "tsqnet")
 FUSIONS = ["union", "intersection", "join", "sum", "max", "mul"]
 
 # Table 6a (VGM, FSM), 6d (FSM objectives), supp. B.1 (guide), Table 6c (encoders).
@@ -223,9 +225,9 @@ def sampler_localisation(store: FeatureStore, spans: dict, run_dir: Path, k: int
 
 
 def train_runs(store: Path, out: Path, seed: int, base: dict[str, Any]) -> dict[str, Path]:
-    """Trains (or reuses) the NSNet, MaxConf-L and SCSampler runs of one seed; returns their dirs."""
+    """Trains (or reuses) the NSNet, MaxConf-L, SCSampler and TSQNet runs of one seed; returns their dirs."""
     runs = {}
-    for variant in ("nsnet", "maxconf-l", "scsampler"):
+    for variant in TRAINED_VARIANTS:
         run_dir = out / f"seed{seed}" / variant
         if not (run_dir / "config.json").is_file():
             fit_sampler(store, run_dir, SamplerConfig(name=variant, variant=variant, seed=seed, **base), progress=False)
@@ -254,7 +256,7 @@ def run_seed(args: argparse.Namespace, seed: int, work: Path, store: FeatureStor
     runs = train_runs(args.store, work, seed, base)
     timings[f"train seed {seed}"] = time.perf_counter() - t
     common = dict(store=args.store, run=runs["nsnet"], run_maxconf_l=runs["maxconf-l"],
-                  run_scsampler=runs["scsampler"], seed=seed, quiet=True, split="val")
+                  run_scsampler=runs["scsampler"], run_tsqnet=runs["tsqnet"], seed=seed, quiet=True, split="val")
     t = time.perf_counter()
     cached = evaluate(EvaluateConfig(budgets=[args.k], methods=TABLE1_METHODS + ["fsm", "vgm"], path="cached",
                                      **common).validate())

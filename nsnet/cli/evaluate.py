@@ -68,6 +68,9 @@ def evaluate_command(
     run_maxconf_l: Annotated[Optional[Path], typer.Option("--run-maxconf-l", help="Trained maxconf-l run.")] = None,
     run_scsampler: Annotated[Optional[Path], typer.Option("--run-scsampler", help="Trained scsampler run.")] = None,
     run_tsqnet: Annotated[Optional[Path], typer.Option("--run-tsqnet", help="Trained tsqnet run (tsqnet, vqm, tqm).")] = None,
+    run_adafocus: Annotated[Optional[Path], typer.Option(
+        "--run-adafocus", help="Trained adafocus run (adafocus, adafocus+, random-patch, centre-patch, nsnet+adafocus); "
+        "the store needs the patch arrays (extract --patches).")] = None,
     seed: Seed = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=4096, help="Frames per recognizer forward.")] = 64,
     workers: Annotated[int, typer.Option("--workers", min=0, max=64, help="Decoding worker processes.")] = 2,
@@ -84,7 +87,7 @@ def evaluate_command(
     cfg = EvaluateConfig(
         store=store, run=run, budgets=budgets, methods=_methods(method), fusion=fusion.value, alpha=alpha,
         path=path.value, split=split, sweep=sweep_ks, plots=plots, out=out, run_maxconf_l=run_maxconf_l,
-        run_scsampler=run_scsampler, run_tsqnet=run_tsqnet, seed=seed, batch_size=batch_size, workers=workers, device=device.value,
+        run_scsampler=run_scsampler, run_tsqnet=run_tsqnet, run_adafocus=run_adafocus, seed=seed, batch_size=batch_size, workers=workers, device=device.value,
         quiet=quiet,
     )
     run_evaluate(cfg)

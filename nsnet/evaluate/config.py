@@ -15,6 +15,13 @@ scsampler       SCSampler-style per-frame sampler (needs ``--run-scsampler``)
 oracle          the guiding score g_i (uses the labels): the sampler upper bound
 tsqnet          TSQNet: VQM and TQM frames united (needs ``--run-tsqnet``)
 vqm / tqm       one TSQNet module alone (needs ``--run-tsqnet``)
+adafocus        AdaFocus: one policy-chosen patch per frame on all T, its own classifier
+                (needs ``--run-adafocus`` and a store extracted with ``--patches``)
+adafocus+       AdaFocus+ : also skips the local CNN on frames below the keep threshold
+random-patch    a random candidate patch per frame (AdaFocus's stage-I classifier)
+centre-patch    the centre candidate on every frame (stage-I classifier)
+nsnet+adafocus  AdaFocus on the K frames NSNet picks (needs ``--run`` and ``--run-adafocus``)
+tsqnet+adafocus AdaFocus on the K frames TSQNet picks (``--run-tsqnet`` and ``--run-adafocus``)
 ==============  ==========================================================================
 """
 
@@ -104,6 +111,7 @@ class EvaluateConfig:
     run_maxconf_l: Path | None = None
     run_scsampler: Path | None = None
     run_tsqnet: Path | None = None
+    run_adafocus: Path | None = None
     seed: int = 0
     batch_size: int = 64  # frames per recognizer forward (reload path)
     workers: int = 2  # decoding worker processes (reload path)

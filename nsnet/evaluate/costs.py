@@ -141,14 +141,53 @@ class _ObjectHead(nn.Module):
         return self.model.object_features(src)
 
 
+def adafocus_gflops(model: nn.Module, map_shape: tuple[int, int, int], global_dim: int, local_dim: int,
+                    local_backbone: nn.Module | None, patch_size: int) -> dict[str, float]:
+    """Returns {"policy_step", "skip_step", "classifier_step", "local_per_patch"} GFLOPs of an
+    AdaFocus model: π (1x1 conv + GRU step + head) and π' on one frame's map, f_C on one frame's
+    [global, local] features, and the local CNN (recognizer backbone) on one P x P patch."""
+    param = next(model.parameters())
+    maps = torch.zeros(1, 1, *map_shape, device=param.device)
+    g = torch.zeros(1, 1, global_dim, device=param.device)
+    loc = torch.zeros(1, 1, local_dim, device=param.device)
+    out = {"policy_step": count_module_gflops(_Call(model.choose_patches), maps),
+           "skip_step": 0.0,
+           "classifier_step": count_module_gflops(_Call(model.classify), g, loc),
+           "local_per_patch": 0.0}
+    if getattr(model, "skip", None) is not None:
+        out["skip_step"] = count_module_gflops(_Call(model.keep_mask), maps)
+    if local_backbone is not None:
+        lp = next(local_backbone.parameters())
+        out["local_per_patch"] = count_module_gflops(local_backbone, torch.zeros(1, 3, patch_size, patch_size,
+                                                                                 device=lp.device))
+    return out
+
+
+class _Call(nn.Module):
+    """A bound method as a module (for counting)."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+
 @dataclass
 class ComponentCosts:
-    """Measured per-component GFLOPs: recognizer and light extractor per frame, and the sampler
-    network of each loaded run (``samplers[run_key] = {"fem", "fsm", "vgm"}``)."""
+    """Measured per-component GFLOPs: recognizer and light extractor per frame, the sampler
+    network of each loaded run (``samplers[run_key] = {"fem", "fsm", "vgm"}``) and, with an
+    AdaFocus run, its parts (``patches``: policy / skip / classifier per step, local CNN per patch)."""
 
     rec_per_frame: float
     light_per_frame: float
     samplers: dict[str, dict[str, float]] = field(default_factory=dict)
+    patches: dict[str, float] = field(default_factory=dict)
+
+    def frame_sampler_cost(self, run_key: str) -> float:
+        """Returns the GFLOPs of a run's sampler network on one T-frame video (light CNN excluded)."""
+        return float(sum(self.samplers.get(run_key, {}).values()))
 
     def breakdown(self, spec: MethodSpec) -> CostBreakdown:
         """Returns the CostBreakdown of a method: sampler parts zero unless it runs them."""
@@ -185,11 +224,20 @@ def measure_costs(rec_spec: Mapping[str, Any], light_spec: Mapping[str, Any], nu
     """
     rec = frame_model_gflops(recognizer) if recognizer is not None else spec_gflops(rec_spec, num_classes)
     light = spec_gflops(light_spec)
-    samplers = {}
+    samplers: dict[str, dict[str, float]] = {}
+    patches: dict[str, float] = {}
     for key, run in runs.items():
+        if run is not None and getattr(run, "model", None) is not None and run.config.variant == "adafocus":
+            geo = run.meta.get("patches") or {}
+            with torch.random.fork_rng(devices=[]):
+                local = create_frame_model(str(rec_spec["name"]), "none", input_size=int(rec_spec["input_size"]),
+                                           resize_short=int(rec_spec["resize_short"]), device="cpu").backbone
+            patches = adafocus_gflops(run.model, tuple(geo["map_shape"]), int(light_spec["feature_dim"]),
+                                      int(rec_spec["feature_dim"]), local.eval(), int(geo["patch_size"]))
+            continue
         if run is not None and getattr(run, "model", None) is not None and hasattr(run.model, "object_features"):
             rec_backbone = spec_gflops(rec_spec) if run.model.cfg.objects == "recognizer" else 0.0
             samplers[key] = tsqnet_gflops(run.model, num_frames, rec_backbone)
         elif run is not None and getattr(run, "model", None) is not None:
             samplers[key] = sampler_gflops(run.model, num_frames, in_dim)
-    return ComponentCosts(rec_per_frame=rec, light_per_frame=light, samplers=samplers)
+    return ComponentCosts(rec_per_frame=rec, light_per_frame=light, samplers=samplers, patches=patches)

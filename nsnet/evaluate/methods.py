@@ -24,7 +24,9 @@ class MethodSpec:
 
     ``name``: canonical name (``nsnet``, ``fused:sum``, ``fsm``...); ``sampler``: registry name;
     ``fusion``: NSNet fusion strategy (fused methods only); ``run_key``: the trained run it needs;
-    ``all_frames``: the recognizer runs on all T frames; ``branches``: sampler heads that run.
+    ``all_frames``: the recognizer runs on all T frames; ``branches``: sampler heads that run;
+    ``patch``: a patch method (AdaFocus family, :mod:`nsnet.sampler.patch_methods`) whose
+    ``frame_key`` run (nsnet / tsqnet, or None: all T frames) picks the frames it looks at.
     """
 
     name: str
@@ -33,6 +35,8 @@ class MethodSpec:
     run_key: str | None = None
     all_frames: bool = False
     branches: tuple[str, ...] = ()
+    patch: bool = False
+    frame_key: str | None = None
 
     @property
     def label(self) -> str:
@@ -56,7 +60,9 @@ def method_spec(name: str, fusion: str = DEFAULT_FUSION) -> MethodSpec:
     cls = sampler_class(name)
     run_key = cls.variants[0] if cls.variants else None
     label = f"fused:{strategy}" if strategy else name
-    return MethodSpec(label, name, strategy, run_key, cls.all_frames, tuple(cls.branches))
+    patch = bool(getattr(cls, "patch_policy", False))
+    frame_key = getattr(cls, "frame_sampler", None) if patch else None
+    return MethodSpec(label, name, strategy, run_key, cls.all_frames, tuple(cls.branches), patch, frame_key)
 
 
 def resolve_methods(names: list[str], fusion: str, runs: dict[str, Any]) -> tuple[list[MethodSpec], list[str]]:
@@ -71,6 +77,10 @@ def resolve_methods(names: list[str], fusion: str, runs: dict[str, Any]) -> tupl
     specs = list({s.name: s for s in specs}.values())
     keep, notes = [], []
     for spec in specs:
+        if spec.frame_key and runs.get(spec.frame_key) is None:
+            notes.append(f"{spec.label} skipped: it needs a trained {spec.frame_key} run for its frames "
+                         f"({'--run' if spec.frame_key == 'nsnet' else '--run-' + spec.frame_key} DIR)")
+            continue
         if spec.run_key and runs.get(spec.run_key) is None:
             option = "--run" if spec.run_key == "nsnet" else f"--run-{spec.run_key}"
             if explicit and spec.run_key == "nsnet":
@@ -88,6 +98,10 @@ def build_sampler(spec: MethodSpec, runs: dict[str, Any], *, alpha: float, seed:
     """Returns the registry sampler for ``spec`` (trained ones built from the loaded runs)."""
     if spec.sampler == "nsnet":
         return create_sampler("nsnet", run=runs["nsnet"], fusion=spec.fusion, alpha=alpha, device=device)
+    if spec.patch:
+        frame_kwargs = {"fusion": DEFAULT_FUSION, "alpha": alpha} if spec.frame_key == "nsnet" else {}
+        return create_sampler(spec.sampler, run=runs[spec.run_key], device=device, seed=seed,
+                              frame_run=runs.get(spec.frame_key) if spec.frame_key else None, frame_kwargs=frame_kwargs)
     if spec.run_key:
         return create_sampler(spec.sampler, run=runs[spec.run_key], device=device)
     if spec.sampler == "random":

@@ -25,15 +25,18 @@ from nsnet.extract.video import VideoReadError, decode_worker_init, read_frames
 class FrameListDataset(Dataset):
     """Item i: the frames ``frame_numbers[i]`` of video ``paths[i]``, decoded and preprocessed.
 
-    Returns a dict with ``i``, ``x`` (float32 ``[K, 3, S, S]``) and ``decode_s``; or ``i`` and
-    ``error`` (one line) when the video cannot be decoded.
+    Returns a dict with ``i``, ``x`` (float32 ``[K, 3, S, S]``; with ``extra_transform`` also
+    ``x2``, the same frames through it) and ``decode_s``; or ``i`` and ``error`` (one line) when the
+    video cannot be decoded.
     """
 
-    def __init__(self, paths: list[str], frame_numbers: list[np.ndarray], transform: FrameTransform, short_side: int):
+    def __init__(self, paths: list[str], frame_numbers: list[np.ndarray], transform: FrameTransform, short_side: int,
+                 extra_transform: FrameTransform | None = None):
         if len(paths) != len(frame_numbers):
             raise ValueError(f"{len(paths)} paths but {len(frame_numbers)} frame lists")
         self.paths, self.frame_numbers = paths, frame_numbers
         self.transform, self.short_side = transform, int(short_side)
+        self.extra_transform = extra_transform
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -43,9 +46,13 @@ class FrameListDataset(Dataset):
         try:
             frames = read_frames(self.paths[i], np.asarray(self.frame_numbers[i], dtype=np.int64), self.short_side)
             x = self.transform(torch.from_numpy(frames))
+            x2 = None if self.extra_transform is None else self.extra_transform(torch.from_numpy(frames))
         except VideoReadError as err:  # decoder failures only: anything else is a bug and fails loudly
             return {"i": i, "error": str(err)}
-        return {"i": i, "x": x, "decode_s": time.perf_counter() - start}
+        item = {"i": i, "x": x, "decode_s": time.perf_counter() - start}
+        if x2 is not None:
+            item["x2"] = x2
+        return item
 
 
 

@@ -29,6 +29,7 @@ from nsnet.evaluate.cached import cached_logits, gather_frames
 from nsnet.evaluate.config import EvaluateConfig, EvaluateError
 from nsnet.evaluate.costs import ComponentCosts, measure_costs
 from nsnet.evaluate.methods import MethodSpec, build_sampler, resolve_methods, select_positions
+from nsnet.evaluate.patch_eval import patch_method_gflops
 from nsnet.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
 from nsnet.evaluate.reload import ReloadOutput, reload_outputs
 from nsnet.device import resolve_device
@@ -71,6 +72,7 @@ class EvaluationResult:
     meta: dict[str, Any]
     costs: ComponentCosts
     selections: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+    patches: dict[tuple[str, int], Any] = field(default_factory=dict)  # patch methods: their PatchScore
     context: "EvalContext | None" = None
 
 
@@ -94,10 +96,11 @@ class EvalContext:
             raise EvaluateError(f"{cfg.store}: no extracted videos in split {cfg.split!r}")
         self.runs: dict[str, Any] = {}
         for key, run_dir in (("nsnet", cfg.run), ("maxconf-l", cfg.run_maxconf_l), ("scsampler", cfg.run_scsampler),
-                             ("tsqnet", cfg.run_tsqnet)):
+                             ("tsqnet", cfg.run_tsqnet), ("adafocus", cfg.run_adafocus)):
             self.runs[key] = None if run_dir is None else load_run(run_dir, store=store, device=str(self.device))
-        if self.runs["nsnet"] is not None and self.runs["nsnet"].config.variant == "tsqnet" and self.runs["tsqnet"] is None:
-            self.runs["tsqnet"], self.runs["nsnet"] = self.runs["nsnet"], None  # --run of a TSQNet run
+        main_variant = None if self.runs["nsnet"] is None else self.runs["nsnet"].config.variant
+        if main_variant in ("tsqnet", "adafocus") and self.runs[main_variant] is None:
+            self.runs[main_variant], self.runs["nsnet"] = self.runs["nsnet"], None  # --run of a TSQNet / AdaFocus run
         self.methods, self.notes = resolve_methods(cfg.methods, cfg.fusion, self.runs)
         if cfg.path == "cached" and not store.has_logits:
             raise EvaluateError(f"{cfg.store}: the store has no recognizer logits for --path cached; "
@@ -132,6 +135,11 @@ class EvalContext:
             self.notes.append(f"mAP excludes {len(missing)} of {store.num_classes} classes with no positive video "
                               f"in split {cfg.split!r}: {shown}")
         self.excluded_classes = missing
+        self.grid = None
+        if any(m.patch for m in self.methods):
+            from nsnet.evaluate.patch_eval import require_patch_arrays
+
+            self.grid = require_patch_arrays(store)
 
     # ------------------------------------------------------------------ reload helpers
     def reload(self, positions: np.ndarray, desc: str, keep_features: bool = False) -> ReloadOutput:
@@ -155,8 +163,31 @@ def _metrics(logits: np.ndarray, labels: np.ndarray, ok: np.ndarray, multilabel:
     """Returns (mAP, top-1) of the videos in ``ok`` from their chosen frames' logits."""
     if not ok.any():
         raise EvaluateError("no video could be scored (every video failed to decode)")
-    probs = average_frame_predictions(logits[ok], multilabel)
-    return mean_average_precision(probs, labels[ok]), top1_accuracy(probs, labels[ok])
+    return _prob_metrics(average_frame_predictions(logits[ok], multilabel), labels[ok], np.ones(int(ok.sum()), bool))
+
+
+def _prob_metrics(probs: np.ndarray, labels: np.ndarray, ok: np.ndarray) -> tuple[float, float]:
+    """Returns (mAP, top-1) of the videos in ``ok`` from their video-level class probabilities."""
+    if not ok.any():
+        raise EvaluateError("no video could be scored (every video failed to decode)")
+    return mean_average_precision(probs[ok], labels[ok]), top1_accuracy(probs[ok], labels[ok])
+
+
+def _score_patch(ctx: EvalContext, spec: MethodSpec, sampler: Any, k: int) -> Any:
+    """Returns the PatchScore of a patch method (AdaFocus family) on the configured path."""
+    from nsnet.evaluate import patch_eval
+
+    if ctx.cfg.path == "cached":
+        return patch_eval.score_cached(ctx.store, ctx.rows, sampler, ctx.inputs, k)
+    from nsnet.extract.recognizer import load_extractor
+
+    if getattr(ctx, "extractor", None) is None:
+        ctx.extractor = load_extractor(ctx.store.extractor_spec, ctx.device)
+    return patch_eval.score_reload(
+        ctx.paths, ctx.frame_indices, ctx.grid, sampler, ctx.inputs, k, extractor=ctx.extractor, local=ctx.recognizer,
+        light_tf=FrameTransform.from_spec(ctx.store.extractor_spec), rec_tf=ctx.rec_transform,
+        short_side=ctx.short_side, batch_size=ctx.cfg.batch_size, workers=ctx.cfg.workers, quiet=ctx.cfg.quiet,
+        desc=f"reload {spec.label} K={k}")
 
 
 def _score(ctx: EvalContext, spec: MethodSpec, sampler: Sampler, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -197,13 +228,23 @@ def evaluate(cfg: EvaluateConfig, log: Any = None, on_row: Callable[[EvalRow], N
     budgets = cfg.all_budgets()
     for spec in ctx.methods:
         sampler = ctx.samplers[spec.name]
-        for k in ([ctx.T] if spec.sampler == "dense" else budgets):
+        all_t = spec.sampler == "dense" or (spec.patch and not spec.frame_key)
+        for k in ([ctx.T] if all_t else budgets):
             start = time.perf_counter()
-            positions, logits, ok, extra = _score(ctx, spec, sampler, k)
-            seconds = time.perf_counter() - start + extra
-            m_ap, top1 = _metrics(logits, ctx.labels, ok, ctx.store.multilabel)
+            if spec.patch:
+                score = _score_patch(ctx, spec, sampler, k)
+                positions, ok = score.positions, score.ok
+                m_ap, top1 = _prob_metrics(score.probs, ctx.labels, ok)
+                gflops = patch_method_gflops(costs, spec, score, ctx.T, spec.frame_key)
+                result.patches[(spec.name, int(k))] = score
+            else:
+                positions, logits, ok, extra = _score(ctx, spec, sampler, k)
+                start -= extra
+                m_ap, top1 = _metrics(logits, ctx.labels, ok, ctx.store.multilabel)
+                gflops = costs.per_video(spec, int(k), ctx.T)
+            seconds = time.perf_counter() - start
             row = EvalRow(method=spec.name, label=spec.label, fusion=spec.fusion, K=int(k), mAP=m_ap, top1=top1,
-                          gflops=costs.per_video(spec, int(k), ctx.T), seconds=seconds, path=cfg.path,
+                          gflops=gflops, seconds=seconds, path=cfg.path,
                           videos=int(ok.sum()), failed=int((~ok).sum()))
             result.rows.append(row)
             result.selections[(spec.name, int(k))] = positions

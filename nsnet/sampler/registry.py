@@ -18,7 +18,8 @@ from nsnet.errors import UserError
 from nsnet.sampler.base import Sampler
 
 _REGISTRY: dict[str, type[Sampler]] = {}
-_BUILTIN_MODULES = ("nsnet.sampler.rules", "nsnet.sampler.trained", "nsnet.sampler.tsqnet_samplers")
+_BUILTIN_MODULES = ("nsnet.sampler.rules", "nsnet.sampler.trained", "nsnet.sampler.tsqnet_samplers",
+                    "nsnet.sampler.patch_methods")
 S = TypeVar("S", bound=type[Sampler])
 
 

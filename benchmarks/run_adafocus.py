@@ -1,0 +1,215 @@
+"""AdaFocus benchmark on controlled stores with candidate patches (the AdaFocus issue).
+
+Prerequisites (commands and timings in benchmarks/RESULTS.md): controlled videos built with
+``build_controlled.py`` (full-frame events, and ``--pip`` picture-in-picture events), each extracted
+with ``nsnet extract ... --frames 16 --patches 6 --patch-size P`` for P = 96 and 128.
+
+    python benchmarks/run_adafocus.py --store full-96=STORE --store full-128=STORE \\
+        --store pip-96=STORE --store pip-128=STORE --seeds 0 1 2 --work WORK --out benchmarks/results
+
+For every store and seed: fit the recognizer head (event frames, once per store), train NSNet and
+AdaFocus (stages I-III; AdaFocus+ as a second run with the skip policy), then score on val, cached
+path: the full-frame recognizer on all T frames (dense), Uniform and NSNet at K, AdaFocus, random
+and centre patches, NSNet + AdaFocus at K, AdaFocus+. mAP and GFLOPs per video, mean +- std over the
+seeds, seconds per training stage; ``--reload-check`` also scores AdaFocus on the reload path for
+seed 0 and reports the largest difference to the cached path. Writes ``adafocus_table.json`` and
+``adafocus_gflops.png`` into ``--out`` and prints the Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
+from nsnet.evaluate.run import evaluate  # noqa: E402
+from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer  # noqa: E402
+from nsnet.sampler.config import SamplerConfig  # noqa: E402
+from nsnet.sampler.train import fit_sampler  # noqa: E402
+from nsnet.store import FeatureStore  # noqa: E402
+
+METHODS = ["dense", "uniform", "nsnet", "adafocus", "random-patch", "centre-patch", "nsnet+adafocus"]
+PLUS_METHODS = ["adafocus+"]
+
+
+def parse_stores(items: list[str]) -> dict[str, Path]:
+    """Returns {name: store path} from ``NAME=PATH`` items."""
+    out = {}
+    for item in items:
+        name, _, path = item.partition("=")
+        if not path:
+            raise SystemExit(f"--store expects NAME=PATH, got {item!r}")
+        out[name] = Path(path)
+    return out
+
+
+def ensure_head(store_path: Path, spans: Path | None) -> None:
+    """Fits the recognizer head (on the event frames of ``spans`` when given) unless fitted already."""
+    store = FeatureStore.open(store_path)
+    if not store.has_logits:
+        fit_recognizer(store_path, FitRecognizerConfig(segments=spans, quiet=True))
+
+
+def train(store: Path, run_dir: Path, cfg: SamplerConfig) -> Path:
+    """Trains ``cfg`` into ``run_dir`` unless a finished run is there; returns the run directory."""
+    if not (run_dir / "config.json").is_file():
+        fit_sampler(store, run_dir, cfg, progress=False)
+    return run_dir
+
+
+def stage_seconds(run_dir: Path) -> dict[str, float]:
+    """Returns the seconds of each AdaFocus training stage recorded in the run's config.json."""
+    meta = json.loads((run_dir / "config.json").read_text())
+    for key in ("stage_seconds", "stages"):
+        for holder in (meta, meta.get("meta", {}), meta.get("train", {})):
+            value = holder.get(key) if isinstance(holder, dict) else None
+            if isinstance(value, dict):
+                return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float))}
+    return {}
+
+
+def run_store(args: argparse.Namespace, name: str, store: Path, seed: int) -> dict[str, Any]:
+    """Trains and scores one store at one seed; returns (and caches) its rows."""
+    cache = args.work / name / f"seed{seed}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    work = args.work / name / f"seed{seed}"
+    base = {"epochs": args.epochs, "width": args.width, "lr": args.lr, "seed": seed}
+    nsnet = train(store, work / "nsnet", SamplerConfig(name="nsnet", variant="nsnet", **base))
+    af_opts = dict(args.adafocus)
+    ada = train(store, work / "adafocus", SamplerConfig(name="adafocus", variant="adafocus", seed=seed, adafocus=af_opts))
+    plus = None
+    if args.plus:
+        plus = train(store, work / "adafocus-plus", SamplerConfig(
+            name="adafocus-plus", variant="adafocus", seed=seed, adafocus={**af_opts, "skip": True}))
+    common = dict(store=store, run=nsnet, run_adafocus=ada, seed=seed, quiet=True, split="val", path="cached")
+    res = evaluate(EvaluateConfig(budgets=[args.k], methods=METHODS, **common).validate())
+    rows = [dict(r.to_dict(), method=r.method) for r in res.rows]
+    if plus is not None:
+        res_plus = evaluate(EvaluateConfig(budgets=[args.k], methods=PLUS_METHODS,
+                                           **{**common, "run_adafocus": plus}).validate())
+        rows += [r.to_dict() for r in res_plus.rows]
+    out: dict[str, Any] = {"rows": rows, "stage_seconds": stage_seconds(ada)}
+    if args.reload_check and seed == args.seeds[0]:
+        t = time.perf_counter()
+        reload = evaluate(EvaluateConfig(budgets=[args.k], methods=["adafocus", "nsnet+adafocus"],
+                                         **{**common, "path": "reload", "workers": 1}).validate())
+        cached = {r.method: r for r in res.rows}
+        out["reload_check"] = {r.method: {"mAP_reload": r.mAP, "mAP_cached": cached[r.method].mAP,
+                                          "choices_equal": bool(np.array_equal(
+                                              reload.patches[(r.method, r.K)].choices,
+                                              res.patches[(r.method, r.K)].choices)),
+                                          "max_prob_diff": float(np.nanmax(np.abs(
+                                              reload.patches[(r.method, r.K)].probs - res.patches[(r.method, r.K)].probs))),
+                                          "seconds": r.seconds}
+                               for r in reload.rows}
+        out["reload_check_s"] = time.perf_counter() - t
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(out, indent=1))
+    return out
+
+
+def aggregate(per_store: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Returns one row per (store, method, K): mAP mean +- std over seeds (in %), GFLOPs, seeds."""
+    rows = []
+    for name, seeds in per_store.items():
+        acc: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for res in seeds:
+            for r in res["rows"]:
+                acc.setdefault((r["method"], r["K"]), []).append(r)
+        for (method, k), entries in acc.items():
+            maps = 100 * np.asarray([e["mAP"] for e in entries])
+            rows.append({"store": name, "method": method, "K": k, "mAP": float(maps.mean()), "mAP_std": float(maps.std()),
+                         "top1": float(100 * np.mean([e["top1"] for e in entries])),
+                         "gflops": float(np.mean([e["gflops"] for e in entries])), "seeds": len(entries)})
+    return rows
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Draws mAP vs GFLOPs per video, one panel per event display (full frame / picture-in-picture)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = sorted({r["store"].split("-")[0] for r in rows})
+    fig, axes = plt.subplots(1, len(kinds), figsize=(6.2 * len(kinds), 4.4), squeeze=False)
+    markers = {"dense": "s", "uniform": "v", "nsnet": "o", "adafocus": "*", "random-patch": "x", "centre-patch": "+",
+               "nsnet+adafocus": "P", "adafocus+": "D"}
+    for ax, kind in zip(axes[0], kinds):
+        for r in [r for r in rows if r["store"].split("-")[0] == kind]:
+            size = r["store"].split("-")[-1]
+            ax.errorbar(r["gflops"], r["mAP"], yerr=r["mAP_std"], marker=markers.get(r["method"], "o"), ms=7,
+                        capsize=2, ls="none", label=f"{r['method']} ({size})")
+            ax.annotate(f"{r['method']} {size}", (r["gflops"], r["mAP"]), fontsize=6, xytext=(3, 3),
+                        textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("GFLOPs per video (log)")
+        ax.set_ylabel("mAP (%)")
+        ax.set_title(f"controlled, events {'picture-in-picture' if kind == 'pip' else 'full frame'}")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def render(rows: list[dict[str, Any]], seeds_out: dict[str, list[dict[str, Any]]]) -> str:
+    """Returns the Markdown table of the rows, the stage timings and the reload checks."""
+    lines = ["| store | method | K | mAP (%) | top-1 (%) | GFLOPs / video | seeds |", "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['store']} | {r['method']} | {r['K']} | {r['mAP']:.2f} ± {r['mAP_std']:.2f} | "
+                     f"{r['top1']:.1f} | {r['gflops']:.2f} | {r['seeds']} |")
+    lines += ["", "| store | seconds per AdaFocus stage (mean over seeds) |", "|---|---|"]
+    for name, seeds in seeds_out.items():
+        stages: dict[str, list[float]] = {}
+        for res in seeds:
+            for k, v in res.get("stage_seconds", {}).items():
+                stages.setdefault(k, []).append(v)
+        lines.append(f"| {name} | " + ", ".join(f"{k}: {np.mean(v):.1f} s" for k, v in stages.items()) + " |")
+    for name, seeds in seeds_out.items():
+        for res in seeds:
+            for method, chk in (res.get("reload_check") or {}).items():
+                lines.append(f"\nreload check {name} {method}: mAP reload {100 * chk['mAP_reload']:.2f} vs cached "
+                             f"{100 * chk['mAP_cached']:.2f}, same patches: {chk['choices_equal']}, max |Δp| "
+                             f"{chk['max_prob_diff']:.2e}, {chk['seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--store", action="append", required=True, help="NAME=PATH (name: full-96, pip-128, ...)")
+    ap.add_argument("--spans", action="append", default=[], help="NAME=spans.json (event frames for the head)")
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=0.03)
+    ap.add_argument("--adafocus", nargs="*", default=[], help="KEY=VALUE AdaFocus options (values as JSON)")
+    ap.add_argument("--plus", action="store_true", help="also train AdaFocus+ (skip policy) runs")
+    ap.add_argument("--reload-check", action="store_true")
+    args = ap.parse_args()
+    args.adafocus = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.adafocus)}
+    stores = parse_stores(args.store)
+    spans = {k: Path(v) for k, v in parse_stores(args.spans).items()}
+    for name, path in stores.items():
+        ensure_head(path, spans.get(name))
+    per_store = {name: [run_store(args, name, path, s) for s in args.seeds] for name, path in stores.items()}
+    rows = aggregate(per_store)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "adafocus_table.json").write_text(json.dumps({"rows": rows, "runs": per_store}, indent=1))
+    plot(rows, args.out / "adafocus_gflops.png")
+    print(render(rows, per_store))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Scoring the patch methods (AdaFocus and its baselines) on the cached and the reload path.
+
+Both paths run the same three steps for the K frames a method looks at (all T, or the K an NSNet /
+TSQNet run picks): the method chooses one candidate per frame from the light extractor's feature
+maps, the local CNN's feature of that candidate is fetched, and f_C classifies the video from the
+global (pooled light) and local features.
+
+* ``cached``: maps, pooled light features and candidate features are read from the store
+  (``light/feature_maps``, ``light/features``, ``patches/features``).
+* ``reload``: only the K frames are decoded; the light extractor runs on the whole frames (maps and
+  pooled features), the method chooses, the chosen P x P patch is cropped from the recognizer's
+  preprocessed frame and only that patch goes through the local CNN (the recognizer backbone).
+  Every recomputed feature is rounded through float16 as the store keeps it, so both paths choose
+  the same patches and give the same predictions up to float tolerance (a test proves it).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from nsnet.evaluate.config import EvaluateError
+from nsnet.evaluate.reload import FrameListDataset
+from nsnet.extract.models import FrameModel
+from nsnet.extract.patches import PatchGrid, feature_maps, patch_features
+from nsnet.extract.transforms import FrameTransform
+from nsnet.extract.video import decode_worker_init
+from nsnet.progress import progress_bar
+from nsnet.store import schema as S
+
+VIDEOS_PER_BATCH = 64  # cached path: videos whose maps are in memory at once
+
+
+@dataclass
+class PatchScore:
+    """What one patch method produced on N videos: frame ``positions`` [N, K], ``choices`` [N, K]
+    (candidate index per frame), ``keep`` [N, K] (local CNN ran), ``probs`` [N, C] and ``ok`` [N]
+    (decoded; reload path)."""
+
+    positions: np.ndarray
+    choices: np.ndarray
+    keep: np.ndarray
+    probs: np.ndarray
+    ok: np.ndarray
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+def require_patch_arrays(store: Any) -> PatchGrid:
+    """Returns the store's candidate geometry; raises EvaluateError when it has no patch arrays."""
+    if not store.patches:
+        raise EvaluateError(f"{store.path}: the store has no AdaFocus patch arrays; extract it with "
+                            "`nsnet extract ... --patches G --patch-size P`")
+    return PatchGrid.from_attrs(store.patches)
+
+
+def score_cached(store: Any, rows: np.ndarray, method: Any, inputs: Any, k: int) -> PatchScore:
+    """Returns the PatchScore of ``method`` on the store's ``rows`` from cached tensors only."""
+    require_patch_arrays(store)
+    positions = method.frames(inputs, k)
+    n, kk = positions.shape
+    choices = np.zeros((n, kk), dtype=np.int64)
+    keep = np.ones((n, kk), dtype=bool)
+    probs = []
+    for lo in range(0, n, VIDEOS_PER_BATCH):
+        hi = min(lo + VIDEOS_PER_BATCH, n)
+        pos = positions[lo:hi]
+        maps = _take_frames(store.read(S.LIGHT_MAPS, rows[lo:hi]), pos)
+        choices[lo:hi] = method.choose(maps)
+        keep[lo:hi] = method.keep(maps)
+        cand = _take_frames(store.read(S.PATCH_FEATURES, rows[lo:hi]), pos)  # [B, K, G*G, D2]
+        local = np.take_along_axis(cand, choices[lo:hi, :, None, None], axis=2)[:, :, 0]
+        global_feats = np.take_along_axis(inputs.light[lo:hi], pos[:, :, None], axis=1)
+        probs.append(method.predict(global_feats, local.astype(np.float32), keep[lo:hi]))
+    return PatchScore(positions, choices, keep, np.concatenate(probs), np.ones(n, dtype=bool))
+
+
+def _take_frames(per_frame: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Returns ``per_frame[n, positions[n]]`` for [N, T, ...] arrays and [N, K] positions."""
+    idx = positions.reshape(positions.shape + (1,) * (per_frame.ndim - 2))
+    return np.take_along_axis(per_frame, idx, axis=1)
+
+
+def score_reload(
+    paths: list[str], frame_indices: np.ndarray, grid: PatchGrid, method: Any, inputs: Any, k: int, *,
+    extractor: FrameModel, local: FrameModel, light_tf: FrameTransform, rec_tf: FrameTransform, short_side: int,
+    batch_size: int = 64, workers: int = 0, quiet: bool = True, desc: str = "reload patches",
+) -> PatchScore:
+    """Returns the PatchScore of ``method`` recomputed from the videos: decode the K frames, light
+    CNN on whole frames, choose, local CNN on the chosen patches only.
+
+    ``frame_indices`` [N, T] maps positions to frame numbers (the store's); ``inputs`` are the
+    cached sampler inputs (a frame sampler such as NSNet selects from the cached light features, as
+    on the NSNet reload path). Videos that fail to decode get ``ok`` False and NaN probabilities.
+    """
+    positions = method.frames(inputs, k)
+    n, kk = positions.shape
+    frame_numbers = np.take_along_axis(np.asarray(frame_indices, dtype=np.int64), positions, axis=1)
+    device = next(extractor.parameters()).device
+    choices = np.zeros((n, kk), dtype=np.int64)
+    keep = np.zeros((n, kk), dtype=bool)
+    probs: np.ndarray | None = None
+    ok = np.ones(n, dtype=bool)
+    errors: dict[int, str] = {}
+    dataset = FrameListDataset(list(paths), list(frame_numbers), light_tf, short_side, extra_transform=rec_tf)
+    loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers,
+                        worker_init_fn=decode_worker_init if workers else None,
+                        prefetch_factor=4 if workers else None)
+    with progress_bar(disable=quiet, transient=True) as bar:
+        task = bar.add_task(desc, total=n)
+        for item in loader:
+            i = int(item["i"])
+            bar.advance(task)
+            if "error" in item:
+                ok[i], errors[i] = False, str(item["error"])
+                continue
+            maps, pooled = feature_maps(extractor, item["x"], batch_size, device)
+            maps = _as_stored(maps)[None]
+            pooled = _as_stored(pooled)[None]
+            choices[i] = method.choose(maps)[0]
+            keep[i] = method.keep(maps)[0]
+            local_feats = np.zeros((1, kk, local.spec.feature_dim), dtype=np.float32)
+            kept = np.nonzero(keep[i])[0]
+            if kept.size:
+                frames = item["x2"][torch.from_numpy(kept)]
+                local_feats[0, kept] = _as_stored(patch_features(local, frames, grid, batch_size, device,
+                                                                 index=choices[i, kept]))
+            p = method.predict(pooled, local_feats, keep[i][None])
+            if probs is None:
+                probs = np.full((n, p.shape[1]), np.nan, dtype=np.float64)
+            probs[i] = p[0]
+    if probs is None:
+        raise EvaluateError("no video could be scored (every video failed to decode)")
+    return PatchScore(positions, choices, keep, probs, ok, errors)
+
+
+def _as_stored(x: np.ndarray) -> np.ndarray:
+    """Returns float32 ``x`` rounded through float16, the precision the store keeps."""
+    return np.asarray(x, dtype=np.float32).astype(np.float16).astype(np.float32)
+
+
+def patch_method_gflops(costs: Any, spec: Any, score: PatchScore, T: int, frame_key: str | None) -> float:
+    """Returns the mean GFLOPs per video of a patch method: light CNN on all T frames (its maps
+    feed π; NSNet / TSQNet need them anyway) + the frame sampler (if any) + π on the K frames (not
+    for the random / centre baselines) + the local CNN on every kept patch + f_C on the K steps."""
+    k = score.positions.shape[1]
+    kept = float(score.keep[score.ok].sum(axis=1).mean()) if score.ok.any() else float(k)
+    parts = costs.patches
+    total = costs.light_per_frame * T + parts["classifier_step"] * k + parts["local_per_patch"] * kept
+    if "policy" in spec.branches:
+        total += parts["policy_step"] * k
+    if "skip" in spec.branches:
+        total += parts["skip_step"] * k
+    if frame_key:
+        total += costs.frame_sampler_cost(frame_key)
+    return float(total)

@@ -1,0 +1,183 @@
+"""Patch methods (AdaFocus, ICCV 2021): recognise a video from one P x P candidate patch per frame.
+
+A patch method answers three questions, each from cached-or-recomputed tensors:
+
+* **which frames** (:meth:`PatchMethod.frames`): all T (AdaFocus and its baselines) or the K an
+  NSNet / TSQNet run selects, in time order (``nsnet+adafocus``, ``tsqnet+adafocus``);
+* **which patch of each frame** (:meth:`PatchMethod.choose`): the AdaFocus policy π on the light
+  extractor's feature maps (argmax), a random candidate, or the centre one;
+* **what the video is** (:meth:`PatchMethod.predict`): the AdaFocus classifier f_C on the global
+  (pooled light) and local (patch) features of those frames -- not the recognizer's head.
+
+``adafocus+`` also skips the local CNN on the frames whose keep probability (π', Eq. 8) is below
+the run's threshold ρ (:meth:`PatchMethod.keep`). The random and centre baselines (paper Table 5)
+use the classifier of stage I, which was trained on random candidates, when the run kept it.
+
+`nsnet evaluate` scores these methods on the cached path (index the stored candidate features)
+or the reload path (decode, run the light CNN, crop, run the local CNN on the patch only):
+:mod:`nsnet.evaluate.patch_eval`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from nsnet.numeric import check_budget
+from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
+from nsnet.sampler.registry import create_sampler, register_sampler
+
+
+class PatchMethod(Sampler):
+    """Base of the patch methods; built from an AdaFocus run (``run``), plus a frame-sampler run
+    (``frame_run``) for the methods that look at K frames only."""
+
+    trained = True
+    patch_policy: ClassVar[bool] = True
+    variants = ("adafocus",)
+    branches = ("policy",)
+    table_order = 20
+    frame_sampler: ClassVar[str | None] = None  # registry name that picks the K frames (None: all T)
+    classifier_stage: ClassVar[str] = "final"  # which f_C predicts: "final" (stage III) or "random" (stage I)
+
+    def __init__(self, run: Any, frame_run: Any = None, device: str = "cpu", seed: int = 0,
+                 frame_kwargs: dict[str, Any] | None = None) -> None:
+        if run is None or getattr(run, "model", None) is None or run.config.variant != "adafocus":
+            raise SamplerError(f"sampler {self.name!r} needs a trained AdaFocus run (--run-adafocus)")
+        self.run, self.model = run, run.model
+        self.device = torch.device(device)
+        self.seed = int(seed)
+        self.frame_selector: Sampler | None = None
+        if self.frame_sampler is not None:
+            if frame_run is None:
+                raise SamplerError(f"sampler {self.name!r} needs a {self.frame_sampler} run for its frames")
+            self.frame_selector = create_sampler(self.frame_sampler, run=frame_run, device=device,
+                                                 **(frame_kwargs or {}))
+
+    @property
+    def num_candidates(self) -> int:
+        """Returns G * G, the number of candidate patches per frame."""
+        return int(self.model.config.num_candidates)
+
+    def frames(self, inputs: SamplerInputs, k: int) -> np.ndarray:
+        """Returns np.int64 [N, K] frame positions in time order (all T when no frame sampler)."""
+        if self.frame_selector is None:
+            return np.tile(np.arange(inputs.T, dtype=np.int64), (inputs.N, 1))
+        k = check_budget(k, inputs.T)
+        return np.sort(np.asarray(self.frame_selector.select(inputs, k), dtype=np.int64), axis=1)
+
+    def scores(self, inputs: SamplerInputs) -> np.ndarray:
+        """Returns [N, T] frame scores: the frame sampler's, or all ones (every frame is looked at)."""
+        if self.frame_selector is not None:
+            return self.frame_selector.scores(inputs)
+        return np.ones((inputs.N, inputs.T), dtype=np.float64)
+
+    @torch.no_grad()
+    def choose(self, maps: np.ndarray) -> np.ndarray:
+        """Returns np.int64 [N, K] candidate indices for the feature maps [N, K, D, h, w] (argmax of π)."""
+        x = torch.from_numpy(np.asarray(maps, dtype=np.float32)).to(self.device)
+        return self.model.choose_patches(x).cpu().numpy().astype(np.int64)
+
+    @torch.no_grad()
+    def keep(self, maps: np.ndarray) -> np.ndarray:
+        """Returns bool [N, K]: frames whose patch goes through the local CNN (all of them here)."""
+        return np.ones(np.asarray(maps).shape[:2], dtype=bool)
+
+    @torch.no_grad()
+    def predict(self, global_feats: np.ndarray, local_feats: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+        """Returns float64 [N, C] class probabilities from f_C on the K frames' global [N, K, D] and
+        local [N, K, D2] features (local features of frames with ``keep`` False are zeroed, Eq. 9)."""
+        model = self._classifier()
+        g = torch.from_numpy(np.asarray(global_feats, dtype=np.float32)).to(self.device)
+        loc = torch.from_numpy(np.asarray(local_feats, dtype=np.float32)).to(self.device)
+        mask = None if keep is None else torch.from_numpy(np.asarray(keep, dtype=bool)).to(self.device)
+        return model.classify(g, loc, mask).double().cpu().numpy()
+
+    def _classifier(self) -> Any:
+        """Returns the model whose f_C predicts (the stage-I one for the random/centre baselines)."""
+        if self.classifier_stage == "random":
+            return getattr(self.run, "random_patch_model", None) or self.model
+        return self.model
+
+
+@register_sampler("adafocus")
+class AdaFocusMethod(PatchMethod):
+    """AdaFocus: π picks one candidate per frame on all T frames, f_C classifies."""
+
+    table_order = 20
+
+
+@register_sampler("adafocus+")
+class AdaFocusPlusMethod(PatchMethod):
+    """AdaFocus+ (§3.3): AdaFocus, and π' skips the local CNN where p^B < ρ."""
+
+    branches = ("policy", "skip")
+    table_order = 21
+
+    def __init__(self, run: Any, **kw: Any) -> None:
+        super().__init__(run, **kw)
+        if getattr(self.model, "skip", None) is None:
+            raise SamplerError("adafocus+ needs an AdaFocus run trained with the skip policy (--adafocus skip=true)")
+
+    @torch.no_grad()
+    def keep(self, maps: np.ndarray) -> np.ndarray:
+        """Returns bool [N, K]: frames with keep probability p^B >= ρ (the run's threshold)."""
+        x = torch.from_numpy(np.asarray(maps, dtype=np.float32)).to(self.device)
+        return self.model.keep_mask(x).cpu().numpy().astype(bool)
+
+
+@register_sampler("random-patch")
+class RandomPatchMethod(PatchMethod):
+    """Baseline: a random candidate per frame (seeded), classified by the stage-I f_C."""
+
+    branches = ()
+    table_order = 22
+    classifier_stage = "random"
+
+    def choose(self, maps: np.ndarray) -> np.ndarray:
+        """Returns np.int64 [N, K] uniformly random candidate indices (seeded by ``seed``)."""
+        n, k = np.asarray(maps).shape[:2]
+        return np.random.default_rng(self.seed).integers(0, self.num_candidates, size=(n, k), dtype=np.int64)
+
+
+@register_sampler("centre-patch")
+class CentrePatchMethod(PatchMethod):
+    """Baseline: the candidate nearest the frame centre on every frame, stage-I f_C."""
+
+    branches = ()
+    table_order = 23
+    classifier_stage = "random"
+
+    def choose(self, maps: np.ndarray) -> np.ndarray:
+        """Returns np.int64 [N, K] filled with the centre candidate's index."""
+        n, k = np.asarray(maps).shape[:2]
+        return np.full((n, k), centre_candidate(self.run), dtype=np.int64)
+
+
+@register_sampler("nsnet+adafocus")
+class NSNetAdaFocusMethod(PatchMethod):
+    """NSNet picks K frames (its default fusion), AdaFocus looks at one patch of each."""
+
+    table_order = 24
+    frame_sampler = "nsnet"
+
+
+@register_sampler("tsqnet+adafocus")
+class TSQNetAdaFocusMethod(PatchMethod):
+    """TSQNet picks K frames, AdaFocus looks at one patch of each."""
+
+    table_order = 25
+    frame_sampler = "tsqnet"
+
+
+def centre_candidate(run: Any) -> int:
+    """Returns the index of the candidate box whose centre is nearest the frame centre (ties: lowest)."""
+    geometry = run.meta.get("patches") or {}
+    boxes = np.asarray(geometry.get("boxes", []), dtype=np.float64)
+    if boxes.size == 0:
+        raise SamplerError("the AdaFocus run does not record its candidate boxes")
+    w, h = geometry["frame_size"]
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
+    return int(np.argmin(((centres - [w / 2.0, h / 2.0]) ** 2).sum(axis=1)))
