@@ -52,7 +52,8 @@ def assert_same_store(a: Path, b: Path) -> None:
 @pytest.mark.parametrize(
     ("option", "value"),
     [("--frames", "0"), ("--format", "nope"), ("--device", "tpu"), ("--workers", "-1"), ("--extractor-size", "8"),
-     ("--chunk-videos", "0"), ("--batch-size", "0"), ("--frames", "many")],
+     ("--chunk-videos", "0"), ("--batch-size", "0"), ("--frames", "many"), ("--patches", "0"),
+     ("--patch-size", "0"), ("--patches", "two")],
 )
 def test_bad_option_values_are_usage_errors(dataset: Path, tmp_path: Path, option: str, value: str) -> None:
     result = invoke("extract", dataset, "--out", tmp_path / "s.zarr", option, value)
@@ -80,6 +81,27 @@ def test_rerun_with_different_frames_is_a_one_line_refusal(store_path: Path, dat
     assert result.exit_code == 2
     assert_one_line_error(result.stderr, "refusing", "T: store has 8, asked 6")
     assert FeatureStore.open(store_path).T == 8
+
+
+def test_patch_size_without_patches_is_a_one_line_error(dataset: Path, tmp_path: Path) -> None:
+    result = invoke("extract", dataset, "--out", tmp_path / "s.zarr", *SMALL_CLI, "--patch-size", "32")
+    assert result.exit_code == 2
+    assert_one_line_error(result.stderr, "--patch-size needs --patches G")
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_patch_larger_than_the_recognizer_input_is_a_one_line_error(dataset: Path, tmp_path: Path) -> None:
+    result = invoke("extract", dataset, "--out", tmp_path / "s.zarr", *SMALL_CLI, "--patches", "3")  # P = 96 > 64
+    assert result.exit_code == 2
+    assert_one_line_error(result.stderr, "patch size P must be between 1 and 64 (the 64x64 frame), got 96")
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_store_without_patches_refuses_to_resume_with_patches(store_path: Path, dataset: Path) -> None:
+    result = invoke("extract", dataset, "--out", store_path, *SMALL_CLI, "--patches", "2", "--patch-size", "32")
+    assert result.exit_code == 2
+    assert_one_line_error(result.stderr, "refusing", "patches: store has none, asked G=2 P=32")
+    assert FeatureStore.open(store_path).patches is None
 
 
 # ------------------------------------------------------------------------------------ bad videos

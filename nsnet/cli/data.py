@@ -49,6 +49,11 @@ def extract(
     device: DeviceOption = Device.auto,
     chunk_videos: Annotated[Optional[int], typer.Option("--chunk-videos", min=1, max=4096,
         help="Videos per store chunk (default 32).")] = None,
+    patches: Annotated[Optional[int], typer.Option("--patches", min=1, max=32,
+        help="AdaFocus: also cache a G x G grid of candidate patches per frame (light feature maps and the "
+        "recognizer backbone's feature of every patch). Off by default.")] = None,
+    patch_size: Annotated[Optional[int], typer.Option("--patch-size", min=1, max=1024,
+        help="AdaFocus: candidate patch side P in recognizer-input pixels (default 96; needs --patches).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any video failed.")] = False,
     quiet: Quiet = False,
 ) -> None:
@@ -61,6 +66,7 @@ def extract(
         extractor_size=extractor_size, weights=weights, recognizer=recognizer, recognizer_size=recognizer_size,
         recognizer_weights=recognizer_weights, recognizer_checkpoint=recognizer_checkpoint, batch_size=batch_size,
         workers=workers, device=device.value, strict=strict, chunk_videos=chunk_videos,
+        patches=patches, patch_size=patch_size,
         command="nsnet " + " ".join(sys.argv[1:]), quiet=quiet,
     )
     store = run_extract(cfg)

@@ -9,6 +9,7 @@ from nsnet.errors import ConfigError
 
 DEFAULT_EXTRACTOR = "mobilenetv2_100"
 DEFAULT_RECOGNIZER = "tf_efficientnet_lite0"
+DEFAULT_PATCH_SIZE = 96  # AdaFocus's smallest patch (P^2 = 96^2, Fig. 5) when only --patches G is given
 
 
 @dataclass
@@ -32,6 +33,8 @@ class ExtractConfig:
     device: str = "auto"
     strict: bool = False
     chunk_videos: int | None = None
+    patches: int | None = None  # AdaFocus: G x G candidate patches per frame; None: no patch arrays
+    patch_size: int | None = None  # AdaFocus: candidate side P in recognizer-input pixels (default 96)
     command: str = ""
     quiet: bool = False
     extra: dict = field(default_factory=dict)
@@ -48,3 +51,16 @@ class ExtractConfig:
             raise ConfigError(f"--workers must be >= 0, got {self.workers}")
         if self.chunk_videos is not None and self.chunk_videos < 1:
             raise ConfigError(f"--chunk-videos must be >= 1, got {self.chunk_videos}")
+        if self.patches is not None and self.patches < 1:
+            raise ConfigError(f"--patches must be >= 1, got {self.patches}")
+        if self.patch_size is not None and self.patches is None:
+            raise ConfigError("--patch-size needs --patches G (the G x G grid of candidate patches)")
+        if self.patch_size is not None and self.patch_size < 1:
+            raise ConfigError(f"--patch-size must be >= 1, got {self.patch_size}")
+
+    @property
+    def patch_side(self) -> int | None:
+        """Returns the candidate patch side P (None when no patches are asked for)."""
+        if self.patches is None:
+            return None
+        return self.patch_size if self.patch_size is not None else DEFAULT_PATCH_SIZE

@@ -4,6 +4,10 @@ Decoding runs in DataLoader worker processes while the main process runs the two
 decode and forward overlap. Work is organised by store chunks: each rank of a ``torchrun`` job
 owns whole chunks (round-robin), buffers one chunk in memory and writes it in one go, data first
 and ``done`` flags last. A re-run skips finished chunks and recomputes the rest from scratch.
+
+With ``--patches G`` (AdaFocus) each frame also gets the light extractor's map before pooling
+(its pooled features come from the same forward) and the recognizer backbone's features of all
+G*G candidate crops of the recognizer's input frame (:mod:`nsnet.extract.patches`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from nsnet.extract.config import ExtractConfig
 from nsnet.extract.frames import plan_frame_indices
 from nsnet.device import resolve_device
 from nsnet.extract.models import FrameModel, create_frame_model, run_model
+from nsnet.extract.patches import PatchGrid, feature_map_shape, feature_maps, patch_features
 from nsnet.extract.transforms import FrameTransform, decode_short_side
 from nsnet.extract.video import VideoReadError, decode_worker_init, keep_freed_memory, probe_video, read_frames
 from nsnet.extract.weights import sha256_state_dict
@@ -90,7 +95,16 @@ class _Dist:
             torch.distributed.destroy_process_group()
 
 
-def _layout(cfg: ExtractConfig, manifest: Manifest, extractor: FrameModel, recognizer: FrameModel) -> StoreLayout:
+def patch_grid(cfg: ExtractConfig, recognizer: FrameModel) -> PatchGrid | None:
+    """Returns the candidate grid on the recognizer's input frame (None without ``--patches``)."""
+    if cfg.patches is None:
+        return None
+    size = recognizer.spec.input_size
+    return PatchGrid(cfg.patches, cfg.patch_side, size, size)
+
+
+def _layout(cfg: ExtractConfig, manifest: Manifest, extractor: FrameModel, recognizer: FrameModel,
+            grid: PatchGrid | None) -> StoreLayout:
     entries = manifest.entries
     return StoreLayout(
         video_ids=[e.video_id for e in entries],
@@ -106,10 +120,12 @@ def _layout(cfg: ExtractConfig, manifest: Manifest, extractor: FrameModel, recog
                      "root": str(cfg.root) if cfg.root else None},
         command=cfg.command or " ".join(sys.argv),
         chunk_videos=cfg.chunk_videos or DEFAULT_CHUNK_VIDEOS,
+        patches=grid.to_attrs(feature_map_shape(extractor)) if grid else None,
     )
 
 
-def _empty_chunk(n: int, T: int, d_light: int, d_rec: int, c: int | None) -> dict[str, np.ndarray]:
+def _empty_chunk(n: int, T: int, d_light: int, d_rec: int, c: int | None,
+                 patches: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
     out = {
         S.LIGHT_FEATURES: np.zeros((n, T, d_light), np.float16),
         S.REC_FEATURES: np.zeros((n, T, d_rec), np.float16),
@@ -120,6 +136,9 @@ def _empty_chunk(n: int, T: int, d_light: int, d_rec: int, c: int | None) -> dic
     }
     if c:
         out[S.REC_LOGITS] = np.full((n, T, c), np.nan, np.float32)
+    if patches:
+        out[S.LIGHT_MAPS] = np.zeros((n, T, *patches["map_shape"]), np.float16)
+        out[S.PATCH_FEATURES] = np.zeros((n, T, len(patches["boxes"]), d_rec), np.float16)
     return out
 
 
@@ -128,6 +147,11 @@ def _iter_loader(dataset: VideoFrames, workers: int, pin: bool) -> Iterator[dict
                         worker_init_fn=decode_worker_init if workers else None, pin_memory=pin,
                         prefetch_factor=2 if workers else None, persistent_workers=False)
     yield from loader
+
+
+def _crop_batch(batch_size: int, grid: PatchGrid) -> int:
+    """Returns how many P x P crops go through one forward: about the pixels of ``batch_size`` frames."""
+    return max(batch_size, batch_size * (grid.width * grid.height) // (grid.patch_size**2))
 
 
 def create_models(cfg: ExtractConfig, device: torch.device | str = "cpu") -> tuple[FrameModel, FrameModel]:
@@ -178,7 +202,8 @@ def _extract(cfg: ExtractConfig, dist: _Dist) -> FeatureStore:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     manifest = Manifest.load(cfg.annotations, format=cfg.format, root=cfg.root)
     extractor, recognizer = create_models(cfg, device)
-    layout = _layout(cfg, manifest, extractor, recognizer)
+    grid = patch_grid(cfg, recognizer)
+    layout = _layout(cfg, manifest, extractor, recognizer, grid)
     log = console(quiet=cfg.quiet or dist.rank != 0)
     if dist.rank == 0:
         missing = manifest.missing()
@@ -216,7 +241,8 @@ def _extract(cfg: ExtractConfig, dist: _Dist) -> FeatureStore:
             c = chunk_of_row[row]
             lo = ranges[c][0]
             buf = buffers.setdefault(c, _empty_chunk(ranges[c][1] - lo, cfg.frames, extractor.spec.feature_dim,
-                                                     recognizer.spec.feature_dim, num_logit_classes))
+                                                     recognizer.spec.feature_dim, num_logit_classes,
+                                                     layout.patches))
             i = row - lo
             if "error" in item:
                 failures += 1
@@ -224,7 +250,13 @@ def _extract(cfg: ExtractConfig, dist: _Dist) -> FeatureStore:
                 log.print(f"[red]failed[/red] {escape(str(paths[row]))}: {escape(item['error'])}", markup=True,
                           highlight=False, soft_wrap=True)
             else:
-                lf, _ = run_model(extractor, item["light"], cfg.batch_size, device)
+                if grid is None:
+                    lf, _ = run_model(extractor, item["light"], cfg.batch_size, device)
+                else:  # the map and its pooled features from one forward
+                    maps, lf = feature_maps(extractor, item["light"], cfg.batch_size, device)
+                    buf[S.LIGHT_MAPS][i] = maps
+                    buf[S.PATCH_FEATURES][i] = patch_features(recognizer, item["rec"], grid,
+                                                              _crop_batch(cfg.batch_size, grid), device)
                 rf, rl = run_model(recognizer, item["rec"], cfg.batch_size, device)
                 buf[S.LIGHT_FEATURES][i] = lf
                 buf[S.REC_FEATURES][i] = rf

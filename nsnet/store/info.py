@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
+import numpy as np
 from rich.table import Table
 
 from nsnet.store import schema as S
 from nsnet.store.feature_store import FeatureStore
 
 
+def _size_mib(shape: tuple[int, ...], dtype: object) -> float | None:
+    """Returns the uncompressed size of a numeric array in MiB (None for strings)."""
+    try:
+        dt = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        return None
+    if dt.kind not in "biuf":
+        return None
+    return float(np.prod(shape, dtype=np.float64) * dt.itemsize / 2**20)
+
+
+def patch_summary(patches: dict | None) -> dict | None:
+    """Returns the AdaFocus candidate geometry for display (None when the store has no patch arrays)."""
+    if not patches:
+        return None
+    width, height = patches["frame_size"]
+    return {"grid": patches["grid"], "patch_size": patches["patch_size"], "candidates": len(patches["boxes"]),
+            "frame_size": [width, height], "map_shape": list(patches["map_shape"]), "boxes": patches["boxes"]}
+
+
 def store_summary(store: FeatureStore) -> dict:
-    """Returns a JSON-able summary: counts per split, models, arrays, identity."""
+    """Returns a JSON-able summary: counts per split, models, arrays (with their size in MiB), identity,
+    and the AdaFocus patch geometry (``patches``, None when not extracted)."""
     splits = store.read(S.SPLIT)
     valid = store.valid_indices()
     per_split = {str(s): int((splits[valid] == s).sum()) for s in sorted(set(splits.tolist()))}
     arrays = {}
-    for name in S.PER_FRAME_ARRAYS + S.PER_VIDEO_ARRAYS:
+    names = S.PER_FRAME_ARRAYS + (S.PATCH_ARRAYS if store.patches else ()) + S.PER_VIDEO_ARRAYS
+    for name in names:
         arr = store.array(name)
-        arrays[name] = {"shape": list(arr.shape), "dtype": str(arr.dtype), "chunks": list(arr.chunks)}
+        arrays[name] = {"shape": list(arr.shape), "dtype": str(arr.dtype), "chunks": list(arr.chunks),
+                        "size_mib": _size_mib(arr.shape, arr.dtype)}
     return {
         "path": str(store.path),
         "schema_version": store.attrs["schema_version"],
@@ -34,6 +58,7 @@ def store_summary(store: FeatureStore) -> dict:
         "fingerprint": store.fingerprint,
         "command": store.attrs.get("command"),
         "arrays": arrays,
+        "patches": patch_summary(store.patches),
         "failures": [{"path": p, "reason": r} for p, r in store.failures()],
     }
 
@@ -56,10 +81,16 @@ def summary_table(summary: dict) -> Table:
     if head:
         logits += f"; head train frame accuracy {100 * head['train_frame_accuracy']:.1f}%"
     t.add_row("recognizer logits", logits)
+    p = summary.get("patches")
+    if p:
+        (w, h), (d, mh, mw) = p["frame_size"], p["map_shape"]
+        t.add_row("patches (AdaFocus)", f"G={p['grid']}: {p['candidates']} candidates of P={p['patch_size']}px on the "
+                  f"{w}x{h} recognizer input; light map {d}x{mh}x{mw}")
     t.add_row("fingerprint", summary["fingerprint"][:16])
     t.add_row("command", str(summary["command"]))
     for name, a in summary["arrays"].items():
-        t.add_row(f"  {name}", f"{a['shape']} {a['dtype']} chunks {a['chunks']}")
+        size = "" if a.get("size_mib") is None else f", {a['size_mib']:.1f} MiB"
+        t.add_row(f"  {name}", f"{a['shape']} {a['dtype']} chunks {a['chunks']}{size}")
     for f in summary["failures"][:10]:
         t.add_row("  failed", f"{f['path']}: {f['reason']}")
     if len(summary["failures"]) > 10:
