@@ -8,7 +8,7 @@ import pytest
 from nsnet.numeric import BudgetError
 from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
 from nsnet.sampler.config import SamplerConfig
-from nsnet.sampler.registry import UnknownSamplerError, create_sampler, list_samplers, register_sampler
+from nsnet.sampler.registry import UnknownSamplerError, create_sampler, list_samplers, register_sampler, sampler_class
 from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
 from nsnet.sampler.run import save_run
 from nsnet.sampler.train import train_sampler
@@ -68,7 +68,11 @@ def test_registering_in_a_test_does_not_leak() -> None:
     assert "test-first-frames" not in list_samplers()  # test_register_sampler_decorator ran first
 
 
-@pytest.mark.parametrize("name", list_samplers())
+FRAME_SAMPLERS = [n for n in list_samplers() if not getattr(sampler_class(n), "patch_policy", False)]  # patch
+# methods (AdaFocus family) need an AdaFocus run and patch arrays: tests/test_adafocus_eval.py covers them
+
+
+@pytest.mark.parametrize("name", FRAME_SAMPLERS)
 def test_common_interface(name, data, runs) -> None:
     arrays, _, inputs = data
     sampler = _make(name, runs)

@@ -130,7 +130,9 @@ def predict_command(
     budget: Annotated[int, typer.Option("--budget", "-k", min=1, max=100_000, help="Frames K the recognizer sees.")] = 5,
     store: Annotated[Optional[Path], typer.Option(
         "--store", help="Feature store the run was trained on (default: the one the run records).")] = None,
-    method: Annotated[PredictMethod, typer.Option("--method", help="Frame selection.")] = PredictMethod("nsnet"),
+    method: Annotated[PredictMethod, typer.Option("--method", help="Frame selection (patch methods: AdaFocus).")] = PredictMethod("nsnet"),
+    run_adafocus: Annotated[Optional[Path], typer.Option(
+        "--run-adafocus", help="AdaFocus run for nsnet+adafocus / tsqnet+adafocus (with an NSNet / TSQNet --run).")] = None,
     fusion: Annotated[Fusion, typer.Option("--fusion", help="NSNet fusion strategy.")] = Fusion(DEFAULT_FUSION),
     alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0, help="Fusion weight (sum, union).")] = DEFAULT_ALPHA,
     top: Annotated[int, typer.Option("--top", min=1, max=1000, help="Classes to print.")] = 5,
@@ -141,7 +143,7 @@ def predict_command(
     from nsnet.evaluate.predict import predict_video
 
     pred = predict_video(video, run, budget, store=store, device=device.value, fusion=fusion.value, alpha=alpha,
-                         method=method.value, top=top)
+                         method=method.value, top=top, adafocus_run=run_adafocus)
     if as_json:
         typer.echo(json.dumps(pred.to_dict(), indent=2))
         return
@@ -156,6 +158,12 @@ def predict_command(
     for entry in pred.top:
         table.add_row(str(entry["class"]), f"{entry['score']:.4f}")
     out.print(table)
-    times = ", ".join(f"{f.time_s:.2f}s (#{f.frame})" for f in pred.frames)
-    out.print(f"frames: {times}", markup=False)
+    if any(f.patch is not None for f in pred.frames):
+        out.print("frames and patch boxes (x0, y0, x1, y1 in video pixels):", markup=False)
+        for f in pred.frames:
+            where = "skipped (AdaFocus+)" if f.box is None else "box " + ", ".join(f"{v:.0f}" for v in f.box)
+            out.print(f"  {f.time_s:.2f}s (#{f.frame}) patch {f.patch}: {where}", markup=False)
+    else:
+        times = ", ".join(f"{f.time_s:.2f}s (#{f.frame})" for f in pred.frames)
+        out.print(f"frames: {times}", markup=False)
     out.print(f"time: {pred.seconds['total']:.3f}s", markup=False)

@@ -37,7 +37,9 @@ from nsnet.sampler.registry import table_order
 
 METHOD_ALIASES: dict[str, str] = {"maxconf": "topk", "top-k": "topk", "ns": "nsnet"}
 PATHS: tuple[str, ...] = ("reload", "cached")
-PREDICT_METHODS: tuple[str, ...] = ("nsnet", "fsm", "vgm", "uniform", "dense", "tsqnet", "vqm", "tqm")  # what `nsnet predict` runs
+PREDICT_METHODS: tuple[str, ...] = ("nsnet", "fsm", "vgm", "uniform", "dense", "tsqnet", "vqm", "tqm", "adafocus",
+                                    "adafocus+", "random-patch", "centre-patch", "nsnet+adafocus",
+                                    "tsqnet+adafocus")  # what `nsnet predict` runs
 MAX_BUDGET = 100_000
 
 

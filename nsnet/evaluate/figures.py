@@ -97,7 +97,7 @@ def frame_strip_figures(result: Any, out_dir: Path) -> tuple[list[Path], str | N
     ctx = result.context
     budgets = ctx.cfg.budgets or ctx.cfg.sweep
     k = int(budgets[0]) if ctx.cfg.budgets else int(sorted(budgets)[len(budgets) // 2])
-    methods = [m for m in ctx.methods if m.sampler != "dense" and (m.name, k) in result.selections]
+    methods = [m for m in ctx.methods if m.sampler != "dense" and not m.patch and (m.name, k) in result.selections]
     if not methods:
         return [], "frame strips skipped: no K-frame method was evaluated"
     paths = ctx.store.read(S.PATH, ctx.rows)
@@ -130,6 +130,79 @@ def frame_strip_figures(result: Any, out_dir: Path) -> tuple[list[Path], str | N
     return files, note
 
 
+PATCH_STRIP_FRAMES = 8  # frames drawn per patch-method row (evenly spaced over the K looked at)
+BOX_COLOUR = np.array([255, 40, 40], dtype=np.uint8)
+
+
+def draw_box(frame: np.ndarray, box: tuple[float, float, float, float], width: int = 2) -> np.ndarray:
+    """Returns a copy of the uint8 [H, W, 3] ``frame`` with the (x0, y0, x1, y1) box outlined."""
+    out = frame.copy()
+    h, w = out.shape[:2]
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, x1 = max(0, min(x0, w - 1)), max(0, min(x1 - 1, w - 1))
+    y0, y1 = max(0, min(y0, h - 1)), max(0, min(y1 - 1, h - 1))
+    out[y0:y0 + width, x0:x1 + 1] = BOX_COLOUR
+    out[max(y1 - width + 1, 0):y1 + 1, x0:x1 + 1] = BOX_COLOUR
+    out[y0:y1 + 1, x0:x0 + width] = BOX_COLOUR
+    out[y0:y1 + 1, max(x1 - width + 1, 0):x1 + 1] = BOX_COLOUR
+    return out
+
+
+def patch_strip_figures(result: Any, out_dir: Path) -> tuple[list[Path], str | None]:
+    """Draws, for a few videos, the frames a patch method (AdaFocus family) looked at with its
+    chosen patch outlined (skipped frames of AdaFocus+ without a box); returns (PNG paths, note)."""
+    from nsnet.extract.patches import box_in_video
+    from nsnet.extract.transforms import FrameTransform, decode_short_side
+    from nsnet.extract.video import probe_video
+
+    ctx = result.context
+    if not result.patches or ctx.grid is None:
+        return [], None
+    boxes = ctx.grid.boxes()
+    rec_spec = ctx.store.recognizer_spec
+    short = decode_short_side(FrameTransform.from_spec(ctx.store.extractor_spec), FrameTransform.from_spec(rec_spec))
+    paths = ctx.store.read(S.PATH, ctx.rows)
+    frame_indices = ctx.store.read(S.FRAME_INDICES, ctx.rows).astype(np.int64)
+    ids = ctx.store.read(S.VIDEO_ID, ctx.rows)
+    files: list[Path] = []
+    skipped = []
+    for v in _strip_videos(ctx.labels, ctx.cfg.strip_videos):
+        try:
+            info = probe_video(str(paths[v]))
+            rows: dict[str, tuple[np.ndarray, Any]] = {}
+            for (name, k), score in result.patches.items():
+                pos = score.positions[v]
+                keep = np.linspace(0, pos.size - 1, min(PATCH_STRIP_FRAMES, pos.size)).round().astype(int)
+                rows[f"{name} (K={k})"] = (keep, score)
+            numbers = np.unique(np.concatenate([frame_indices[v, s.positions[v][j]] for j, s in rows.values()]))
+            decoded = read_frames(str(paths[v]), numbers, STRIP_SHORT_SIDE)
+        except VideoReadError as err:
+            skipped.append(f"{ids[v]} ({err})")
+            continue
+        scale_x, scale_y = decoded.shape[2] / info.width, decoded.shape[1] / info.height
+        lookup = {int(n): decoded[i] for i, n in enumerate(numbers)}
+        frames: dict[str, list[np.ndarray]] = {}
+        captions: dict[str, list[str]] = {}
+        for label, (cols, score) in rows.items():
+            frames[label], captions[label] = [], []
+            for j in cols:
+                p = int(score.positions[v, j])
+                img = lookup[int(frame_indices[v, p])]
+                if score.keep[v, j]:
+                    x0, y0, x1, y1 = box_in_video(boxes[score.choices[v, j]], info.width, info.height, rec_spec,
+                                                  decode_short=short)
+                    img = draw_box(img, (x0 * scale_x, y0 * scale_y, x1 * scale_x, y1 * scale_y))
+                frames[label].append(img)
+                captions[label].append(f"#{int(frame_indices[v, p])} " + (f"p{int(score.choices[v, j])}"
+                                                                          if score.keep[v, j] else "skip"))
+        classes = ", ".join(ctx.store.class_names[c] for c in np.nonzero(ctx.labels[v] > 0)[0])
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(ids[v]))
+        files.append(plot_frame_strips(frames, captions, out_dir / f"patches_{name}.png", None,
+                                       title=f"{ids[v]} ({classes}): chosen patches"))
+    note = f"patch strips skipped for {', '.join(skipped)}" if skipped else None
+    return files, note
+
+
 def draw_figures(result: Any, out_dir: str | Path, sweep: bool, plots: bool) -> tuple[list[Path], list[str]]:
     """Draws the asked-for figures of an EvaluationResult; returns (PNG paths, notes)."""
     out = Path(out_dir)
@@ -144,6 +217,9 @@ def draw_figures(result: Any, out_dir: str | Path, sweep: bool, plots: bool) -> 
         files.extend([path] if path else [])
         notes.extend([note] if note else [])
         strips, note = frame_strip_figures(result, out)
+        files.extend(strips)
+        notes.extend([note] if note else [])
+        strips, note = patch_strip_figures(result, out)
         files.extend(strips)
         notes.extend([note] if note else [])
     return files, notes

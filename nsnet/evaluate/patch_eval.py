@@ -119,15 +119,15 @@ def score_reload(
                 ok[i], errors[i] = False, str(item["error"])
                 continue
             maps, pooled = feature_maps(extractor, item["x"], batch_size, device)
-            maps = _as_stored(maps)[None]
-            pooled = _as_stored(pooled)[None]
+            maps = as_stored(maps)[None]
+            pooled = as_stored(pooled)[None]
             choices[i] = method.choose(maps)[0]
             keep[i] = method.keep(maps)[0]
             local_feats = np.zeros((1, kk, local.spec.feature_dim), dtype=np.float32)
             kept = np.nonzero(keep[i])[0]
             if kept.size:
                 frames = item["x2"][torch.from_numpy(kept)]
-                local_feats[0, kept] = _as_stored(patch_features(local, frames, grid, batch_size, device,
+                local_feats[0, kept] = as_stored(patch_features(local, frames, grid, batch_size, device,
                                                                  index=choices[i, kept]))
             p = method.predict(pooled, local_feats, keep[i][None])
             if probs is None:
@@ -138,7 +138,7 @@ def score_reload(
     return PatchScore(positions, choices, keep, probs, ok, errors)
 
 
-def _as_stored(x: np.ndarray) -> np.ndarray:
+def as_stored(x: np.ndarray) -> np.ndarray:
     """Returns float32 ``x`` rounded through float16, the precision the store keeps."""
     return np.asarray(x, dtype=np.float32).astype(np.float16).astype(np.float32)
 

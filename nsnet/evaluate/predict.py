@@ -34,6 +34,8 @@ from nsnet.numeric import check_budget, uniform_positions
 from nsnet.sampler.fusion import DEFAULT_ALPHA, DEFAULT_FUSION
 
 SAMPLER_METHODS: tuple[str, ...] = ("nsnet", "fsm", "vgm", "tsqnet", "vqm", "tqm")  # methods that run a sampler network
+PATCH_METHODS: tuple[str, ...] = ("adafocus", "adafocus+", "random-patch", "centre-patch", "nsnet+adafocus",
+                                  "tsqnet+adafocus")  # AdaFocus family: one patch per frame, f_C classifies
 
 
 class PredictError(ConfigError):
@@ -42,11 +44,15 @@ class PredictError(ConfigError):
 
 @dataclass
 class FrameChoice:
-    """One chosen frame: its position among the T, its frame number in the file and its time."""
+    """One chosen frame: its position among the T, its frame number in the file and its time; for
+    patch methods (AdaFocus) also the chosen candidate ``patch`` and its ``box`` (x0, y0, x1, y1)
+    in pixels of the video frame (None when AdaFocus+ skipped the local CNN on this frame)."""
 
     position: int
     frame: int
     time_s: float
+    patch: int | None = None
+    box: tuple[float, float, float, float] | None = None
 
 
 @dataclass
@@ -73,6 +79,7 @@ class _Decoded:
     path: str
     planned: np.ndarray  # [T] frame numbers of the T pre-sampled frames
     fps: float
+    size: tuple[int, int] = (0, 0)  # video width, height
     frames: torch.Tensor | None = None  # uint8 [n, H, W, 3] for the positions kept
     light: torch.Tensor | None = None  # light-transformed [T, 3, s, s]
     rec: torch.Tensor | None = None  # recognizer-transformed frames
@@ -98,7 +105,7 @@ class _DecodeDataset(Dataset):
         try:
             info = probe_video(path)
             planned = plan_frame_indices(info.num_frames, self.T)
-            item = _Decoded(path=path, planned=planned, fps=info.fps)
+            item = _Decoded(path=path, planned=planned, fps=info.fps, size=(info.width, info.height))
             if self.method == "uniform":
                 item.positions = uniform_positions(self.T, self.k)
                 frames = torch.from_numpy(read_frames(path, planned[item.positions], self.short_side, info))
@@ -127,7 +134,8 @@ class VideoPipeline:
     """End-to-end recognition from video files with a store's models and a trained sampler run."""
 
     def __init__(self, store: Any, run: Any = None, device: str | torch.device = "cpu", fusion: str = DEFAULT_FUSION,
-                 alpha: float = DEFAULT_ALPHA, extractor: FrameModel | None = None, recognizer: FrameModel | None = None) -> None:
+                 alpha: float = DEFAULT_ALPHA, extractor: FrameModel | None = None, recognizer: FrameModel | None = None,
+                 adafocus_run: Any = None) -> None:
         from nsnet.extract.recognizer import load_extractor, load_recognizer
 
         self.store, self.run = store, run
@@ -141,6 +149,9 @@ class VideoPipeline:
         self.rec_tf = FrameTransform.from_spec(store.recognizer_spec)
         self.short_side = decode_short_side(self.light_tf, self.rec_tf)
         self.samplers: dict[str, Any] = {}
+        if run is not None and run.config.variant == "adafocus":  # --run of an AdaFocus run
+            run, adafocus_run = None, run
+        self.run, self.adafocus_run = run, adafocus_run
         if run is not None:
             from nsnet.sampler.registry import create_sampler
 
@@ -154,11 +165,33 @@ class VideoPipeline:
                 for branch in ("fsm", "vgm"):
                     if getattr(run.model, branch, None) is not None:
                         self.samplers[branch] = create_sampler(branch, run=run, device=str(self.device))
+        if adafocus_run is not None:
+            self._add_patch_methods(adafocus_run, fusion, alpha)
+
+    def _add_patch_methods(self, adafocus_run: Any, fusion: str, alpha: float) -> None:
+        """Adds the AdaFocus methods the runs allow (``nsnet+adafocus`` / ``tsqnet+adafocus`` with a
+        frame-sampler run) to ``self.samplers``."""
+        from nsnet.evaluate.patch_eval import require_patch_arrays
+        from nsnet.sampler.registry import create_sampler
+
+        self.grid = require_patch_arrays(self.store)
+        names = ["adafocus", "random-patch", "centre-patch"]
+        if getattr(adafocus_run.model, "skip", None) is not None:
+            names.append("adafocus+")
+        frame_variant = None if self.run is None else self.run.config.variant
+        if frame_variant in ("nsnet", "tsqnet"):
+            names.append(f"{frame_variant}+adafocus")
+        for name in names:
+            frame_kwargs = {"fusion": fusion, "alpha": alpha} if name == "nsnet+adafocus" else {}
+            self.samplers[name] = create_sampler(name, run=adafocus_run, frame_run=self.run, device=str(self.device),
+                                                 frame_kwargs=frame_kwargs)
 
     @classmethod
     def from_run(cls, run_dir: str | Path, store: str | Path | None = None, device: str = "cpu",
-                 fusion: str = DEFAULT_FUSION, alpha: float = DEFAULT_ALPHA) -> "VideoPipeline":
-        """Returns the pipeline of a sampler run; the store comes from ``store`` or the run's record.
+                 fusion: str = DEFAULT_FUSION, alpha: float = DEFAULT_ALPHA,
+                 adafocus_run: str | Path | None = None) -> "VideoPipeline":
+        """Returns the pipeline of a sampler run (plus an AdaFocus run for nsnet+adafocus); the store
+        comes from ``store`` or the run's record.
 
         Raises RunError / RunMismatchError / PredictError / RecognizerError (one line).
         """
@@ -166,20 +199,25 @@ class VideoPipeline:
         from nsnet.store import FeatureStore
 
         run = load_run(run_dir, device=str(resolve_device(device)))
+        adafocus = None if adafocus_run is None else load_run(adafocus_run, device=str(resolve_device(device)))
         store_path = store or run.meta.get("store") or run.meta.get("store_path")
         if not store_path:
             raise PredictError(f"{run_dir}: the run does not record its feature store; pass --store STORE "
                                "(the recognizer head and model specs live there)")
         opened = FeatureStore.open(store_path)
         check_run_matches(run.meta, opened, run.run_dir)
-        return cls(opened, run, device=device, fusion=fusion, alpha=alpha)
+        if adafocus is not None:
+            check_run_matches(adafocus.meta, opened, adafocus.run_dir)
+        return cls(opened, run, device=device, fusion=fusion, alpha=alpha, adafocus_run=adafocus)
 
     def _check(self, k: int, method: str) -> int:
         if method not in PREDICT_METHODS:
             raise PredictError(f"unknown method {method!r}; expected one of {', '.join(PREDICT_METHODS)}")
-        if method in SAMPLER_METHODS and method not in self.samplers:
-            raise PredictError(f"method {method} needs a trained run with that branch")
-        if method == "dense":
+        if method in SAMPLER_METHODS + PATCH_METHODS and method not in self.samplers:
+            needs = "an AdaFocus run (and for nsnet+adafocus an NSNet --run with --run-adafocus)" \
+                if method in PATCH_METHODS else "a trained run with that branch"
+            raise PredictError(f"method {method} needs {needs}")
+        if method == "dense" or (method in PATCH_METHODS and not method.endswith("+adafocus")):
             return self.T
         return check_budget(k, self.T)
 
@@ -192,6 +230,8 @@ class VideoPipeline:
         if method == "nsnet" and "nsnet" not in self.samplers and self.samplers:  # a TSQNet run: its own default
             method = next(iter(self.samplers))
         k = self._check(k, method)
+        if method in PATCH_METHODS:
+            return self._predict_patches(videos, k, method, top, workers, batch_size)
         start = time.perf_counter()
         dataset = _DecodeDataset([str(v) for v in videos], self.T, k, method, self.light_tf, self.rec_tf,
                                  self.short_side)
@@ -237,6 +277,61 @@ class VideoPipeline:
             ))
         return out
 
+    def _predict_patches(self, videos: list[str | Path], k: int, method: str, top: int, workers: int,
+                         batch_size: int) -> list[Prediction]:
+        """Returns one Prediction per video from a patch method: light CNN on the T frames (maps
+        and pooled features, rounded through float16 as the store keeps them), the method picks
+        the frames and one candidate per frame, the local CNN sees only the chosen patches, f_C
+        classifies. Each FrameChoice carries its patch box in video pixels."""
+        from nsnet.evaluate.patch_eval import as_stored
+        from nsnet.extract.patches import box_in_video, feature_maps, patch_features
+        from nsnet.sampler.base import SamplerInputs
+
+        sampler = self.samplers[method]
+        start = time.perf_counter()
+        dataset = _DecodeDataset([str(v) for v in videos], self.T, k, method, self.light_tf, self.rec_tf,
+                                 self.short_side)
+        loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_identity,
+                            worker_init_fn=decode_worker_init if workers else None)
+        boxes = self.grid.boxes()
+        out = []
+        for it in loader:
+            if it.error:
+                raise VideoReadError(f"{it.path}: {it.error}")
+            t0 = time.perf_counter()
+            maps, pooled = feature_maps(self.extractor, it.light, batch_size, self.device)
+            maps, pooled = as_stored(maps)[None], as_stored(pooled)[None]
+            t1 = time.perf_counter()
+            pos = sampler.frames(SamplerInputs(light=pooled), k)
+            choices, keep = sampler.choose(maps[:, pos[0]]), sampler.keep(maps[:, pos[0]])
+            t2 = time.perf_counter()
+            local = np.zeros((1, pos.shape[1], self.recognizer.spec.feature_dim), dtype=np.float32)
+            kept = np.nonzero(keep[0])[0]
+            if kept.size:
+                rec_in = self.rec_tf(it.frames[torch.from_numpy(pos[0, kept])])
+                local[0, kept] = as_stored(patch_features(self.recognizer, rec_in, self.grid, batch_size, self.device,
+                                                          index=choices[0, kept]))
+            probs = sampler.predict(pooled[:, pos[0]], local, keep)[0]
+            t3 = time.perf_counter()
+            order = np.argsort(-probs, kind="stable")[: max(1, min(top, probs.size))]
+            rate = it.fps if it.fps > 0 else 1.0
+            frames = []
+            for j, q in enumerate(pos[0]):
+                box = None
+                if keep[0, j]:
+                    box = tuple(round(v, 1) for v in box_in_video(boxes[choices[0, j]], it.size[0], it.size[1],
+                                                                  self.store.recognizer_spec,
+                                                                  decode_short=self.short_side))
+                frames.append(FrameChoice(int(q), int(it.planned[q]), round(float(it.planned[q]) / rate, 3),
+                                          patch=int(choices[0, j]) if keep[0, j] else None, box=box))
+            out.append(Prediction(
+                video=it.path, method=method, T=self.T, K=int(pos.shape[1]),
+                top=[{"class": self.class_names[c], "score": float(probs[c])} for c in order], frames=frames,
+                seconds={"decode": it.decode_s, "light": t1 - t0, "sampler": t2 - t1, "patches": t3 - t2,
+                         "total": time.perf_counter() - start},
+            ))
+        return out
+
     def predict(self, video: str | Path, k: int, method: str = "nsnet", top: int = 5) -> Prediction:
         """Returns the Prediction of one video (decoding in this process)."""
         return self.predict_batch([video], k, method=method, top=top, workers=0)[0]
@@ -244,7 +339,7 @@ class VideoPipeline:
 
 def predict_video(video: str | Path, run_dir: str | Path, k: int, *, store: str | Path | None = None,
                   device: str = "cpu", fusion: str = DEFAULT_FUSION, alpha: float = DEFAULT_ALPHA, method: str = "nsnet",
-                  top: int = 5) -> Prediction:
+                  top: int = 5, adafocus_run: str | Path | None = None) -> Prediction:
     """Returns the Prediction of ``video`` with the sampler run ``run_dir`` at budget ``k``.
 
     Raises VideoReadError (one line naming the file) for an unreadable video.
@@ -254,4 +349,7 @@ def predict_video(video: str | Path, run_dir: str | Path, k: int, *, store: str 
         probe_video(path)
     except VideoReadError as err:
         raise VideoReadError(f"{path}: {err}") from None
-    return VideoPipeline.from_run(run_dir, store, device=device, fusion=fusion, alpha=alpha).predict(path, k, method, top)
+    pipeline = VideoPipeline.from_run(run_dir, store, device=device, fusion=fusion, alpha=alpha, adafocus_run=adafocus_run)
+    if method == "nsnet" and pipeline.run is None and "adafocus" in pipeline.samplers:  # --run of an AdaFocus run
+        method = "adafocus"
+    return pipeline.predict(path, k, method, top)
