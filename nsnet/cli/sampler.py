@@ -35,18 +35,24 @@ class ObjectSource(str, Enum):
     recognizer = "recognizer"
 
 
-def _tsq_options(objects: Optional[ObjectSource], values: Optional[list[str]]) -> dict[str, Any]:
-    """Returns the TSQNet switches of ``--objects`` and ``--tsq KEY=VALUE`` (values parsed as JSON
-    when they are JSON: numbers, true/false; else kept as strings)."""
+def _key_values(values: Optional[list[str]], hint: str) -> dict[str, Any]:
+    """Returns {KEY: VALUE} of repeated ``KEY=VALUE`` options (values parsed as JSON when they are
+    JSON: numbers, true/false; else kept as strings); a malformed item is a typer error."""
     opts: dict[str, Any] = {}
     for item in values or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--tsq")
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=hint)
         try:
             opts[key.strip()] = json.loads(raw)
         except json.JSONDecodeError:
             opts[key.strip()] = raw
+    return opts
+
+
+def _tsq_options(objects: Optional[ObjectSource], values: Optional[list[str]]) -> dict[str, Any]:
+    """Returns the TSQNet switches of ``--objects`` and ``--tsq KEY=VALUE``."""
+    opts = _key_values(values, "--tsq")
     if objects is not None:
         opts["objects"] = objects.value
     return opts
@@ -86,8 +92,17 @@ def fit_sampler_command(
         "self_attention, layers, heads, aggregate_topk, lambda_v.")] = None,
     train_split: Annotated[str, typer.Option("--train-split", help="Split to train on; a percent slice such as "
                                              "train[:80%] holds the rest out for tuning.")] = "train",
+    adafocus: Annotated[Optional[list[str]], typer.Option(
+        "--adafocus", help="adafocus option KEY=VALUE, repeatable: hidden (256, or --width when given), "
+        "policy_hidden, policy_channels, dropout, stage1_epochs/stage2_epochs/stage3_epochs (10/15/5, or "
+        "--epochs when given), lr (1e-3, or --lr when given), stage3_lr, policy_lr, gamma (0.7), clip, "
+        "ppo_epochs, value_coef, entropy_coef, skip (AdaFocus+), lam, keep_ratio, drop_local.")] = None,
+    stages: Annotated[Optional[str], typer.Option(
+        "--stages", help="adafocus: training stages to run, e.g. 1,2,3 (default) or 2,3 to resume from the "
+        "run's stage1.pt (redo stage 2 and 3).")] = None,
 ) -> None:
-    """Train an NSNet, TSQNet (or baseline) sampler on a feature store's cached tensors."""
+    """Train an NSNet, TSQNet, AdaFocus (or baseline) sampler on a feature store's cached tensors."""
+    from nsnet.sampler.adafocus_train import parse_stages
     from nsnet.sampler.train import fit_sampler
 
     cfg = SamplerConfig(
@@ -95,9 +110,9 @@ def fit_sampler_command(
         guide=guide.value, guide_temperature=guide_temperature, guide_quantile=guide_quantile, fsm_saliency=fsm_saliency.value if fsm_saliency else None,
         encoder=encoder.value if encoder else None, epochs=epochs, seed=seed, width=width,
         lr=lr, batch_size=batch_size, device=device.value, train_split=train_split,
-        tsqnet=_tsq_options(objects, tsq),
+        tsqnet=_tsq_options(objects, tsq), adafocus=_key_values(adafocus, "--adafocus"),
     )
-    run_dir = fit_sampler(store, out, cfg, progress=not quiet)
+    run_dir = fit_sampler(store, out, cfg, progress=not quiet, stages=None if stages is None else parse_stages(stages))
     typer.echo(f"sampler run written to {run_dir}")
 
 

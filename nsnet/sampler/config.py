@@ -16,6 +16,8 @@ scsampler   fsm          video         frame          SCSampler-style: per-frame
                                                       video-level predicted class
 oracle      (none)       (none)        (none)         guiding score from labels + recognizer
                                                       (train prototypes): the upper bound (supp. C)
+tsqnet      (own model; switches in ``tsqnet``)       TSQNet (issue 11)
+adafocus    (own model; options in ``adafocus``)      AdaFocus patch policy + classifier (issue 12)
 =========== ============ ============= ============== =========================================
 """
 
@@ -44,6 +46,7 @@ class Variant(str, Enum):
     scsampler = "scsampler"
     oracle = "oracle"
     tsqnet = "tsqnet"  # TSQNet (issue 11): options in SamplerConfig.tsqnet
+    adafocus = "adafocus"  # AdaFocus (issue 12): options in SamplerConfig.adafocus
 
 
 class VGMMode(str, Enum):
@@ -106,7 +109,9 @@ _VARIANT_DEFAULTS: dict[str, dict[str, str]] = {
                   "fsm_saliency": "predicted-class"},
     "oracle": {"branches": "both", "fsm": "ns", "vgm": "ns", "encoder": "transformer", "fsm_saliency": "max"},
     "tsqnet": {"branches": "both", "fsm": "ns", "vgm": "ns", "encoder": "transformer", "fsm_saliency": "max"},
+    "adafocus": {"branches": "both", "fsm": "ns", "vgm": "ns", "encoder": "transformer", "fsm_saliency": "max"},
 }
+_OWN_MODEL = ("tsqnet", "adafocus")  # variants whose model ignores the NSNet objectives / encoder
 _NSNET_MILESTONES = [50 / 120, 75 / 120]
 # Fields a baseline variant fixes: setting them to another value is an error.
 _VARIANT_FIXED: dict[str, tuple[str, ...]] = {
@@ -167,6 +172,10 @@ class SamplerConfig:
     # --- TSQNet (variant tsqnet): the switches of nsnet.sampler.tsqnet.TSQNetConfig, e.g.
     # {"objects": "light", "modality": "both", "attention": "cs", "alpha": 0.6}; defaults filled in
     tsqnet: dict[str, Any] = field(default_factory=dict)
+    # --- AdaFocus (variant adafocus): nsnet.sampler.adafocus_train.AdaFocusOptions, e.g. {"hidden": 128,
+    # "skip": true}; defaults filled in (width / epochs / lr, when changed from their defaults here,
+    # become f_C's hidden size / every stage's epochs / the stage I lr unless given in this dict)
+    adafocus: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ helpers
     def resolved(self) -> "SamplerConfig":
@@ -197,6 +206,7 @@ class SamplerConfig:
             if getattr(cfg, key) is None:
                 setattr(cfg, key, value)
         _resolve_tsqnet(cfg)
+        _resolve_adafocus(cfg)
         _check_numbers(cfg)
         return cfg
 
@@ -205,7 +215,7 @@ class SamplerConfig:
         cfg = self.resolved()
         if cfg.variant == "oracle":
             return True
-        if cfg.variant == "tsqnet":
+        if cfg.variant in _OWN_MODEL:
             return False
         return cfg.branches in ("both", "fsm") and cfg.fsm in ("regression", "ranking", "baseline+", "ns")
 
@@ -214,6 +224,8 @@ class SamplerConfig:
         cfg = self.resolved()
         if cfg.variant == "tsqnet":
             return cfg.tsqnet["modality"] != "textual" and cfg.tsqnet["visual_init"] == "prototype"
+        if cfg.variant == "adafocus":
+            return False
         return cfg.needs_guide()
 
     def needs_rec_features(self) -> bool:
@@ -221,9 +233,15 @@ class SamplerConfig:
         cfg = self.resolved()
         if cfg.variant == "tsqnet":
             return cfg.tsqnet["modality"] != "visual" and cfg.tsqnet["objects"] == "recognizer"
+        if cfg.variant == "adafocus":
+            return False
         from nsnet.sampler.prototypes import GUIDES_WITH_PROTOTYPES
 
         return cfg.needs_guide() and cfg.guide in GUIDES_WITH_PROTOTYPES
+
+    def needs_patches(self) -> bool:
+        """Returns True when training reads the AdaFocus arrays (light maps, candidate patch features)."""
+        return self.resolved().variant == "adafocus"
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the config as a JSON-able dict."""
@@ -263,6 +281,25 @@ def _resolve_tsqnet(cfg: SamplerConfig) -> None:
         cfg.lr_milestones = list(TSQ_MILESTONES)
 
 
+def _resolve_adafocus(cfg: SamplerConfig) -> None:
+    """Fills in (variant adafocus) or rejects (other variants) the AdaFocus options: ``width``,
+    ``epochs`` and ``lr`` changed from their SamplerConfig defaults become f_C's ``hidden``, every
+    stage's epochs and the stage I lr (unless the dict gives them)."""
+    if cfg.variant != "adafocus":
+        if cfg.adafocus:
+            raise SamplerConfigError(f"adafocus options {sorted(cfg.adafocus)} need variant adafocus, not {cfg.variant}")
+        return
+    from nsnet.sampler.adafocus_train import af_options
+
+    defaults = {f.name: f.default for f in fields(SamplerConfig)}
+    try:
+        cfg.adafocus = af_options(cfg.adafocus, width=None if cfg.width == defaults["width"] else cfg.width,
+                                  epochs=None if cfg.epochs == defaults["epochs"] else cfg.epochs,
+                                  lr=None if cfg.lr == defaults["lr"] else cfg.lr)
+    except (TypeError, ValueError) as err:
+        raise SamplerConfigError(str(err)) from None
+
+
 def _check_numbers(cfg: SamplerConfig) -> None:
     """Raises SamplerConfigError when a numeric field of ``cfg`` is out of range."""
     checks = [
@@ -285,7 +322,7 @@ def _check_numbers(cfg: SamplerConfig) -> None:
     if cfg.fsm_saliency == "salient":
         checks.append((cfg.fsm in ("nonsalient", "ns"),
                        f"fsm_saliency=salient needs a non-salient class (fsm nonsalient or ns), got fsm={cfg.fsm}"))
-    if cfg.encoder == "transformer" and cfg.variant != "tsqnet":
+    if cfg.encoder == "transformer" and cfg.variant not in _OWN_MODEL:
         checks.append((cfg.width % cfg.heads == 0, f"width {cfg.width} must be divisible by heads {cfg.heads}"))
     if cfg.encoder == "lstm":
         checks.append((cfg.width % 2 == 0, f"the bidirectional LSTM needs an even width, got {cfg.width}"))

@@ -2,7 +2,10 @@
 
 A run directory holds ``sampler.pt`` (plain tensors / dicts / strings: ``torch.load(...,
 weights_only=True)`` works) and ``config.json`` (the resolved :class:`SamplerConfig` plus the store
-identity: fingerprint, T, C, class names, light extractor spec).
+identity: fingerprint, T, C, class names, light extractor spec). An AdaFocus run also records the
+candidate geometry (``patches``) and, per stage, its seconds and history (``stage_seconds``,
+``stage_history``), and keeps ``stage{s}.pt`` checkpoints next to ``sampler.pt``
+(:mod:`nsnet.sampler.adafocus_train`).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class SamplerRun:
 
     run_dir: Path
     config: SamplerConfig
-    model: NSNet | None
+    model: Any  # NSNet, TSQNet (variant tsqnet), AdaFocus (variant adafocus) or None (oracle)
     prototypes: Prototypes | None
     meta: dict[str, Any]
 
@@ -70,7 +73,10 @@ def _meta(arrays: SamplerArrays, result: TrainResult) -> dict[str, Any]:
         "epoch_seconds": [round(float(v), 3) for v in result.epoch_seconds],
         "nsnet_version": __version__,
         "torch_version": torch.__version__,
+        **dict(getattr(result, "extra", None) or {}),
     }
+    if arrays.patches:
+        meta["patches"] = dict(arrays.patches)  # AdaFocus candidate geometry (grid, patch size, boxes)
     return json.loads(json.dumps(meta, default=str))
 
 
@@ -164,6 +170,10 @@ def load_run(run_dir: str | Path, store: Any = None, device: str = "cpu") -> Sam
         from nsnet.sampler.tsqnet import TSQNet, TSQNetConfig
 
         model = TSQNet(TSQNetConfig(**payload["model_config"]))
+    elif payload["model_config"] is not None and cfg.variant == "adafocus":
+        from nsnet.sampler.adafocus import AdaFocus, AdaFocusConfig
+
+        model = AdaFocus(AdaFocusConfig(**payload["model_config"]))
     elif payload["model_config"] is not None:
         model = NSNet(NSNetConfig(**payload["model_config"]))
     if model is not None:

@@ -15,13 +15,13 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from nsnet.device import resolve_device
-from nsnet.sampler.config import SamplerConfig
+from nsnet.sampler.config import SamplerConfig, SamplerConfigError
 from nsnet.sampler.data import SamplerArrays, SamplerDataError, load_sampler_arrays
 from nsnet.sampler.nsnet import NSNet, NSNetConfig
 from nsnet.sampler.prototypes import (
@@ -37,15 +37,17 @@ from nsnet.sampler.run import save_run
 
 @dataclass
 class TrainResult:
-    """A trained sampler: model (None for the oracle), resolved config, prototypes, history."""
+    """A trained sampler: model (None for the oracle), resolved config, prototypes, history, and
+    ``extra`` JSON-able facts recorded in the run's config.json (AdaFocus: stages, seconds per stage)."""
 
-    model: NSNet | None
+    model: Any
     config: SamplerConfig
     prototypes: Prototypes | None = None
     history: list[float] = field(default_factory=list)
     seconds: float = 0.0
     num_videos: int = 0
     epoch_seconds: list[float] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def model_config(cfg: SamplerConfig, in_dim: int, num_classes: int, num_frames: int) -> NSNetConfig:
@@ -116,12 +118,19 @@ def roll_frames(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- training
-def train_sampler(arrays: SamplerArrays, cfg: SamplerConfig, *, progress: bool = False) -> TrainResult:
+def train_sampler(
+    arrays: SamplerArrays, cfg: SamplerConfig, *, progress: bool = False, stages: Sequence[int] | str | None = None,
+    run_dir: str | Path | None = None,
+) -> TrainResult:
     """Returns a :class:`TrainResult` after training ``cfg`` on in-memory ``arrays`` (train split).
 
     Videos without any positive label are dropped. The oracle variant only builds prototypes.
+    ``stages`` / ``run_dir`` are AdaFocus's (which stages to run; where the per-stage checkpoints
+    are written and resumed from); other variants refuse ``stages``.
     """
     cfg = cfg.resolved()
+    if stages is not None and cfg.variant != "adafocus":
+        raise SamplerConfigError(f"training stages are AdaFocus's (variant adafocus), not {cfg.variant}'s")
     keep = np.nonzero(arrays.labels.sum(axis=1) > 0)[0]
     if keep.size == 0:
         raise SamplerDataError("no training video has a positive label")
@@ -132,6 +141,10 @@ def train_sampler(arrays: SamplerArrays, cfg: SamplerConfig, *, progress: bool =
         from nsnet.sampler.tsqnet_train import train_tsqnet
 
         return train_tsqnet(arrays, cfg, progress=progress)
+    if cfg.variant == "adafocus":  # AdaFocus: three stages, own model (nsnet.sampler.adafocus_train)
+        from nsnet.sampler.adafocus_train import train_adafocus
+
+        return train_adafocus(arrays, cfg, progress=progress, stages=stages, run_dir=run_dir)
     if cfg.variant == "oracle":
         protos = fit_prototypes(arrays, cfg) if cfg.guide in GUIDES_WITH_PROTOTYPES else None
         return TrainResult(None, cfg, protos, [], time.perf_counter() - start, arrays.N)
@@ -201,11 +214,26 @@ def _fit(
 
 
 # ----------------------------------------------------------------------------- run directories
-def fit_sampler(store_path: str | Path, out_dir: str | Path, cfg: SamplerConfig, *, progress: bool = True) -> Path:
-    """Trains ``cfg`` on the store's train split and returns the run directory ``out_dir``."""
+def fit_sampler(
+    store_path: str | Path, out_dir: str | Path, cfg: SamplerConfig, *, progress: bool = True,
+    stages: Sequence[int] | str | None = None,
+) -> Path:
+    """Trains ``cfg`` on the store's train split and returns the run directory ``out_dir``.
+
+    AdaFocus: ``stages`` (default 1, 2, 3) are run, each leaving ``stage{s}.pt`` in ``out_dir``; a
+    call starting at stage s > 1 resumes from ``stage{s-1}.pt`` there.
+    """
     cfg = cfg.resolved()
+    if stages is not None:
+        from nsnet.sampler.adafocus_train import parse_stages
+
+        stages = parse_stages(stages)
+        if cfg.variant != "adafocus":
+            raise SamplerConfigError(f"--stages is for variant adafocus, not {cfg.variant}")
     arrays = load_sampler_arrays(
         store_path, cfg.train_split, rec_features=cfg.needs_rec_features(), rec_logits=cfg.needs_rec_logits(),
+        patches=cfg.needs_patches(),
     )
-    result = train_sampler(arrays, cfg, progress=progress)
+    run_dir = out_dir if cfg.variant == "adafocus" else None
+    result = train_sampler(arrays, cfg, progress=progress, stages=stages, run_dir=run_dir)
     return save_run(out_dir, result, arrays, store=store_path)
