@@ -70,7 +70,7 @@ def score_cached(store: Any, rows: np.ndarray, method: Any, inputs: Any, k: int)
         hi = min(lo + VIDEOS_PER_BATCH, n)
         pos = positions[lo:hi]
         maps = _take_frames(store.read(S.LIGHT_MAPS, rows[lo:hi]), pos)
-        choices[lo:hi] = method.choose(maps)
+        choices[lo:hi] = method.choose(maps, videos=np.arange(lo, hi))
         keep[lo:hi] = method.keep(maps)
         cand = _take_frames(store.read(S.PATCH_FEATURES, rows[lo:hi]), pos)  # [B, K, G*G, D2]
         local = np.take_along_axis(cand, choices[lo:hi, :, None, None], axis=2)[:, :, 0]
@@ -121,7 +121,7 @@ def score_reload(
             maps, pooled = feature_maps(extractor, item["x"], batch_size, device)
             maps = as_stored(maps)[None]
             pooled = as_stored(pooled)[None]
-            choices[i] = method.choose(maps)[0]
+            choices[i] = method.choose(maps, videos=np.array([i]))[0]
             keep[i] = method.keep(maps)[0]
             local_feats = np.zeros((1, kk, local.spec.feature_dim), dtype=np.float32)
             kept = np.nonzero(keep[i])[0]

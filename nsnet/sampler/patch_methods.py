@@ -59,7 +59,7 @@ class PatchMethod(Sampler):
     @property
     def num_candidates(self) -> int:
         """Returns G * G, the number of candidate patches per frame."""
-        return int(self.model.config.num_candidates)
+        return int(self.model.cfg.num_candidates)
 
     def frames(self, inputs: SamplerInputs, k: int) -> np.ndarray:
         """Returns np.int64 [N, K] frame positions in time order (all T when no frame sampler)."""
@@ -75,8 +75,10 @@ class PatchMethod(Sampler):
         return np.ones((inputs.N, inputs.T), dtype=np.float64)
 
     @torch.no_grad()
-    def choose(self, maps: np.ndarray) -> np.ndarray:
-        """Returns np.int64 [N, K] candidate indices for the feature maps [N, K, D, h, w] (argmax of π)."""
+    def choose(self, maps: np.ndarray, videos: np.ndarray | None = None) -> np.ndarray:
+        """Returns np.int64 [N, K] candidate indices for the feature maps [N, K, D, h, w] (argmax of
+        π). ``videos`` [N] (positions of the videos in the evaluated set; default 0..N-1) seeds the
+        random baseline per video, so a video gets the same patches however it is batched."""
         x = torch.from_numpy(np.asarray(maps, dtype=np.float32)).to(self.device)
         return self.model.choose_patches(x).cpu().numpy().astype(np.int64)
 
@@ -96,9 +98,12 @@ class PatchMethod(Sampler):
         return model.classify(g, loc, mask).double().cpu().numpy()
 
     def _classifier(self) -> Any:
-        """Returns the model whose f_C predicts (the stage-I one for the random/centre baselines)."""
+        """Returns the model whose f_C predicts: the stage-I one (trained on random candidates) for
+        the random / centre baselines when the run kept ``stage1.pt``, else the final one."""
         if self.classifier_stage == "random":
-            return getattr(self.run, "random_patch_model", None) or self.model
+            if not hasattr(self, "_stage1"):
+                self._stage1 = stage_model(self.run.run_dir, 1, self.device)
+            return self._stage1 or self.model
         return self.model
 
 
@@ -136,10 +141,13 @@ class RandomPatchMethod(PatchMethod):
     table_order = 22
     classifier_stage = "random"
 
-    def choose(self, maps: np.ndarray) -> np.ndarray:
-        """Returns np.int64 [N, K] uniformly random candidate indices (seeded by ``seed``)."""
+    def choose(self, maps: np.ndarray, videos: np.ndarray | None = None) -> np.ndarray:
+        """Returns np.int64 [N, K] uniformly random candidate indices, drawn per video from
+        ``(seed, video)`` (``videos`` default 0..N-1)."""
         n, k = np.asarray(maps).shape[:2]
-        return np.random.default_rng(self.seed).integers(0, self.num_candidates, size=(n, k), dtype=np.int64)
+        videos = np.arange(n) if videos is None else np.asarray(videos, dtype=np.int64)
+        return np.stack([np.random.default_rng([self.seed, int(v)]).integers(0, self.num_candidates, size=k)
+                         for v in videos]).astype(np.int64).reshape(n, k)
 
 
 @register_sampler("centre-patch")
@@ -150,7 +158,7 @@ class CentrePatchMethod(PatchMethod):
     table_order = 23
     classifier_stage = "random"
 
-    def choose(self, maps: np.ndarray) -> np.ndarray:
+    def choose(self, maps: np.ndarray, videos: np.ndarray | None = None) -> np.ndarray:
         """Returns np.int64 [N, K] filled with the centre candidate's index."""
         n, k = np.asarray(maps).shape[:2]
         return np.full((n, k), centre_candidate(self.run), dtype=np.int64)
@@ -170,6 +178,23 @@ class TSQNetAdaFocusMethod(PatchMethod):
 
     table_order = 25
     frame_sampler = "tsqnet"
+
+
+def stage_model(run_dir: Any, stage: int, device: torch.device) -> Any:
+    """Returns the AdaFocus model saved after ``stage`` in ``run_dir`` (eval mode), or None when
+    the run has no such checkpoint."""
+    from pathlib import Path
+
+    from nsnet.sampler.adafocus import AdaFocus, AdaFocusConfig
+    from nsnet.sampler.adafocus_train import STAGE_FILE
+
+    path = Path(run_dir) / STAGE_FILE.format(stage)
+    if not path.is_file():
+        return None
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    model = AdaFocus(AdaFocusConfig(**payload["model_config"]))
+    model.load_state_dict(payload["state_dict"])
+    return model.to(device).eval()
 
 
 def centre_candidate(run: Any) -> int:
