@@ -69,7 +69,7 @@ def stage_seconds(run_dir: Path) -> dict[str, float]:
     """Returns the seconds of each AdaFocus training stage recorded in the run's config.json."""
     meta = json.loads((run_dir / "config.json").read_text())
     for key in ("stage_seconds", "stages"):
-        for holder in (meta, meta.get("meta", {}), meta.get("train", {})):
+        for holder in (meta, meta.get("run", {}), meta.get("meta", {})):
             value = holder.get(key) if isinstance(holder, dict) else None
             if isinstance(value, dict):
                 return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float))}
