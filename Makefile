@@ -6,6 +6,7 @@ PY ?= python3
 PIP := $(PY) -m pip
 DEMO_DIR ?= demo_out
 DEMO_SAMPLER ?= --epochs 40 --width 128 --lr 0.03
+DEMO_ADAFOCUS ?= --adafocus stage1_epochs=40 --adafocus stage2_epochs=20 --adafocus stage3_epochs=10
 STAMP := .setup.stamp
 TORCH_PIN := torch==2.13.0 torchvision==0.28.0
 # The real benchmark (benchmarks/RESULTS.md): built videos, store and runs live outside the repo.
@@ -46,19 +47,23 @@ test-fast: lint-imports
 
 demo: setup
 	$(PY) -m nsnet.cli demo-data $(DEMO_DIR)/videos
-	$(PY) -m nsnet.cli extract $(DEMO_DIR)/videos/annotations.csv --out $(DEMO_DIR)/store.zarr --extractor-size 112
+	$(PY) -m nsnet.cli extract $(DEMO_DIR)/videos/annotations.csv --out $(DEMO_DIR)/store.zarr --extractor-size 112 \
+		--patches 3 --patch-size 112
 	$(PY) -m nsnet.cli fit-recognizer $(DEMO_DIR)/store.zarr
 	$(PY) -m nsnet.cli info $(DEMO_DIR)/store.zarr
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/nsnet $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/maxconf-l --variant maxconf-l $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/scsampler --variant scsampler $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/tsqnet --variant tsqnet $(DEMO_SAMPLER)
+	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/adafocus --variant adafocus $(DEMO_ADAFOCUS)
 	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
 		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
-		--run-tsqnet $(DEMO_DIR)/runs/tsqnet --budget 5 --out $(DEMO_DIR)/eval
+		--run-tsqnet $(DEMO_DIR)/runs/tsqnet --run-adafocus $(DEMO_DIR)/runs/adafocus --budget 5 --out $(DEMO_DIR)/eval
 	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
 		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
-		--run-tsqnet $(DEMO_DIR)/runs/tsqnet --path cached --sweep 1..10 --plots --out $(DEMO_DIR)/eval-sweep
+		--run-tsqnet $(DEMO_DIR)/runs/tsqnet --run-adafocus $(DEMO_DIR)/runs/adafocus --path cached --sweep 1..10 \
+		--plots --out $(DEMO_DIR)/eval-sweep
+	$(PY) -m nsnet.cli predict $$(ls $(DEMO_DIR)/videos/*/*.mp4 | head -1) --run $(DEMO_DIR)/runs/adafocus
 
 # Build (once) -> extract (resumable) -> Table 1, ablations, investigation, sweep (all cached per seed).
 bench-real: setup

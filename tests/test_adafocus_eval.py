@@ -210,3 +210,21 @@ def test_draw_box_outlines_the_box() -> None:
     assert (out[4, 5:15] == BOX_COLOUR).all() and (out[11, 5:15] == BOX_COLOUR).all()
     assert (out[4:12, 5] == BOX_COLOUR).all() and (out[4:12, 14] == BOX_COLOUR).all()
     assert (out[8, 10] == 0).all() and img.sum() == 0  # inside untouched, input not modified
+
+
+def test_ablate_trains_and_scores_adafocus_entries(af: dict[str, Path], tmp_path: Path) -> None:
+    import csv
+
+    from nsnet.sampler.ablate import ablate
+
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps([{"name": "af", "variant": "adafocus", "adafocus": TINY_AF},
+                                {"name": "af-h8", "variant": "adafocus", "adafocus": {**TINY_AF, "hidden": 8}}]))
+    out = ablate(af["store"], grid, tmp_path / "abl", k=2, progress=False)
+    rows = {r["name"]: r for r in csv.DictReader(open(out / "ablation.csv"))}
+    for name in ("af", "af-h8"):
+        assert 0.0 <= float(rows[name]["mAP"]) <= 1.0 and rows[name]["mAP_random_patch"] != ""
+    assert rows["af-h8"]["adafocus"].startswith("hidden=8") or "hidden=8" in rows["af-h8"]["adafocus"]
+    # the cached evaluation of the same kind of run gives the same mAP as ablate's
+    res = _evaluate({**af, "ada": out / "af"}, "cached", ["adafocus"])
+    assert float(rows["af"]["mAP"]) == pytest.approx(res.rows[0].mAP, abs=1e-4)

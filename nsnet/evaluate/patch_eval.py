@@ -31,6 +31,7 @@ from nsnet.extract.patches import PatchGrid, feature_maps, patch_features
 from nsnet.extract.transforms import FrameTransform
 from nsnet.extract.video import decode_worker_init
 from nsnet.progress import progress_bar
+from nsnet.sampler.patch_methods import score_arrays
 from nsnet.store import schema as S
 
 VIDEOS_PER_BATCH = 64  # cached path: videos whose maps are in memory at once
@@ -68,21 +69,11 @@ def score_cached(store: Any, rows: np.ndarray, method: Any, inputs: Any, k: int)
     probs = []
     for lo in range(0, n, VIDEOS_PER_BATCH):
         hi = min(lo + VIDEOS_PER_BATCH, n)
-        pos = positions[lo:hi]
-        maps = _take_frames(store.read(S.LIGHT_MAPS, rows[lo:hi]), pos)
-        choices[lo:hi] = method.choose(maps, videos=np.arange(lo, hi))
-        keep[lo:hi] = method.keep(maps)
-        cand = _take_frames(store.read(S.PATCH_FEATURES, rows[lo:hi]), pos)  # [B, K, G*G, D2]
-        local = np.take_along_axis(cand, choices[lo:hi, :, None, None], axis=2)[:, :, 0]
-        global_feats = np.take_along_axis(inputs.light[lo:hi], pos[:, :, None], axis=1)
-        probs.append(method.predict(global_feats, local.astype(np.float32), keep[lo:hi]))
+        choices[lo:hi], keep[lo:hi], p = score_arrays(
+            method, inputs.light[lo:hi], store.read(S.LIGHT_MAPS, rows[lo:hi]),
+            store.read(S.PATCH_FEATURES, rows[lo:hi]), positions[lo:hi], videos=np.arange(lo, hi))
+        probs.append(p)
     return PatchScore(positions, choices, keep, np.concatenate(probs), np.ones(n, dtype=bool))
-
-
-def _take_frames(per_frame: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Returns ``per_frame[n, positions[n]]`` for [N, T, ...] arrays and [N, K] positions."""
-    idx = positions.reshape(positions.shape + (1,) * (per_frame.ndim - 2))
-    return np.take_along_axis(per_frame, idx, axis=1)
 
 
 def score_reload(

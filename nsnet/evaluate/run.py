@@ -36,7 +36,7 @@ from nsnet.device import resolve_device
 from nsnet.extract.models import FrameModel
 from nsnet.extract.transforms import FrameTransform, decode_short_side
 from nsnet.progress import console, progress_bar
-from nsnet.sampler.base import Sampler, SamplerInputs
+from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays
 from nsnet.store import FeatureStore
 from nsnet.store import schema as S
@@ -105,11 +105,16 @@ class EvalContext:
         if cfg.path == "cached" and not store.has_logits:
             raise EvaluateError(f"{cfg.store}: the store has no recognizer logits for --path cached; "
                                 f"run `nsnet fit-recognizer {cfg.store}` first")
-        self.samplers: dict[str, Sampler] = {
-            m.name: build_sampler(m, self.runs, alpha=cfg.alpha, seed=cfg.seed, multilabel=store.multilabel,
-                                  device=str(self.device))
-            for m in self.methods
-        }
+        self.samplers: dict[str, Sampler] = {}
+        for m in list(self.methods):
+            try:
+                self.samplers[m.name] = build_sampler(m, self.runs, alpha=cfg.alpha, seed=cfg.seed,
+                                                      multilabel=store.multilabel, device=str(self.device))
+            except SamplerError as err:  # e.g. adafocus+ of a run without the skip policy
+                if cfg.methods:
+                    raise
+                self.methods.remove(m)
+                self.notes.append(f"{m.label} skipped: {err}")
         needs_features = any("rec_features" in getattr(s, "requires", ()) for s in self.samplers.values())
         tsq_features = any("rec_features" in getattr(s, "requires", ()) for m, s in self.samplers.items()
                            if m in ("tsqnet", "vqm", "tqm"))  # object scores from the cached recognizer features

@@ -12,7 +12,9 @@ Each run is trained on the train split; on the val split it selects K frames per
 ``nsnet`` sampler for two-branch NSNet runs, else the run's single branch) and is scored with the
 store's cached recognizer logits: mean of the K per-frame softmax (sigmoid if multi-label) ->
 mAP and top-1. Two-branch runs also report each branch alone; TSQNet runs (``"variant": "tsqnet"``,
-switches under ``"tsqnet"``) the union and each module (``mAP_vqm``, ``mAP_tqm``). An untrained ``uniform`` row is
+switches under ``"tsqnet"``) the union and each module (``mAP_vqm``, ``mAP_tqm``); AdaFocus runs (``"variant": "adafocus"``,
+options under ``"adafocus"``; the store needs the patch arrays) look at all T frames, one chosen
+patch each, and also report random patches through the same classifier (``mAP_random_patch``). An untrained ``uniform`` row is
 added as the reference. Results go to ``ablation.csv`` and ``ablation.md``.
 
 Resumable: an entry whose run directory already holds a run of the same config (trained on the
@@ -40,7 +42,8 @@ from nsnet.sampler.train import train_sampler
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 COLUMNS = ("name", "variant", "fsm", "vgm", "guide", "encoder", "width", "epochs", "train_s", "final_loss",
-           "k", "mAP", "top1", "mAP_fsm", "mAP_vgm", "error", "mAP_vqm", "mAP_tqm", "tsqnet")
+           "k", "mAP", "top1", "mAP_fsm", "mAP_vgm", "error", "mAP_vqm", "mAP_tqm", "tsqnet", "mAP_random_patch",
+           "adafocus")
 
 
 def load_grid(grid_file: str | Path) -> list[SamplerConfig]:
@@ -73,6 +76,17 @@ def _video_scores(sampler: Sampler, inputs: SamplerInputs, val: SamplerArrays, k
     return {"mAP": mean_average_precision(scores, val.labels), "top1": top1_accuracy(scores, val.labels)}
 
 
+def _patch_scores(method: Any, val: SamplerArrays) -> dict[str, float]:
+    """Returns mAP and top-1 of a patch method (AdaFocus family) on all T frames of the val arrays."""
+    from nsnet.metrics import mean_average_precision, top1_accuracy
+    from nsnet.sampler.patch_methods import score_arrays
+
+    val.require_patches()
+    positions = np.tile(np.arange(val.T, dtype=np.int64), (val.N, 1))
+    _, _, probs = score_arrays(method, val.light, val.light_maps, val.patch_features, positions)
+    return {"mAP": mean_average_precision(probs, val.labels), "top1": top1_accuracy(probs, val.labels)}
+
+
 def evaluate_run(run: SamplerRun, val: SamplerArrays, k: int = 5) -> dict[str, float]:
     """Returns ``mAP``/``top1`` (and ``mAP_fsm``/``mAP_vgm`` for two-branch NSNet runs) of a run
     on in-memory val arrays (which need recognizer logits)."""
@@ -86,6 +100,10 @@ def evaluate_run(run: SamplerRun, val: SamplerArrays, k: int = 5) -> dict[str, f
         out = {f"mAP_{m}": _video_scores(create_sampler(m, run=run), inputs, val, k)["mAP"] for m in mods}
         main = "tsqnet" if len(mods) == 2 else mods[0]
         return {**_video_scores(create_sampler(main, run=run), inputs, val, k), **out}
+    if cfg.variant == "adafocus":  # all T frames, one patch each; and random patches with the same f_C
+        out = _patch_scores(create_sampler("adafocus", run=run), val)
+        out["mAP_random_patch"] = _patch_scores(create_sampler("random-patch", run=run), val)["mAP"]
+        return out
     if cfg.variant == "nsnet" and cfg.branches == "both":
         out = _video_scores(create_sampler("nsnet", run=run), inputs, val, k)
         out["mAP_fsm"] = _video_scores(create_sampler("fsm", run=run), inputs, val, k)["mAP"]
@@ -128,6 +146,14 @@ def _tsq_summary(opts: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in opts.items() if default.get(k) != v) or "default"
 
 
+def _af_summary(opts: dict[str, Any]) -> str:
+    """Returns the AdaFocus options that differ from the defaults, e.g. ``skip=True hidden=64``."""
+    from nsnet.sampler.adafocus_train import af_options
+
+    default = af_options({})
+    return " ".join(f"{k}={v}" for k, v in opts.items() if default.get(k) != v) or "default"
+
+
 def _fmt(value: Any) -> str:
     """Returns a CSV cell: floats with 4 decimals, None as an empty cell."""
     if isinstance(value, float):
@@ -149,12 +175,15 @@ def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *
     store = FeatureStore.open(store_path) if isinstance(store_path, (str, Path)) else store_path
     needs_rec = any(c.needs_rec_logits() for c in configs)
     needs_feat = any(c.needs_rec_features() for c in configs)
+    needs_patches = any(c.needs_patches() for c in configs)
     splits = {c.train_split for c in configs}, {c.val_split for c in configs}
     if len(splits[0]) != 1 or len(splits[1]) != 1:
         raise SamplerConfigError("all grid entries must use the same train_split and val_split")
-    train = load_sampler_arrays(store, splits[0].pop(), rec_features=needs_feat, rec_logits=needs_rec)
+    train = load_sampler_arrays(store, splits[0].pop(), rec_features=needs_feat, rec_logits=needs_rec,
+                                patches=needs_patches)
     val = load_sampler_arrays(store, splits[1].pop(), rec_features=any(
-        c.variant == "oracle" or (c.variant == "tsqnet" and c.needs_rec_features()) for c in configs))
+        c.variant == "oracle" or (c.variant == "tsqnet" and c.needs_rec_features()) for c in configs),
+        patches=needs_patches)
     rows: list[dict[str, Any]] = []
     ref = _video_scores(create_sampler("uniform"), val, val, k)
     rows.append({"name": "uniform (untrained)", "variant": "uniform", "k": k, **ref})
@@ -166,6 +195,8 @@ def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *
         }
         if cfg.variant == "tsqnet":  # its switches instead of the NSNet objectives
             row.update(fsm="", vgm="", guide="", encoder="", tsqnet=_tsq_summary(cfg.tsqnet))
+        if cfg.variant == "adafocus":
+            row.update(fsm="", vgm="", guide="", encoder="", epochs="", adafocus=_af_summary(cfg.adafocus))
         try:
             run, seconds, final_loss = _train_or_resume(cfg, train, out_dir / cfg.name, store, progress)
         except FloatingPointError as err:

@@ -180,6 +180,20 @@ class TSQNetAdaFocusMethod(PatchMethod):
     frame_sampler = "tsqnet"
 
 
+def score_arrays(method: PatchMethod, light: np.ndarray, maps: np.ndarray, patch_features: np.ndarray,
+                 positions: np.ndarray, videos: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Returns (choices [N, K], keep [N, K], probs [N, C]) of ``method`` on cached arrays of N videos:
+    pooled ``light`` [N, T, D], ``maps`` [N, T, D, h, w], candidate ``patch_features`` [N, T, G*G, D2]
+    and the frame ``positions`` [N, K] it looks at (``videos`` seeds the random baseline per video)."""
+    take = lambda a: np.take_along_axis(a, positions.reshape(positions.shape + (1,) * (a.ndim - 2)), axis=1)  # noqa: E731
+    frame_maps = take(maps)
+    choices = method.choose(frame_maps, videos=videos)
+    keep = method.keep(frame_maps)
+    local = np.take_along_axis(take(patch_features), choices[:, :, None, None], axis=2)[:, :, 0]
+    probs = method.predict(take(light), local.astype(np.float32), keep)
+    return choices, keep, probs
+
+
 def stage_model(run_dir: Any, stage: int, device: torch.device) -> Any:
     """Returns the AdaFocus model saved after ``stage`` in ``run_dir`` (eval mode), or None when
     the run has no such checkpoint."""
