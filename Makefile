@@ -63,7 +63,7 @@ demo: setup
 		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
 		--run-tsqnet $(DEMO_DIR)/runs/tsqnet --run-adafocus $(DEMO_DIR)/runs/adafocus --path cached --sweep 1..10 \
 		--plots --out $(DEMO_DIR)/eval-sweep
-	$(PY) -m nsnet.cli predict $$(ls $(DEMO_DIR)/videos/*/*.mp4 | head -1) --run $(DEMO_DIR)/runs/adafocus
+	$(PY) -m nsnet.cli predict $$(find $(DEMO_DIR)/videos -name "*.mp4" | sort | head -1) --run $(DEMO_DIR)/runs/adafocus
 
 # Build (once) -> extract (resumable) -> Table 1, ablations, investigation, sweep (all cached per seed).
 bench-real: setup

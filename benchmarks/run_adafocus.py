@@ -92,7 +92,7 @@ def run_store(args: argparse.Namespace, name: str, store: Path, seed: int) -> di
             name="adafocus-plus", variant="adafocus", seed=seed, adafocus={**af_opts, "skip": True}))
     common = dict(store=store, run=nsnet, run_adafocus=ada, seed=seed, quiet=True, split="val", path="cached")
     res = evaluate(EvaluateConfig(budgets=[args.k], methods=METHODS, **common).validate())
-    rows = [dict(r.to_dict(), method=r.method) for r in res.rows]
+    rows = [dict(r.to_dict(), method="nsnet" if r.method.startswith("fused:") else r.method) for r in res.rows]
     if plus is not None:
         res_plus = evaluate(EvaluateConfig(budgets=[args.k], methods=PLUS_METHODS,
                                            **{**common, "run_adafocus": plus}).validate())
@@ -124,7 +124,8 @@ def aggregate(per_store: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]
         acc: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for res in seeds:
             for r in res["rows"]:
-                acc.setdefault((r["method"], r["K"]), []).append(r)
+                method = "nsnet" if r["method"].startswith("fused:") else r["method"]
+                acc.setdefault((method, r["K"]), []).append(r)
         for (method, k), entries in acc.items():
             maps = 100 * np.asarray([e["mAP"] for e in entries])
             rows.append({"store": name, "method": method, "K": k, "mAP": float(maps.mean()), "mAP_std": float(maps.std()),

@@ -159,6 +159,8 @@ def patch_strip_figures(result: Any, out_dir: Path) -> tuple[list[Path], str | N
     if not result.patches or ctx.grid is None:
         return [], None
     boxes = ctx.grid.boxes()
+    budgets = ctx.cfg.budgets or ctx.cfg.sweep
+    strip_k = int(budgets[0]) if ctx.cfg.budgets else int(sorted(budgets)[len(budgets) // 2])
     rec_spec = ctx.store.recognizer_spec
     short = decode_short_side(FrameTransform.from_spec(ctx.store.extractor_spec), FrameTransform.from_spec(rec_spec))
     paths = ctx.store.read(S.PATH, ctx.rows)
@@ -171,6 +173,8 @@ def patch_strip_figures(result: Any, out_dir: Path) -> tuple[list[Path], str | N
             info = probe_video(str(paths[v]))
             rows: dict[str, tuple[np.ndarray, Any]] = {}
             for (name, k), score in result.patches.items():
+                if k not in (strip_k, ctx.T):  # one budget per method, as in the frame strips
+                    continue
                 pos = score.positions[v]
                 keep = np.linspace(0, pos.size - 1, min(PATCH_STRIP_FRAMES, pos.size)).round().astype(int)
                 rows[f"{name} (K={k})"] = (keep, score)
