@@ -272,7 +272,10 @@ def test_one_step_of_every_stage_has_finite_loss_and_gradients(skip: bool, multi
     # stage II: a rollout and the PPO loss reach every parameter of π (and π')
     ro = rollout(model, maps, g, labels, local_of, torch.Generator().manual_seed(0), 0.7, penalty=0.01)
     assert ro.cand.shape == (N, T) and ro.ret.shape == (N, T) and (ro.keep is not None) == skip
+    tracked = rollout(model, maps, g, labels, local_of, torch.Generator().manual_seed(0), 0.7, penalty=0.01, track=True)
+    assert torch.equal(tracked.cand, ro.cand) and torch.allclose(tracked.adv, ro.adv) and tracked.outputs is not None
     loss = ppo_batch_loss(model, ro)
+    assert torch.allclose(ppo_batch_loss(model, tracked), loss) and tracked.outputs is None  # kept outputs used once
     loss.backward()
     params = list(model.policy.parameters()) + ([] if model.skip is None else list(model.skip.parameters()))
     assert torch.isfinite(loss) and _grads_ok(params)
