@@ -24,7 +24,13 @@ CTRL_WORK ?= ../nsnet-bench-controlled
 CTRL_SAMPLER ?= --epochs 30 --width 128 --lr 0.03
 CTRL_EXTRACT := --frames 50 --extractor-size 112 --recognizer tf_efficientnet_lite0 --batch-size 50 --workers 1
 
-.PHONY: setup test test-fast lint-imports demo bench-real bench-controlled clean
+# The AdaFocus benchmark (benchmarks/RESULTS.md): full-frame and picture-in-picture controlled sets,
+# T = 16, 6 x 6 candidates at P = 96 and 128, 160 + 160 videos each.
+AF_WORK ?= ../nsnet-bench-adafocus
+AF_EXTRACT := --frames 16 --extractor-size 112 --recognizer tf_efficientnet_lite0 --batch-size 64 --workers 1 --patches 6
+AF_OPTIONS ?= stage1_epochs=60 stage2_epochs=30 stage3_epochs=20
+
+.PHONY: setup test test-fast lint-imports demo bench-real bench-controlled bench-adafocus clean
 
 setup: $(STAMP)
 
@@ -93,6 +99,22 @@ bench-controlled: setup
 		--spans $(CTRL_WORK)/grid/spans.json --main-work $(CTRL_WORK)/store_runs $(CTRL_SAMPLER); done
 	$(PY) benchmarks/run_controlled.py summary --store $(CTRL_WORK)/store.zarr --spans $(CTRL_WORK)/data/spans.json \
 		--grid-work $(CTRL_WORK)/grid_runs $(CTRL_SAMPLER)
+
+bench-adafocus: setup
+	test -f $(AF_WORK)/full/annotations.csv || $(PY) benchmarks/build_controlled.py --out $(AF_WORK)/full --seed 2 \
+		--train-videos 200 --val-videos 200 --min-seconds 8 --max-seconds 16 --event-frac 0.25 --distractors 1
+	test -f $(AF_WORK)/pip/annotations.csv || $(PY) benchmarks/build_controlled.py --out $(AF_WORK)/pip --seed 2 \
+		--train-videos 200 --val-videos 200 --min-seconds 8 --max-seconds 16 --event-frac 0.25 --distractors 1 --pip
+	for kind in full pip; do \
+		$(PY) -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); k=[x for s in ('train','val') for x in [y for y in r if y['split']==s][:160]]; w=csv.DictWriter(open(sys.argv[2],'w',newline=''),fieldnames=list(r[0])); w.writeheader(); w.writerows(k)" \
+			$(AF_WORK)/$$kind/annotations.csv $(AF_WORK)/$$kind/annotations_320.csv; \
+		for p in 96 128; do \
+			$(PY) -m nsnet.cli extract $(AF_WORK)/$$kind/annotations_320.csv --out $(AF_WORK)/$$kind-$$p.zarr $(AF_EXTRACT) --patch-size $$p; \
+		done; \
+	done
+	$(PY) benchmarks/run_adafocus.py --work $(AF_WORK)/runs --out benchmarks/results --seeds 0 1 2 --plus --reload-check \
+		$(foreach k,full pip,$(foreach p,96 128,--store $(k)-$(p)=$(AF_WORK)/$(k)-$(p).zarr --spans $(k)-$(p)=$(AF_WORK)/$(k)/spans.json)) \
+		--adafocus $(AF_OPTIONS)
 
 clean:
 	rm -rf $(DEMO_DIR) $(STAMP)
