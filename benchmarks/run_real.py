@@ -14,7 +14,7 @@ Then:
     python benchmarks/run_real.py --store STORE --spans DATA/spans.json --out benchmarks/results
 
 Every sampler figure is mean ± std over ``--seeds`` (the store is extracted once). Table 1 uses
-the reload path (decode only the chosen frames) for NSNet and Uniform and the cached path for the
+the reload path (decode only the chosen frames) for NSNet, TSQNet and Uniform and the cached path for the
 rest; the ablations, fusions and sweep use the cached path (the equivalence of both paths is a test).
 """
 
