@@ -92,6 +92,12 @@ def _strip_videos(labels: np.ndarray, count: int) -> list[int]:
     return chosen[:count]
 
 
+def _strip_names(ctx: Any, ids: np.ndarray, v: int) -> tuple[str, str]:
+    """Returns (file-name-safe video id, its comma-separated class names) of video ``v``."""
+    classes = ", ".join(ctx.store.class_names[c] for c in np.nonzero(ctx.labels[v] > 0)[0])
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(ids[v])), classes
+
+
 def frame_strip_figures(result: Any, out_dir: Path) -> tuple[list[Path], str | None]:
     """Draws chosen-frame strips (Fig. 4) for a few videos; returns (PNG paths, note or None)."""
     ctx = result.context
@@ -122,8 +128,7 @@ def frame_strip_figures(result: Any, out_dir: Path) -> tuple[list[Path], str | N
         captions = {label: [f"#{int(frame_indices[v, p])} {frame_indices[v, p] / rate:.1f}s" for p in pos]
                     for label, pos in rows.items()}
         outline = None if top is None else {label: [int(p) in top for p in pos] for label, pos in rows.items()}
-        classes = ", ".join(ctx.store.class_names[c] for c in np.nonzero(ctx.labels[v] > 0)[0])
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(ids[v]))
+        name, classes = _strip_names(ctx, ids, v)
         files.append(plot_frame_strips(frames, captions, out_dir / f"frames_{name}.png", outline,
                                        title=f"{ids[v]} ({classes}), K={k}"))
     note = f"frame strips skipped for {', '.join(skipped)}" if skipped else None
@@ -199,8 +204,7 @@ def patch_strip_figures(result: Any, out_dir: Path) -> tuple[list[Path], str | N
                 frames[label].append(img)
                 captions[label].append(f"#{int(frame_indices[v, p])} " + (f"p{int(score.choices[v, j])}"
                                                                           if score.keep[v, j] else "skip"))
-        classes = ", ".join(ctx.store.class_names[c] for c in np.nonzero(ctx.labels[v] > 0)[0])
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(ids[v]))
+        name, classes = _strip_names(ctx, ids, v)
         files.append(plot_frame_strips(frames, captions, out_dir / f"patches_{name}.png", None,
                                        title=f"{ids[v]} ({classes}): chosen patches"))
     note = f"patch strips skipped for {', '.join(skipped)}" if skipped else None
