@@ -110,23 +110,31 @@ def score_reload(
                 ok[i], errors[i] = False, str(item["error"])
                 continue
             maps, pooled = feature_maps(extractor, item["x"], batch_size, device)
-            maps = as_stored(maps)[None]
-            pooled = as_stored(pooled)[None]
-            choices[i] = method.choose(maps, videos=np.array([i]))[0]
-            keep[i] = method.keep(maps)[0]
-            local_feats = np.zeros((1, kk, local.spec.feature_dim), dtype=np.float32)
-            kept = np.nonzero(keep[i])[0]
-            if kept.size:
-                frames = item["x2"][torch.from_numpy(kept)]
-                local_feats[0, kept] = as_stored(patch_features(local, frames, grid, batch_size, device,
-                                                                 index=choices[i, kept]))
-            p = method.predict(pooled, local_feats, keep[i][None])
+            choices[i], keep[i], p = classify_frames(method, as_stored(maps)[None], as_stored(pooled)[None],
+                                                     item["x2"], local, grid, batch_size, device, video=i)
             if probs is None:
                 probs = np.full((n, p.shape[1]), np.nan, dtype=np.float64)
             probs[i] = p[0]
     if probs is None:
         raise EvaluateError("no video could be scored (every video failed to decode)")
     return PatchScore(positions, choices, keep, probs, ok, errors)
+
+
+def classify_frames(method: Any, maps: np.ndarray, pooled: np.ndarray, rec_frames: torch.Tensor, local: FrameModel,
+                    grid: PatchGrid, batch_size: int, device: torch.device, video: int = 0
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Returns (choices [K], keep [K], probs [1, C]) of one video's K frames recomputed from pixels:
+    ``method`` chooses from the maps [1, K, D, h, w], the local CNN runs on the chosen patch of each
+    kept frame of the recognizer-preprocessed ``rec_frames`` [K, 3, S, S] only (features rounded
+    through float16, as the store keeps them) and f_C classifies with the pooled [1, K, D]."""
+    choices = method.choose(maps, videos=np.array([video]))[0]
+    keep = method.keep(maps)[0]
+    local_feats = np.zeros((1, choices.size, local.spec.feature_dim), dtype=np.float32)
+    kept = np.nonzero(keep)[0]
+    if kept.size:
+        local_feats[0, kept] = as_stored(patch_features(local, rec_frames[torch.from_numpy(kept)], grid, batch_size,
+                                                        device, index=choices[kept]))
+    return choices, keep, method.predict(pooled, local_feats, keep[None])
 
 
 def as_stored(x: np.ndarray) -> np.ndarray:

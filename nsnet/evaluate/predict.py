@@ -283,8 +283,8 @@ class VideoPipeline:
         and pooled features, rounded through float16 as the store keeps them), the method picks
         the frames and one candidate per frame, the local CNN sees only the chosen patches, f_C
         classifies. Each FrameChoice carries its patch box in video pixels."""
-        from nsnet.evaluate.patch_eval import as_stored
-        from nsnet.extract.patches import box_in_video, feature_maps, patch_features
+        from nsnet.evaluate.patch_eval import as_stored, classify_frames
+        from nsnet.extract.patches import box_in_video, feature_maps
         from nsnet.sampler.base import SamplerInputs
 
         sampler = self.samplers[method]
@@ -303,15 +303,11 @@ class VideoPipeline:
             maps, pooled = as_stored(maps)[None], as_stored(pooled)[None]
             t1 = time.perf_counter()
             pos = sampler.frames(SamplerInputs(light=pooled), k)
-            choices, keep = sampler.choose(maps[:, pos[0]]), sampler.keep(maps[:, pos[0]])
             t2 = time.perf_counter()
-            local = np.zeros((1, pos.shape[1], self.recognizer.spec.feature_dim), dtype=np.float32)
-            kept = np.nonzero(keep[0])[0]
-            if kept.size:
-                rec_in = self.rec_tf(it.frames[torch.from_numpy(pos[0, kept])])
-                local[0, kept] = as_stored(patch_features(self.recognizer, rec_in, self.grid, batch_size, self.device,
-                                                          index=choices[0, kept]))
-            probs = sampler.predict(pooled[:, pos[0]], local, keep)[0]
+            rec_in = self.rec_tf(it.frames[torch.from_numpy(pos[0])])
+            choices, keep, probs = classify_frames(sampler, maps[:, pos[0]], pooled[:, pos[0]], rec_in, self.recognizer,
+                                                   self.grid, batch_size, self.device)
+            choices, keep, probs = choices[None], keep[None], probs[0]
             t3 = time.perf_counter()
             order = np.argsort(-probs, kind="stable")[: max(1, min(top, probs.size))]
             rate = it.fps if it.fps > 0 else 1.0
