@@ -16,7 +16,6 @@ global (pooled light) and local features.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
