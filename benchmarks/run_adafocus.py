@@ -12,8 +12,14 @@ AdaFocus (stages I-III; AdaFocus+ as a second run with the skip policy), then sc
 path: the full-frame recognizer on all T frames (dense), Uniform and NSNet at K, AdaFocus, random
 and centre patches, NSNet + AdaFocus at K, AdaFocus+. mAP and GFLOPs per video, mean +- std over the
 seeds, seconds per training stage; ``--reload-check`` also scores AdaFocus on the reload path for
-seed 0 and reports the largest difference to the cached path. Writes ``adafocus_table.json`` and
-``adafocus_gflops.png`` into ``--out`` and prints the Markdown table.
+seed 0 and reports the largest difference to the cached path; ``--tsqnet`` also trains TSQNet and
+adds its rows (TSQNet at K, TSQNet + AdaFocus). Writes ``PREFIX_table.json`` and
+``PREFIX_gflops.png`` into ``--out`` (``--prefix``, default ``adafocus``) and prints the Markdown table.
+
+The real fight/noFight rows (RESULTS.md) come from the same script on a patch store of that set:
+
+    python benchmarks/run_adafocus.py --store real-128=STORE --spans real-128=SPANS --tsqnet \
+        --prefix real_adafocus --title real --seeds 0 1 2 --work WORK --out benchmarks/results
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from nsnet.store import FeatureStore  # noqa: E402
 
 METHODS = ["dense", "uniform", "nsnet", "adafocus", "random-patch", "centre-patch", "nsnet+adafocus"]
 PLUS_METHODS = ["adafocus+"]
+TSQNET_METHODS = ["tsqnet", "tsqnet+adafocus"]
 
 
 def parse_stores(items: list[str]) -> dict[str, Path]:
@@ -84,14 +91,17 @@ def run_store(args: argparse.Namespace, name: str, store: Path, seed: int) -> di
     work = args.work / name / f"seed{seed}"
     base = {"epochs": args.epochs, "width": args.width, "lr": args.lr, "seed": seed}
     nsnet = train(store, work / "nsnet", SamplerConfig(name="nsnet", variant="nsnet", **base))
+    tsqnet = train(store, work / "tsqnet", SamplerConfig(name="tsqnet", variant="tsqnet", **base)) if args.tsqnet else None
     af_opts = dict(args.adafocus)
     ada = train(store, work / "adafocus", SamplerConfig(name="adafocus", variant="adafocus", seed=seed, adafocus=af_opts))
     plus = None
     if args.plus:
         plus = train(store, work / "adafocus-plus", SamplerConfig(
             name="adafocus-plus", variant="adafocus", seed=seed, adafocus={**af_opts, "skip": True}))
-    common = dict(store=store, run=nsnet, run_adafocus=ada, seed=seed, quiet=True, split="val", path="cached")
-    res = evaluate(EvaluateConfig(budgets=[args.k], methods=METHODS, **common).validate())
+    common = dict(store=store, run=nsnet, run_adafocus=ada, run_tsqnet=tsqnet, seed=seed, quiet=True, split="val",
+                  path="cached")
+    methods = METHODS + (TSQNET_METHODS if args.tsqnet else [])
+    res = evaluate(EvaluateConfig(budgets=[args.k], methods=methods, **common).validate())
     rows = [dict(r.to_dict(), method="nsnet" if r.method.startswith("fused:") else r.method) for r in res.rows]
     if plus is not None:
         res_plus = evaluate(EvaluateConfig(budgets=[args.k], methods=PLUS_METHODS,
@@ -100,7 +110,8 @@ def run_store(args: argparse.Namespace, name: str, store: Path, seed: int) -> di
     out: dict[str, Any] = {"rows": rows, "stage_seconds": stage_seconds(ada)}
     if args.reload_check and seed == args.seeds[0]:
         t = time.perf_counter()
-        reload = evaluate(EvaluateConfig(budgets=[args.k], methods=["adafocus", "nsnet+adafocus"],
+        checked = ["adafocus", "nsnet+adafocus"] + (["tsqnet+adafocus"] if args.tsqnet else [])
+        reload = evaluate(EvaluateConfig(budgets=[args.k], methods=checked,
                                          **{**common, "path": "reload", "workers": 1}).validate())
         cached = {r.method: r for r in res.rows}
         out["reload_check"] = {r.method: {"mAP_reload": r.mAP, "mAP_cached": cached[r.method].mAP,
@@ -134,8 +145,9 @@ def aggregate(per_store: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]
     return rows
 
 
-def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    """Draws mAP vs GFLOPs per video, one panel per event display (full frame / picture-in-picture)."""
+def plot(rows: list[dict[str, Any]], path: Path, title: str = "controlled") -> None:
+    """Draws mAP vs GFLOPs per video, one panel per store kind (the store name's part before its first '-':
+    full frame / picture-in-picture events on the controlled sets), titled ``title``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -144,7 +156,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     kinds = sorted({r["store"].split("-")[0] for r in rows})
     fig, axes = plt.subplots(1, len(kinds), figsize=(6.2 * len(kinds), 4.4), squeeze=False)
     markers = {"dense": "s", "uniform": "v", "nsnet": "o", "adafocus": "*", "random-patch": "x", "centre-patch": "+",
-               "nsnet+adafocus": "P", "adafocus+": "D"}
+               "nsnet+adafocus": "P", "adafocus+": "D", "tsqnet": "h", "tsqnet+adafocus": "X"}
     for ax, kind in zip(axes[0], kinds):
         for r in [r for r in rows if r["store"].split("-")[0] == kind]:
             size = r["store"].split("-")[-1]
@@ -155,7 +167,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         ax.set_xscale("log")
         ax.set_xlabel("GFLOPs per video (log)")
         ax.set_ylabel("mAP (%)")
-        ax.set_title(f"controlled, events {'picture-in-picture' if kind == 'pip' else 'full frame'}")
+        shown = {"pip": ", events picture-in-picture", "full": ", events full frame"}.get(kind, "")
+        ax.set_title(f"{title}{shown}")
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -198,6 +211,9 @@ def main() -> None:
     ap.add_argument("--adafocus", nargs="*", default=[], help="KEY=VALUE AdaFocus options (values as JSON)")
     ap.add_argument("--plus", action="store_true", help="also train AdaFocus+ (skip policy) runs")
     ap.add_argument("--reload-check", action="store_true")
+    ap.add_argument("--tsqnet", action="store_true", help="also train TSQNet; add TSQNet and TSQNet + AdaFocus rows")
+    ap.add_argument("--prefix", default="adafocus", help="output files PREFIX_table.json and PREFIX_gflops.png")
+    ap.add_argument("--title", default="controlled", help="the plot's title")
     args = ap.parse_args()
     args.adafocus = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.adafocus)}
     stores = parse_stores(args.store)
@@ -207,8 +223,8 @@ def main() -> None:
     per_store = {name: [run_store(args, name, path, s) for s in args.seeds] for name, path in stores.items()}
     rows = aggregate(per_store)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "adafocus_table.json").write_text(json.dumps({"rows": rows, "runs": per_store}, indent=1))
-    plot(rows, args.out / "adafocus_gflops.png")
+    (args.out / f"{args.prefix}_table.json").write_text(json.dumps({"rows": rows, "runs": per_store}, indent=1))
+    plot(rows, args.out / f"{args.prefix}_gflops.png", args.title)
     print(render(rows, per_store))
 
 
