@@ -79,6 +79,13 @@ bench-real: setup
 		--frames 50 --extractor-size 112 --recognizer tf_efficientnet_lite0 --batch-size 50
 	$(PY) benchmarks/run_real.py --store $(REAL_WORK)/store.zarr --spans $(REAL_WORK)/untrimmed/spans.json \
 		--out benchmarks/results --work $(REAL_WORK)/runs --seeds 0 1 2 --investigation-seeds 0 1 2 $(REAL_SAMPLER)
+	# The AdaFocus rows: the paper's T = 16 with 6 x 6 candidates of 128 px (a second store, 2 ranks).
+	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(REAL_WORK)/untrimmed/annotations.csv \
+		--out $(REAL_WORK)/af_p128.zarr $(AF_EXTRACT) --patch-size 128
+	$(PY) benchmarks/run_adafocus.py --store real-128=$(REAL_WORK)/af_p128.zarr \
+		--spans real-128=$(REAL_WORK)/untrimmed/spans.json --tsqnet --plus --reload-check --prefix real_adafocus \
+		--title "real fight/noFight" --work $(REAL_WORK)/af_runs --out benchmarks/results --seeds 0 1 2 \
+		$(REAL_SAMPLER) --adafocus $(AF_OPTIONS)
 
 # Build (once) -> extract (resumable, 2 ranks) -> tune on train[:80%] -> Table 1 x 3 seeds, ablations,
 # difficulty grid -> summary. Every stage caches its results under $(CTRL_WORK).
