@@ -13,18 +13,21 @@ path: the full-frame recognizer on all T frames (dense), Uniform and NSNet at K,
 and centre patches, NSNet + AdaFocus at K, AdaFocus+. mAP and GFLOPs per video, mean +- std over the
 seeds, seconds per training stage; ``--reload-check`` also scores AdaFocus on the reload path for
 seed 0 and reports the largest difference to the cached path; ``--tsqnet`` also trains TSQNet and
-adds its rows (TSQNet at K, TSQNet + AdaFocus). Writes ``PREFIX_table.json`` and
+adds its rows (TSQNet at K, TSQNet + AdaFocus); ``--full-frame-fc`` adds a diagnostic row, f_C
+trained and scored on the whole frame's recognizer features instead of a patch (added to cached
+seeds without retraining the rest). Writes ``PREFIX_table.json`` and
 ``PREFIX_gflops.png`` into ``--out`` (``--prefix``, default ``adafocus``) and prints the Markdown table.
 
 The real fight/noFight rows (RESULTS.md) come from the same script on a patch store of that set:
 
-    python benchmarks/run_adafocus.py --store real-128=STORE --spans real-128=SPANS --tsqnet \
+    python benchmarks/run_adafocus.py --store real-128=STORE --spans real-128=SPANS --tsqnet --full-frame-fc \\
         --prefix real_adafocus --title real --seeds 0 1 2 --work WORK --out benchmarks/results
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -32,19 +35,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
 from nsnet.evaluate.run import evaluate  # noqa: E402
 from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer  # noqa: E402
+from nsnet.metrics import mean_average_precision  # noqa: E402
 from nsnet.sampler.config import SamplerConfig  # noqa: E402
-from nsnet.sampler.train import fit_sampler  # noqa: E402
+from nsnet.sampler.data import SamplerArrays, load_sampler_arrays  # noqa: E402
+from nsnet.sampler.train import fit_sampler, train_sampler  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
 
 METHODS = ["dense", "uniform", "nsnet", "adafocus", "random-patch", "centre-patch", "nsnet+adafocus"]
 PLUS_METHODS = ["adafocus+"]
 TSQNET_METHODS = ["tsqnet", "tsqnet+adafocus"]
+FULL_FRAME_FC = "full-frame f_C"  # the diagnostic row of --full-frame-fc
 
 
 def parse_stores(items: list[str]) -> dict[str, Path]:
@@ -83,12 +90,46 @@ def stage_seconds(run_dir: Path) -> dict[str, float]:
     return {}
 
 
+def whole_frame(arrays: SamplerArrays) -> SamplerArrays:
+    """Returns ``arrays`` with one 'candidate' per frame: the full frame's recognizer feature as ē^L."""
+    return dataclasses.replace(arrays, patch_features=arrays.rec_features[:, :, None, :].astype(np.float16))
+
+
+def full_frame_fc(store: Path, seed: int, af_opts: dict[str, Any], costs: Any) -> dict[str, Any]:
+    """Diagnostic row (not a product method): AdaFocus's classifier f_C trained (stage I) and scored
+    with the whole frame's recognizer feature in place of the patch, on all T frames. It separates
+    what f_C (a GRU trained on video labels) adds from what the patch choice costs; GFLOPs = light x T
+    + recognizer x T + f_C step x T. Returns the row (mAP, top-1 as fractions, GFLOPs, seconds)."""
+    tic = time.perf_counter()
+    cfg = SamplerConfig(name="fc-full-frame", variant="adafocus", seed=seed, adafocus=dict(af_opts))
+    train_arrays = whole_frame(load_sampler_arrays(store, "train", rec_logits=False, patches=True))
+    model = train_sampler(train_arrays, cfg, stages=(1,)).model
+    val = load_sampler_arrays(store, "val", rec_logits=False, patches=True)
+    with torch.no_grad():
+        probs = model.classify(torch.from_numpy(val.light), torch.from_numpy(val.rec_features)).double().numpy()
+    top1 = float(np.mean(val.labels[np.arange(val.N), probs.argmax(1)] > 0))
+    gflops = val.T * (costs.light_per_frame + costs.rec_per_frame + costs.patches["classifier_step"])
+    return {"method": FULL_FRAME_FC, "K": val.T, "mAP": mean_average_precision(probs, val.labels), "top1": top1,
+            "gflops": float(gflops), "seconds": time.perf_counter() - tic}
+
+
 def run_store(args: argparse.Namespace, name: str, store: Path, seed: int) -> dict[str, Any]:
     """Trains and scores one store at one seed; returns (and caches) its rows."""
     cache = args.work / name / f"seed{seed}.json"
-    if cache.is_file():
-        return json.loads(cache.read_text())
-    work = args.work / name / f"seed{seed}"
+    out = json.loads(cache.read_text()) if cache.is_file() else train_and_score(args, store, seed, args.work / name / f"seed{seed}")
+    if args.full_frame_fc and not any(r["method"] == FULL_FRAME_FC for r in out["rows"]):
+        costs = evaluate(EvaluateConfig(store=store, run_adafocus=args.work / name / f"seed{seed}" / "adafocus",
+                                        budgets=[args.k], methods=["dense"], seed=seed, quiet=True, split="val",
+                                        path="cached").validate()).costs
+        out["rows"].append(full_frame_fc(store, seed, dict(args.adafocus), costs))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(out, indent=1))
+    return out
+
+
+def train_and_score(args: argparse.Namespace, store: Path, seed: int, work: Path) -> dict[str, Any]:
+    """Trains the runs of one store and seed under ``work`` (reusing finished ones) and scores them;
+    returns {"rows", "stage_seconds"} (and "reload_check" with ``--reload-check`` on the first seed)."""
     base = {"epochs": args.epochs, "width": args.width, "lr": args.lr, "seed": seed}
     nsnet = train(store, work / "nsnet", SamplerConfig(name="nsnet", variant="nsnet", **base))
     tsqnet = train(store, work / "tsqnet", SamplerConfig(name="tsqnet", variant="tsqnet", **base)) if args.tsqnet else None
@@ -123,8 +164,6 @@ def run_store(args: argparse.Namespace, name: str, store: Path, seed: int) -> di
                                           "seconds": r.seconds}
                                for r in reload.rows}
         out["reload_check_s"] = time.perf_counter() - t
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(out, indent=1))
     return out
 
 
@@ -156,7 +195,7 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str = "controlled") -> N
     kinds = sorted({r["store"].split("-")[0] for r in rows})
     fig, axes = plt.subplots(1, len(kinds), figsize=(6.2 * len(kinds), 4.4), squeeze=False)
     markers = {"dense": "s", "uniform": "v", "nsnet": "o", "adafocus": "*", "random-patch": "x", "centre-patch": "+",
-               "nsnet+adafocus": "P", "adafocus+": "D", "tsqnet": "h", "tsqnet+adafocus": "X"}
+               "nsnet+adafocus": "P", "adafocus+": "D", "tsqnet": "h", "tsqnet+adafocus": "X", FULL_FRAME_FC: "d"}
     for ax, kind in zip(axes[0], kinds):
         for r in [r for r in rows if r["store"].split("-")[0] == kind]:
             size = r["store"].split("-")[-1]
@@ -212,6 +251,8 @@ def main() -> None:
     ap.add_argument("--plus", action="store_true", help="also train AdaFocus+ (skip policy) runs")
     ap.add_argument("--reload-check", action="store_true")
     ap.add_argument("--tsqnet", action="store_true", help="also train TSQNet; add TSQNet and TSQNet + AdaFocus rows")
+    ap.add_argument("--full-frame-fc", action="store_true",
+                    help="also the diagnostic row: f_C trained and scored on the whole frame's recognizer features")
     ap.add_argument("--prefix", default="adafocus", help="output files PREFIX_table.json and PREFIX_gflops.png")
     ap.add_argument("--title", default="controlled", help="the plot's title")
     args = ap.parse_args()
