@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
 from nsnet.evaluate.run import evaluate  # noqa: E402
 from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer  # noqa: E402
-from nsnet.metrics import mean_average_precision  # noqa: E402
+from nsnet.metrics import mean_average_precision, paired_bootstrap_map  # noqa: E402
 from nsnet.sampler.config import SamplerConfig  # noqa: E402
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays  # noqa: E402
 from nsnet.sampler.train import fit_sampler, train_sampler  # noqa: E402
@@ -167,6 +167,27 @@ def train_and_score(args: argparse.Namespace, store: Path, seed: int, work: Path
     return out
 
 
+def paired_comparisons(args: argparse.Namespace, name: str, store: Path) -> list[dict[str, Any]]:
+    """Returns, for each ``--paired A:B`` of patch methods, the paired bootstrap of mAP(A) - mAP(B)
+    over the val videos (mean over the seeds' runs; :func:`nsnet.metrics.paired_bootstrap_map`)."""
+    pairs = [tuple(item.split(":")) for item in args.paired]
+    methods = sorted({m for pair in pairs for m in pair})
+    probs: dict[str, list[np.ndarray]] = {m: [] for m in methods}
+    labels = None
+    for seed in args.seeds:
+        work = args.work / name / f"seed{seed}"
+        res = evaluate(EvaluateConfig(store=store, run=work / "nsnet", run_adafocus=work / "adafocus", budgets=[args.k],
+                                      methods=methods, seed=seed, quiet=True, split="val", path="cached").validate())
+        for r in res.rows:
+            probs[r.method].append(res.patches[(r.method, r.K)].probs)
+        labels = res.context.labels
+    out = []
+    for a, b in pairs:
+        stats = paired_bootstrap_map(np.stack(probs[a]), np.stack(probs[b]), labels, resamples=args.resamples, seed=0)
+        out.append({"a": a, "b": b, **stats})
+    return out
+
+
 def aggregate(per_store: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """Returns one row per (store, method, K): mAP mean +- std over seeds (in %), GFLOPs, seeds."""
     rows = []
@@ -253,6 +274,9 @@ def main() -> None:
     ap.add_argument("--tsqnet", action="store_true", help="also train TSQNet; add TSQNet and TSQNet + AdaFocus rows")
     ap.add_argument("--full-frame-fc", action="store_true",
                     help="also the diagnostic row: f_C trained and scored on the whole frame's recognizer features")
+    ap.add_argument("--paired", nargs="*", default=[], metavar="A:B",
+                    help="patch methods A:B: paired bootstrap of mAP(A) - mAP(B) over the val videos, seeds averaged")
+    ap.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of --paired")
     ap.add_argument("--prefix", default="adafocus", help="output files PREFIX_table.json and PREFIX_gflops.png")
     ap.add_argument("--title", default="controlled", help="the plot's title")
     args = ap.parse_args()
@@ -263,10 +287,16 @@ def main() -> None:
         ensure_head(path, spans.get(name))
     per_store = {name: [run_store(args, name, path, s) for s in args.seeds] for name, path in stores.items()}
     rows = aggregate(per_store)
+    paired = {name: paired_comparisons(args, name, path) for name, path in stores.items()} if args.paired else {}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.prefix}_table.json").write_text(json.dumps({"rows": rows, "runs": per_store}, indent=1))
+    (args.out / f"{args.prefix}_table.json").write_text(json.dumps({"rows": rows, "runs": per_store, "paired": paired},
+                                                                   indent=1))
     plot(rows, args.out / f"{args.prefix}_gflops.png", args.title)
     print(render(rows, per_store))
+    for name, comparisons in paired.items():
+        for c in comparisons:
+            print(f"paired {name} {c['a']} - {c['b']}: {100 * c['diff']:+.2f} mAP, 95% CI [{100 * c['low']:+.2f}, "
+                  f"{100 * c['high']:+.2f}], A better in {100 * c['p_a_better']:.0f}% of resamples")
 
 
 if __name__ == "__main__":

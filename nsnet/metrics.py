@@ -107,3 +107,45 @@ def average_frame_predictions(frame_logits: Any, multilabel: bool) -> np.ndarray
         raise MetricError("frame_logits contain NaN or infinite values")
     probs = torch.sigmoid(logits) if multilabel else torch.softmax(logits, dim=-1)
     return probs.mean(dim=1).numpy()
+
+
+def paired_bootstrap_map(scores_a: Any, scores_b: Any, labels: Any, *, resamples: int = 2000, seed: int = 0,
+                         confidence: float = 0.95) -> dict[str, float]:
+    """Returns how sure the data are that method A's mAP beats method B's on the same videos:
+    {"diff", "low", "high", "p_a_better"} -- the observed mAP(A) - mAP(B) (fractions), the
+    ``confidence`` percentile interval of that difference over ``resamples`` bootstrap resamples of
+    the videos (the same resampled videos scored for both: paired; scipy.stats.bootstrap), and the
+    fraction of resamples where A's mAP is higher.
+
+    ``scores_a`` / ``scores_b`` are [N, C] or, for several runs each (e.g. training seeds), [S, N, C]:
+    the difference is then the mean over the S runs, resampled with one set of videos for all runs.
+    Resamples where a class has no positive video use the remaining classes (as in
+    :func:`mean_average_precision`).
+    """
+    from scipy.stats import bootstrap
+
+    a, b = _to_numpy(scores_a), _to_numpy(scores_b)
+    a = a[None] if a.ndim == 2 else a
+    b = b[None] if b.ndim == 2 else b
+    if a.ndim != 3 or a.shape != b.shape:
+        raise MetricError(f"scores of A and B must both be [N, C] or [S, N, C] of one shape, got {a.shape} and {b.shape}")
+    if not 0 < confidence < 1:
+        raise MetricError(f"confidence must be in (0, 1), got {confidence}")
+    if resamples < 1:
+        raise MetricError(f"resamples must be >= 1, got {resamples}")
+    pos = _multi_hot(labels, a.shape[1:])
+    for run in range(a.shape[0]):
+        _check_scores(a[run])
+        _check_scores(b[run])
+
+    def diff(idx: np.ndarray) -> float:
+        rows = idx.astype(np.int64)
+        return float(np.mean([mean_average_precision(a[s, rows], pos[rows]) - mean_average_precision(b[s, rows], pos[rows])
+                              for s in range(a.shape[0])]))
+
+    videos = np.arange(a.shape[1])
+    res = bootstrap((videos,), diff, n_resamples=resamples, confidence_level=confidence, method="percentile",
+                    vectorized=False, random_state=np.random.default_rng(seed))
+    dist = np.asarray(res.bootstrap_distribution, dtype=np.float64)
+    return {"diff": diff(videos), "low": float(res.confidence_interval.low), "high": float(res.confidence_interval.high),
+            "p_a_better": float(np.mean(dist > 0))}

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from nsnet.metrics import (
+    paired_bootstrap_map,
     MetricError,
     average_frame_predictions,
     mean_average_precision,
@@ -114,3 +115,39 @@ def test_bad_inputs() -> None:
         top1_accuracy(SCORES, np.array([0, 1, 3, 0]))
     with pytest.raises(ValueError, match=r"\[N, K, C\]"):
         average_frame_predictions(np.zeros((2, 3)), multilabel=False)
+
+
+def test_paired_bootstrap_identical_methods_differ_by_nothing() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 40)
+    scores = rng.random((40, 3))
+    out = paired_bootstrap_map(scores, scores.copy(), labels, resamples=50)
+    assert out == {"diff": 0.0, "low": 0.0, "high": 0.0, "p_a_better": 0.0}
+
+
+def test_paired_bootstrap_perfect_beats_reversed() -> None:
+    labels = np.array([0, 1] * 10)
+    perfect = np.eye(2)[labels]  # mAP 1
+    reversed_ = 1.0 - perfect  # every positive ranked below every negative
+    expected = 1.0 - mean_average_precision(reversed_, labels)
+    out = paired_bootstrap_map(perfect, reversed_, labels, resamples=100, seed=1)
+    assert out["diff"] == pytest.approx(expected)
+    assert 0 < out["low"] <= out["diff"] <= out["high"] <= 1.0
+    assert out["p_a_better"] == 1.0
+
+
+def test_paired_bootstrap_runs_are_averaged() -> None:
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, 30)
+    a, b = rng.random((2, 30, 2)), rng.random((2, 30, 2))
+    out = paired_bootstrap_map(a, b, labels, resamples=20)
+    per_run = [mean_average_precision(a[s], labels) - mean_average_precision(b[s], labels) for s in range(2)]
+    assert out["diff"] == pytest.approx(np.mean(per_run))
+    assert out["low"] <= out["high"]
+
+
+def test_paired_bootstrap_bad_input() -> None:
+    with pytest.raises(MetricError, match="one shape"):
+        paired_bootstrap_map(np.zeros((4, 2)), np.zeros((5, 2)), [0, 1, 0, 1])
+    with pytest.raises(MetricError, match="confidence"):
+        paired_bootstrap_map(np.zeros((4, 2)), np.zeros((4, 2)), [0, 1, 0, 1], confidence=1.5)
