@@ -167,24 +167,38 @@ def train_and_score(args: argparse.Namespace, store: Path, seed: int, work: Path
     return out
 
 
-def paired_comparisons(args: argparse.Namespace, name: str, store: Path) -> list[dict[str, Any]]:
-    """Returns, for each ``--paired A:B`` of patch methods, the paired bootstrap of mAP(A) - mAP(B)
-    over the val videos (mean over the seeds' runs; :func:`nsnet.metrics.paired_bootstrap_map`)."""
+def policy_usage(choices: np.ndarray, num_candidates: int) -> dict[str, float]:
+    """Returns how adaptive a patch policy's choices [N, T] are: the share of the most chosen
+    candidate, the entropy (bits) of the candidate histogram, and the distinct candidates per video."""
+    hist = np.bincount(choices.ravel(), minlength=num_candidates) / choices.size
+    used = hist[hist > 0]
+    return {"top_share": float(hist.max()), "entropy_bits": float(-(used * np.log2(used)).sum()),
+            "distinct_per_video": float(np.mean([len(np.unique(row)) for row in choices])),
+            "top_candidate": int(hist.argmax())}
+
+
+def paired_comparisons(args: argparse.Namespace, name: str, store: Path) -> dict[str, Any]:
+    """Returns {"pairs": for each ``--paired A:B`` of patch methods the paired bootstrap of mAP(A) -
+    mAP(B) over the val videos (mean over the seeds' runs; :func:`nsnet.metrics.paired_bootstrap_map`),
+    "policy": per seed, :func:`policy_usage` of AdaFocus's choices on val}."""
     pairs = [tuple(item.split(":")) for item in args.paired]
-    methods = sorted({m for pair in pairs for m in pair})
+    methods = sorted({m for pair in pairs for m in pair} | {"adafocus"})
     probs: dict[str, list[np.ndarray]] = {m: [] for m in methods}
-    labels = None
+    labels, usage = None, []
     for seed in args.seeds:
         work = args.work / name / f"seed{seed}"
         res = evaluate(EvaluateConfig(store=store, run=work / "nsnet", run_adafocus=work / "adafocus", budgets=[args.k],
                                       methods=methods, seed=seed, quiet=True, split="val", path="cached").validate())
         for r in res.rows:
             probs[r.method].append(res.patches[(r.method, r.K)].probs)
+            if r.method == "adafocus":
+                usage.append({"seed": seed, **policy_usage(res.patches[(r.method, r.K)].choices,
+                                                           len(res.context.store.patches["boxes"]))})
         labels = res.context.labels
-    out = []
+    out: dict[str, Any] = {"pairs": [], "policy": usage}
     for a, b in pairs:
         stats = paired_bootstrap_map(np.stack(probs[a]), np.stack(probs[b]), labels, resamples=args.resamples, seed=0)
-        out.append({"a": a, "b": b, **stats})
+        out["pairs"].append({"a": a, "b": b, **stats})
     return out
 
 
@@ -293,8 +307,11 @@ def main() -> None:
                                                                    indent=1))
     plot(rows, args.out / f"{args.prefix}_gflops.png", args.title)
     print(render(rows, per_store))
-    for name, comparisons in paired.items():
-        for c in comparisons:
+    for name, found in paired.items():
+        for u in found["policy"]:
+            print(f"policy {name} seed {u['seed']}: candidate {u['top_candidate']} in {100 * u['top_share']:.1f}% of "
+                  f"frames, {u['entropy_bits']:.2f} bits, {u['distinct_per_video']:.2f} distinct candidates per video")
+        for c in found["pairs"]:
             print(f"paired {name} {c['a']} - {c['b']}: {100 * c['diff']:+.2f} mAP, 95% CI [{100 * c['low']:+.2f}, "
                   f"{100 * c['high']:+.2f}], A better in {100 * c['p_a_better']:.0f}% of resamples")
 
