@@ -172,7 +172,7 @@ def policy_usage(choices: np.ndarray, num_candidates: int) -> dict[str, float]:
     candidate, the entropy (bits) of the candidate histogram, and the distinct candidates per video."""
     hist = np.bincount(choices.ravel(), minlength=num_candidates) / choices.size
     used = hist[hist > 0]
-    return {"top_share": float(hist.max()), "entropy_bits": float(-(used * np.log2(used)).sum()),
+    return {"top_share": float(hist.max()), "entropy_bits": abs(float((used * np.log2(used)).sum())),
             "distinct_per_video": float(np.mean([len(np.unique(row)) for row in choices])),
             "top_candidate": int(hist.argmax())}
 
