@@ -167,20 +167,10 @@ def train_and_score(args: argparse.Namespace, store: Path, seed: int, work: Path
     return out
 
 
-def policy_usage(choices: np.ndarray, num_candidates: int) -> dict[str, float]:
-    """Returns how adaptive a patch policy's choices [N, T] are: the share of the most chosen
-    candidate, the entropy (bits) of the candidate histogram, and the distinct candidates per video."""
-    hist = np.bincount(choices.ravel(), minlength=num_candidates) / choices.size
-    used = hist[hist > 0]
-    return {"top_share": float(hist.max()), "entropy_bits": abs(float((used * np.log2(used)).sum())),
-            "distinct_per_video": float(np.mean([len(np.unique(row)) for row in choices])),
-            "top_candidate": int(hist.argmax())}
-
-
 def paired_comparisons(args: argparse.Namespace, name: str, store: Path) -> dict[str, Any]:
     """Returns {"pairs": for each ``--paired A:B`` of patch methods the paired bootstrap of mAP(A) -
     mAP(B) over the val videos (mean over the seeds' runs; :func:`nsnet.metrics.paired_bootstrap_map`),
-    "policy": per seed, :func:`policy_usage` of AdaFocus's choices on val}."""
+    "policy": per seed, where AdaFocus's policy looked on val (:func:`nsnet.evaluate.patch_eval.policy_usage`)}."""
     pairs = [tuple(item.split(":")) for item in args.paired]
     methods = sorted({m for pair in pairs for m in pair} | {"adafocus"})
     probs: dict[str, list[np.ndarray]] = {m: [] for m in methods}
@@ -192,8 +182,7 @@ def paired_comparisons(args: argparse.Namespace, name: str, store: Path) -> dict
         for r in res.rows:
             probs[r.method].append(res.patches[(r.method, r.K)].probs)
             if r.method == "adafocus":
-                usage.append({"seed": seed, **policy_usage(res.patches[(r.method, r.K)].choices,
-                                                           len(res.context.store.patches["boxes"]))})
+                usage.append({"seed": seed, **res.patch_policy[(r.method, r.K)]})
         labels = res.context.labels
     out: dict[str, Any] = {"pairs": [], "policy": usage}
     for a, b in pairs:

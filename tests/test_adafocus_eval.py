@@ -228,3 +228,39 @@ def test_ablate_trains_and_scores_adafocus_entries(af: dict[str, Path], tmp_path
     # the cached evaluation of the same kind of run gives the same mAP as ablate's
     res = _evaluate({**af, "ada": out / "af"}, "cached", ["adafocus"])
     assert float(rows["af"]["mAP"]) == pytest.approx(res.rows[0].mAP, abs=1e-4)
+
+
+def test_policy_usage_hand_case() -> None:
+    from nsnet.evaluate.patch_eval import policy_usage
+
+    usage = policy_usage(np.array([[0, 0], [1, 0]]), 4)  # candidate 0 on 3 of 4 frames
+    assert usage["top_candidate"] == 0 and usage["top_share"] == pytest.approx(0.75)
+    assert usage["entropy_bits"] == pytest.approx(-(0.75 * np.log2(0.75) + 0.25 * np.log2(0.25)))
+    assert usage["distinct_per_video"] == pytest.approx(1.5)
+    fixed = policy_usage(np.full((3, 4), 2), 4)
+    assert fixed == {"top_candidate": 2, "top_share": 1.0, "entropy_bits": 0.0, "distinct_per_video": 1.0}
+    with pytest.raises(EvaluateError, match="non-empty"):
+        policy_usage(np.zeros((0, 2), dtype=int), 4)
+
+
+def test_fixed_policy_gets_a_note() -> None:
+    from nsnet.evaluate.patch_eval import fixed_policy_note
+
+    fixed = {"top_candidate": 7, "top_share": 1.0, "entropy_bits": 0.0, "distinct_per_video": 1.0}
+    note = fixed_policy_note("AdaFocus", 16, fixed)
+    assert note is not None and "candidate 7 on 100%" in note and "centre-patch" in note
+    assert fixed_policy_note("AdaFocus", 16, {**fixed, "top_share": 0.5}) is None
+
+
+def test_evaluate_reports_where_learned_policies_look(af: dict[str, Path]) -> None:
+    from nsnet.evaluate.patch_eval import policy_usage
+    from nsnet.evaluate.report import result_dict
+
+    res = _evaluate(af, "cached", ["adafocus", "random-patch", "centre-patch", "nsnet+adafocus"])
+    assert set(res.patch_policy) == {("adafocus", T), ("nsnet+adafocus", 2)}  # learned π only
+    for key, usage in res.patch_policy.items():
+        assert usage == policy_usage(res.patches[key].choices, G * G)
+        noted = any(f"K={key[1]}): the policy chose" in n for n in res.notes)
+        assert noted == (usage["top_share"] >= 0.95)
+    saved = result_dict(res)["patch_policy"]
+    assert set(saved) == {f"adafocus@K{T}", "nsnet+adafocus@K2"}

@@ -136,6 +136,32 @@ def classify_frames(method: Any, maps: np.ndarray, pooled: np.ndarray, rec_frame
     return choices, keep, method.predict(pooled, local_feats, keep[None])
 
 
+def policy_usage(choices: np.ndarray, num_candidates: int) -> dict[str, float | int]:
+    """Returns how adaptive a patch method's choices [N, K] (candidate per frame) are:
+    ``top_candidate`` and its ``top_share`` of all frames, ``entropy_bits`` of the candidate histogram
+    and ``distinct_per_video`` (mean number of different candidates in a video's K frames). A policy
+    that looks at one fixed place gives top_share 1 and one distinct candidate per video."""
+    choices = np.asarray(choices, dtype=np.int64)
+    if choices.ndim != 2 or choices.size == 0:
+        raise EvaluateError(f"choices must be a non-empty [N, K] array, got shape {choices.shape}")
+    hist = np.bincount(choices.ravel(), minlength=num_candidates) / choices.size
+    used = hist[hist > 0]
+    return {"top_candidate": int(hist.argmax()), "top_share": float(hist.max()),
+            "entropy_bits": abs(float((used * np.log2(used)).sum())),
+            "distinct_per_video": float(np.mean([np.unique(row).size for row in choices]))}
+
+
+FIXED_POLICY_SHARE = 0.95  # a learned policy choosing one candidate on this share of frames gets a note
+
+
+def fixed_policy_note(label: str, k: int, usage: dict[str, float | int]) -> str | None:
+    """Returns a one-line note when a learned policy looks at one place (top share >= 95 %), else None."""
+    if usage["top_share"] < FIXED_POLICY_SHARE:
+        return None
+    return (f"{label} (K={k}): the policy chose candidate {usage['top_candidate']} on {100 * usage['top_share']:.0f}% "
+            f"of the frames -- one fixed place, not per-video focus; compare it with centre-patch and random-patch")
+
+
 def as_stored(x: np.ndarray) -> np.ndarray:
     """Returns float32 ``x`` rounded through float16, the precision the store keeps."""
     return np.asarray(x, dtype=np.float32).astype(np.float16).astype(np.float32)

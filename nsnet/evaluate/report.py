@@ -24,13 +24,18 @@ def markdown_table(rows: Sequence[EvalRow]) -> str:
 
 
 def result_dict(result: EvaluationResult) -> dict[str, Any]:
-    """Returns the JSON-able content of ``results.json`` (meta, notes, costs, rows)."""
-    return {
+    """Returns the JSON-able content of ``results.json`` (meta, notes, costs, rows and, for learned
+    patch policies, ``patch_policy``: "method@K" -> where the policy looked, see
+    :func:`nsnet.evaluate.patch_eval.policy_usage`)."""
+    out = {
         "meta": result.meta,
         "notes": list(result.notes),
         "costs": result.costs.to_dict(),
         "rows": [r.to_dict() for r in result.rows],
     }
+    if result.patch_policy:
+        out["patch_policy"] = {f"{name}@K{k}": usage for (name, k), usage in result.patch_policy.items()}
+    return out
 
 
 def write_reports(result: EvaluationResult, out_dir: str | Path) -> dict[str, Path]:

@@ -29,7 +29,7 @@ from nsnet.evaluate.cached import cached_logits, gather_frames
 from nsnet.evaluate.config import EvaluateConfig, EvaluateError
 from nsnet.evaluate.costs import ComponentCosts, measure_costs
 from nsnet.evaluate.methods import MethodSpec, build_sampler, resolve_methods, select_positions
-from nsnet.evaluate.patch_eval import patch_method_gflops
+from nsnet.evaluate.patch_eval import fixed_policy_note, patch_method_gflops, policy_usage
 from nsnet.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
 from nsnet.evaluate.reload import ReloadOutput, reload_outputs
 from nsnet.device import resolve_device
@@ -73,6 +73,7 @@ class EvaluationResult:
     costs: ComponentCosts
     selections: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
     patches: dict[tuple[str, int], Any] = field(default_factory=dict)  # patch methods: their PatchScore
+    patch_policy: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)  # learned π: policy_usage
     context: "EvalContext | None" = None
 
 
@@ -242,6 +243,12 @@ def evaluate(cfg: EvaluateConfig, log: Any = None, on_row: Callable[[EvalRow], N
                 m_ap, top1 = _prob_metrics(score.probs, ctx.labels, ok)
                 gflops = patch_method_gflops(costs, spec, score, ctx.T, spec.frame_key)
                 result.patches[(spec.name, int(k))] = score
+                if "policy" in spec.branches and ok.any():
+                    usage = policy_usage(score.choices[ok], len(ctx.store.patches["boxes"]))
+                    result.patch_policy[(spec.name, int(k))] = usage
+                    note = fixed_policy_note(spec.label, int(k), usage)
+                    if note:
+                        result.notes.append(note)
             else:
                 positions, logits, ok, extra = _score(ctx, spec, sampler, k)
                 start -= extra
