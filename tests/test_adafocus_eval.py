@@ -243,13 +243,17 @@ def test_policy_usage_hand_case() -> None:
         policy_usage(np.zeros((0, 2), dtype=int), 4)
 
 
-def test_fixed_policy_gets_a_note() -> None:
-    from nsnet.evaluate.patch_eval import fixed_policy_note
+def test_fixed_policy_gets_one_note_per_method() -> None:
+    from nsnet.evaluate.patch_eval import fixed_policy_notes
 
     fixed = {"top_candidate": 7, "top_share": 1.0, "entropy_bits": 0.0, "distinct_per_video": 1.0}
-    note = fixed_policy_note("AdaFocus", 16, fixed)
-    assert note is not None and "candidate 7 on 100%" in note and "centre-patch" in note
-    assert fixed_policy_note("AdaFocus", 16, {**fixed, "top_share": 0.5}) is None
+    adaptive = {**fixed, "top_share": 0.5}
+    notes = fixed_policy_notes({("nsnet+adafocus", 1): fixed, ("nsnet+adafocus", 2): fixed, ("nsnet+adafocus", 3): adaptive,
+                                ("adafocus", 16): adaptive}, {"nsnet+adafocus": "NSNet+AdaFocus"})
+    assert len(notes) == 1
+    assert notes[0].startswith("NSNet+AdaFocus (K=1, 2): the policy chose candidate 7 on 100%")
+    assert "centre-patch" in notes[0]
+    assert fixed_policy_notes({("adafocus", 16): adaptive}, {}) == []
 
 
 def test_evaluate_reports_where_learned_policies_look(af: dict[str, Path]) -> None:
@@ -260,7 +264,7 @@ def test_evaluate_reports_where_learned_policies_look(af: dict[str, Path]) -> No
     assert set(res.patch_policy) == {("adafocus", T), ("nsnet+adafocus", 2)}  # learned π only
     for key, usage in res.patch_policy.items():
         assert usage == policy_usage(res.patches[key].choices, G * G)
-        noted = any(f"K={key[1]}): the policy chose" in n for n in res.notes)
-        assert noted == (usage["top_share"] >= 0.95)
+        noted = [n for n in res.notes if "the policy chose" in n and f"K={key[1]})" in n]
+        assert len(noted) == (usage["top_share"] >= 0.95)
     saved = result_dict(res)["patch_policy"]
     assert set(saved) == {f"adafocus@K{T}", "nsnet+adafocus@K2"}

@@ -154,12 +154,22 @@ def policy_usage(choices: np.ndarray, num_candidates: int) -> dict[str, float | 
 FIXED_POLICY_SHARE = 0.95  # a learned policy choosing one candidate on this share of frames gets a note
 
 
-def fixed_policy_note(label: str, k: int, usage: dict[str, float | int]) -> str | None:
-    """Returns a one-line note when a learned policy looks at one place (top share >= 95 %), else None."""
-    if usage["top_share"] < FIXED_POLICY_SHARE:
-        return None
-    return (f"{label} (K={k}): the policy chose candidate {usage['top_candidate']} on {100 * usage['top_share']:.0f}% "
-            f"of the frames -- one fixed place, not per-video focus; compare it with centre-patch and random-patch")
+def fixed_policy_notes(usage: dict[tuple[str, int], dict[str, Any]], labels: dict[str, str]) -> list[str]:
+    """Returns one note per method whose learned policy looks at one place (one candidate on >= 95 %
+    of the frames) at some budget: ``usage`` maps (method, K) to :func:`policy_usage`, ``labels``
+    method names to their display labels."""
+    fixed: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for (name, k), u in sorted(usage.items()):
+        if u["top_share"] >= FIXED_POLICY_SHARE:
+            fixed.setdefault(name, []).append((k, u))
+    notes = []
+    for name, found in fixed.items():
+        k, u = found[-1]
+        budgets = ", ".join(str(b) for b, _ in found)
+        notes.append(f"{labels.get(name, name)} (K={budgets}): the policy chose candidate {u['top_candidate']} on "
+                     f"{100 * u['top_share']:.0f}% of the frames (K={k}) -- one fixed place, not per-video focus; "
+                     "compare it with centre-patch and random-patch")
+    return notes
 
 
 def as_stored(x: np.ndarray) -> np.ndarray:

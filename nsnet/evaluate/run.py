@@ -29,7 +29,7 @@ from nsnet.evaluate.cached import cached_logits, gather_frames
 from nsnet.evaluate.config import EvaluateConfig, EvaluateError
 from nsnet.evaluate.costs import ComponentCosts, measure_costs
 from nsnet.evaluate.methods import MethodSpec, build_sampler, resolve_methods, select_positions
-from nsnet.evaluate.patch_eval import fixed_policy_note, patch_method_gflops, policy_usage
+from nsnet.evaluate.patch_eval import fixed_policy_notes, patch_method_gflops, policy_usage
 from nsnet.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
 from nsnet.evaluate.reload import ReloadOutput, reload_outputs
 from nsnet.device import resolve_device
@@ -244,11 +244,8 @@ def evaluate(cfg: EvaluateConfig, log: Any = None, on_row: Callable[[EvalRow], N
                 gflops = patch_method_gflops(costs, spec, score, ctx.T, spec.frame_key)
                 result.patches[(spec.name, int(k))] = score
                 if "policy" in spec.branches and ok.any():
-                    usage = policy_usage(score.choices[ok], len(ctx.store.patches["boxes"]))
-                    result.patch_policy[(spec.name, int(k))] = usage
-                    note = fixed_policy_note(spec.label, int(k), usage)
-                    if note:
-                        result.notes.append(note)
+                    result.patch_policy[(spec.name, int(k))] = policy_usage(score.choices[ok],
+                                                                            len(ctx.store.patches["boxes"]))
             else:
                 positions, logits, ok, extra = _score(ctx, spec, sampler, k)
                 start -= extra
@@ -262,6 +259,7 @@ def evaluate(cfg: EvaluateConfig, log: Any = None, on_row: Callable[[EvalRow], N
             result.selections[(spec.name, int(k))] = positions
             if on_row is not None:
                 on_row(row)
+    result.notes.extend(fixed_policy_notes(result.patch_policy, {m.name: m.label for m in ctx.methods}))
     failed = max((r.failed for r in result.rows), default=0)
     if failed:
         result.notes.append(f"up to {failed} videos failed to decode on reload and were left out of their rows")
