@@ -83,7 +83,8 @@ bench-real: setup
 	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(REAL_WORK)/untrimmed/annotations.csv \
 		--out $(REAL_WORK)/af_p128.zarr $(AF_EXTRACT) --patch-size 128
 	$(PY) benchmarks/run_adafocus.py --store real-128=$(REAL_WORK)/af_p128.zarr \
-		--spans real-128=$(REAL_WORK)/untrimmed/spans.json --tsqnet --plus --reload-check --prefix real_adafocus \
+		--spans real-128=$(REAL_WORK)/untrimmed/spans.json --tsqnet --plus --reload-check --full-frame-fc \
+		--paired adafocus:random-patch adafocus:centre-patch --prefix real_adafocus \
 		--title "real fight/noFight" --work $(REAL_WORK)/af_runs --out benchmarks/results --seeds 0 1 2 \
 		$(REAL_SAMPLER) --adafocus $(AF_OPTIONS)
 
@@ -120,6 +121,7 @@ bench-adafocus: setup
 		done; \
 	done
 	$(PY) benchmarks/run_adafocus.py --work $(AF_WORK)/runs --out benchmarks/results --seeds 0 1 2 --plus --reload-check \
+		--full-frame-fc --paired adafocus:random-patch adafocus:centre-patch \
 		$(foreach k,full pip,$(foreach p,96 128,--store $(k)-$(p)=$(AF_WORK)/$(k)-$(p).zarr --spans $(k)-$(p)=$(AF_WORK)/$(k)/spans.json)) \
 		--adafocus $(AF_OPTIONS)
 

@@ -15,13 +15,15 @@ seeds, seconds per training stage; ``--reload-check`` also scores AdaFocus on th
 seed 0 and reports the largest difference to the cached path; ``--tsqnet`` also trains TSQNet and
 adds its rows (TSQNet at K, TSQNet + AdaFocus); ``--full-frame-fc`` adds a diagnostic row, f_C
 trained and scored on the whole frame's recognizer features instead of a patch (added to cached
-seeds without retraining the rest). Writes ``PREFIX_table.json`` and
+seeds without retraining the rest); ``--paired A:B`` adds a paired bootstrap of mAP(A) - mAP(B) over
+the val videos and where AdaFocus's policy looked (top candidate share, entropy). Writes ``PREFIX_table.json`` and
 ``PREFIX_gflops.png`` into ``--out`` (``--prefix``, default ``adafocus``) and prints the Markdown table.
 
 The real fight/noFight rows (RESULTS.md) come from the same script on a patch store of that set:
 
-    python benchmarks/run_adafocus.py --store real-128=STORE --spans real-128=SPANS --tsqnet --full-frame-fc \\
-        --prefix real_adafocus --title real --seeds 0 1 2 --work WORK --out benchmarks/results
+    python benchmarks/run_adafocus.py --store real-128=STORE --spans real-128=SPANS --tsqnet --plus \\
+        --full-frame-fc --paired adafocus:random-patch adafocus:centre-patch --reload-check \\
+        --prefix real_adafocus --title "real fight/noFight" --seeds 0 1 2 --work WORK --out benchmarks/results
 """
 
 from __future__ import annotations
