@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
 from nsnet.evaluate.run import evaluate  # noqa: E402
 from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer  # noqa: E402
-from nsnet.metrics import mean_average_precision, paired_bootstrap_map  # noqa: E402
+from nsnet.metrics import mean_average_precision, paired_bootstrap_map, top1_accuracy  # noqa: E402
 from nsnet.sampler.config import SamplerConfig  # noqa: E402
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays  # noqa: E402
 from nsnet.sampler.train import fit_sampler, train_sampler  # noqa: E402
@@ -109,18 +109,18 @@ def full_frame_fc(store: Path, seed: int, af_opts: dict[str, Any], costs: Any) -
     val = load_sampler_arrays(store, "val", rec_logits=False, patches=True)
     with torch.no_grad():
         probs = model.classify(torch.from_numpy(val.light), torch.from_numpy(val.rec_features)).double().numpy()
-    top1 = float(np.mean(val.labels[np.arange(val.N), probs.argmax(1)] > 0))
     gflops = val.T * (costs.light_per_frame + costs.rec_per_frame + costs.patches["classifier_step"])
-    return {"method": FULL_FRAME_FC, "K": val.T, "mAP": mean_average_precision(probs, val.labels), "top1": top1,
+    return {"method": FULL_FRAME_FC, "K": val.T, "mAP": mean_average_precision(probs, val.labels),
+            "top1": top1_accuracy(probs, val.labels),
             "gflops": float(gflops), "seconds": time.perf_counter() - tic}
 
 
 def run_store(args: argparse.Namespace, name: str, store: Path, seed: int) -> dict[str, Any]:
     """Trains and scores one store at one seed; returns (and caches) its rows."""
-    cache = args.work / name / f"seed{seed}.json"
-    out = json.loads(cache.read_text()) if cache.is_file() else train_and_score(args, store, seed, args.work / name / f"seed{seed}")
+    cache, work = args.work / name / f"seed{seed}.json", args.work / name / f"seed{seed}"
+    out = json.loads(cache.read_text()) if cache.is_file() else train_and_score(args, store, seed, work)
     if args.full_frame_fc and not any(r["method"] == FULL_FRAME_FC for r in out["rows"]):
-        costs = evaluate(EvaluateConfig(store=store, run_adafocus=args.work / name / f"seed{seed}" / "adafocus",
+        costs = evaluate(EvaluateConfig(store=store, run_adafocus=work / "adafocus",
                                         budgets=[args.k], methods=["dense"], seed=seed, quiet=True, split="val",
                                         path="cached").validate()).costs
         out["rows"].append(full_frame_fc(store, seed, dict(args.adafocus), costs))

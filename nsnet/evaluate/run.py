@@ -244,8 +244,7 @@ def evaluate(cfg: EvaluateConfig, log: Any = None, on_row: Callable[[EvalRow], N
                 gflops = patch_method_gflops(costs, spec, score, ctx.T, spec.frame_key)
                 result.patches[(spec.name, int(k))] = score
                 if "policy" in spec.branches and ok.any():
-                    result.patch_policy[(spec.name, int(k))] = policy_usage(score.choices[ok],
-                                                                            len(ctx.store.patches["boxes"]))
+                    result.patch_policy[(spec.name, int(k))] = policy_usage(score.choices[ok], sampler.num_candidates)
             else:
                 positions, logits, ok, extra = _score(ctx, spec, sampler, k)
                 start -= extra
