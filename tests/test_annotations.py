@@ -14,8 +14,14 @@ from nsnet.extract.annotations import (
     AnnotationError,
     Manifest,
     VideoEntry,
+    activitynet,
+    csv_list,
     detect_format,
+    folder,
+    kinetics,
+    load_manifest,
     normalise_split,
+    ucf101,
 )
 
 
@@ -70,7 +76,7 @@ def test_activitynet_labels_splits_paths(tmp_path: Path) -> None:
     touch(root / "v_aaa.mp4")
     touch(root / "validation" / "bbb.mkv")  # subset folder + bare id + other extension
     touch(root / "test" / "v_ccc.webm")  # normalised subset folder name
-    m = Manifest.from_activitynet(ann, root)
+    m = activitynet.read(ann, root)
     e = by_id(m)
     assert [x.video_id for x in m.entries] == ["aaa", "bbb", "ccc", "ddd"]
     assert e["aaa"].labels == ("Diving", "Surfing")  # distinct labels, sorted -> multi-label
@@ -90,7 +96,7 @@ def test_activitynet_labels_splits_paths(tmp_path: Path) -> None:
 
 def test_activitynet_without_taxonomy_uses_annotation_labels(tmp_path: Path) -> None:
     ann = write(tmp_path / "a.json", json.dumps(activitynet_json(ANET_DB)))
-    m = Manifest.from_activitynet(ann, tmp_path)
+    m = activitynet.read(ann, tmp_path)
     assert m.class_names == ["Diving", "Surfing"]
 
 
@@ -110,14 +116,14 @@ def test_activitynet_without_taxonomy_uses_annotation_labels(tmp_path: Path) -> 
 def test_activitynet_malformed(tmp_path: Path, text: str, message: str) -> None:
     ann = write(tmp_path / "bad.json", text)
     with pytest.raises(AnnotationError, match=message) as info:
-        Manifest.from_activitynet(ann, tmp_path)
+        activitynet.read(ann, tmp_path)
     assert "\n" not in str(info.value) and str(ann.name) in str(info.value)
 
 
 def test_activitynet_bad_json_reports_line(tmp_path: Path) -> None:
     ann = write(tmp_path / "bad.json", '{\n"database": {\n"a": oops}}')
     with pytest.raises(AnnotationError, match=r"bad\.json:3: invalid JSON"):
-        Manifest.from_activitynet(ann, tmp_path)
+        activitynet.read(ann, tmp_path)
 
 
 # ------------------------------------------------------------------- Kinetics
@@ -136,7 +142,7 @@ def test_kinetics_layouts_and_ids(tmp_path: Path) -> None:
     touch(root / "train" / "abseiling" / "AAA_000000_000010.mp4")
     touch(root / "playing_guitar" / "BBB_000005_000015.webm")
     touch(root / "CCC_000020_000030.mkv")
-    m = Manifest.from_kinetics(ann, root)
+    m = kinetics.read(ann, root)
     e = by_id(m)
     assert list(e) == ["AAA_000000_000010", "BBB_000005_000015", "CCC_000020_000030", "DDD_000001_000011"]
     assert e["AAA_000000_000010"].path == (root / "train/abseiling/AAA_000000_000010.mp4").resolve()
@@ -153,7 +159,7 @@ def test_kinetics_layouts_and_ids(tmp_path: Path) -> None:
 def test_kinetics_test_split_without_label_column(tmp_path: Path) -> None:
     ann = write(tmp_path / "test.csv", "youtube_id,time_start,time_end,split\nEEE,3,13,test\n")
     touch(tmp_path / "test" / "EEE_000003_000013.mp4")
-    m = Manifest.from_kinetics(ann, tmp_path)
+    m = kinetics.read(ann, tmp_path)
     (entry,) = m.entries
     assert entry.labels == () and entry.split == "test" and m.class_names == []
     assert entry.path == (tmp_path / "test" / "EEE_000003_000013.mp4").resolve() and m.missing() == []
@@ -176,7 +182,7 @@ def test_kinetics_test_split_without_label_column(tmp_path: Path) -> None:
 def test_kinetics_malformed(tmp_path: Path, text: str, message: str) -> None:
     ann = write(tmp_path / "k.csv", text)
     with pytest.raises(AnnotationError, match=message):
-        Manifest.from_kinetics(ann, tmp_path)
+        kinetics.read(ann, tmp_path)
 
 
 # --------------------------------------------------------------------- UCF101
@@ -201,7 +207,7 @@ def make_ucf(tmp_path: Path, newline: str = "\n") -> tuple[Path, Path]:
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 def test_ucf101_split1_and_split2(tmp_path: Path, newline: str) -> None:
     lists, root = make_ucf(tmp_path, newline)
-    m1 = Manifest.from_ucf101(lists, root, split_id=1)
+    m1 = ucf101.read(lists, root, split_id=1)
     assert [(e.video_id, e.labels, e.split) for e in m1.entries] == [
         ("v_ApplyEyeMakeup_g08_c01", ("ApplyEyeMakeup",), "train"),
         ("v_HandStandPushups_g08_c01", ("HandstandPushups",), "train"),
@@ -212,7 +218,7 @@ def test_ucf101_split1_and_split2(tmp_path: Path, newline: str) -> None:
     assert [e.video_id for e in m1.missing()] == ["v_HandStandPushups_g08_c01"]
     assert np.array_equal(m1.label_matrix(), np.array([[1, 0, 0], [0, 0, 1], [0, 1, 0]], dtype=np.uint8))
 
-    m2 = Manifest.from_ucf101(lists / "classInd.txt", root, split_id=2)
+    m2 = ucf101.read(lists / "classInd.txt", root, split_id=2)
     assert {e.video_id: e.split for e in m2.entries} == {
         "v_Archery_g01_c01": "train", "v_ApplyEyeMakeup_g08_c01": "val", "v_HandStandPushups_g08_c01": "val",
     }
@@ -224,7 +230,7 @@ def test_ucf101_flat_video_folder(tmp_path: Path) -> None:
     lists, _ = make_ucf(tmp_path)
     flat = tmp_path / "flat"
     touch(flat / "v_ApplyEyeMakeup_g08_c01.avi")
-    m = Manifest.from_ucf101(lists, flat)
+    m = ucf101.read(lists, flat)
     assert by_id(m)["v_ApplyEyeMakeup_g08_c01"].path == (flat / "v_ApplyEyeMakeup_g08_c01.avi").resolve()
     assert by_id(m)["v_Archery_g01_c01"].path == (flat / "Archery" / "v_Archery_g01_c01.avi").resolve()
 
@@ -245,15 +251,15 @@ def test_ucf101_malformed(tmp_path: Path, filename: str, text: str, message: str
     lists, root = make_ucf(tmp_path)
     write(lists / filename, text)
     with pytest.raises(AnnotationError, match=message):
-        Manifest.from_ucf101(lists, root)
+        ucf101.read(lists, root)
 
 
 def test_ucf101_missing_split_file(tmp_path: Path) -> None:
     lists, root = make_ucf(tmp_path)
     with pytest.raises(AnnotationError, match=r"trainlist03\.txt: annotation file not found"):
-        Manifest.from_ucf101(lists, root, split_id=3)
+        ucf101.read(lists, root, split_id=3)
     with pytest.raises(AnnotationError, match="split_id"):
-        Manifest.from_ucf101(lists, root, split_id=0)
+        ucf101.read(lists, root, split_id=0)
 
 
 # --------------------------------------------------------------------- folder
@@ -269,7 +275,7 @@ def test_folder_without_split_dirs_uses_hash_split(tmp_path: Path) -> None:
     touch(tmp_path / "dogs" / "notes.txt")  # not a video
     touch(tmp_path / "README.md")
     touch(tmp_path / ".hidden" / "x.mp4")
-    m = Manifest.from_folder(tmp_path)
+    m = folder.read(tmp_path)
     assert m.class_names == ["cats", "dogs"] and m.format == "folder"
     assert len(m) == 20 and m.missing() == []
     e = by_id(m)
@@ -277,7 +283,7 @@ def test_folder_without_split_dirs_uses_hash_split(tmp_path: Path) -> None:
     for rel in rels:
         assert e[rel.rsplit(".", 1)[0]].split == expected_hash_split(rel)
     assert {x.split for x in m.entries} == {"train", "val"}  # both present for these 20 names
-    assert Manifest.from_folder(tmp_path).entries == m.entries  # deterministic
+    assert folder.read(tmp_path).entries == m.entries  # deterministic
     assert m.label_matrix().sum(axis=0).tolist() == [10, 10]
 
 
@@ -286,7 +292,7 @@ def test_folder_with_split_dirs(tmp_path: Path) -> None:
     touch(tmp_path / "train" / "dogs" / "b.mkv")
     touch(tmp_path / "validation" / "cats" / "c.webm")
     touch(tmp_path / "test" / "birds" / "sub" / "d.mov")
-    m = Manifest.from_folder(tmp_path)
+    m = folder.read(tmp_path)
     assert {(e.video_id, e.labels, e.split) for e in m.entries} == {
         ("train/cats/a", ("cats",), "train"),
         ("train/dogs/b", ("dogs",), "train"),
@@ -300,11 +306,11 @@ def test_folder_errors(tmp_path: Path) -> None:
     touch(tmp_path / "train" / "cats" / "a.mp4")
     touch(tmp_path / "dogs" / "b.mp4")
     with pytest.raises(AnnotationError, match="mixes split folders and class folders"):
-        Manifest.from_folder(tmp_path)
+        folder.read(tmp_path)
     empty = tmp_path / "empty"
     (empty / "cats").mkdir(parents=True)
     with pytest.raises(AnnotationError, match="no video files"):
-        Manifest.from_folder(empty)
+        folder.read(empty)
 
 
 # ------------------------------------------------------------------ plain CSV
@@ -314,7 +320,7 @@ def test_csv_with_header_multilabel_and_crlf(tmp_path: Path) -> None:
     ann = write(tmp_path / "m.csv",
                 "path,label,split\nclips/a.mp4,run;jump,train\nclips/b.mp4,jump|swim,validation\n"
                 "clips/c.mp4,,test\n", "\r\n")
-    m = Manifest.from_csv(ann)
+    m = csv_list.read(ann)
     assert [(e.video_id, e.labels, e.split) for e in m.entries] == [
         ("clips/a", ("jump", "run"), "train"),
         ("clips/b", ("jump", "swim"), "val"),
@@ -329,7 +335,7 @@ def test_csv_with_header_multilabel_and_crlf(tmp_path: Path) -> None:
 def test_csv_without_header_or_split(tmp_path: Path) -> None:
     ann = write(tmp_path / "ann" / "plain.csv", "a.mp4,run\nsub/b.avi,jump\n")
     root = tmp_path / "videos"
-    m = Manifest.from_csv(ann, root=root)
+    m = csv_list.read(ann, root=root)
     assert [(e.video_id, e.labels, e.split) for e in m.entries] == [
         ("a", ("run",), "train"), ("sub/b", ("jump",), "train")]
     assert m.entries[1].path == (root / "sub" / "b.avi").resolve()
@@ -337,20 +343,20 @@ def test_csv_without_header_or_split(tmp_path: Path) -> None:
     # headerless rows with a split column, absolute path kept as is
     video = touch(tmp_path / "abs.mp4").resolve()
     ann2 = write(tmp_path / "p2.csv", f"{video},run,testing\n")
-    (entry,) = Manifest.from_csv(ann2, root=root).entries
+    (entry,) = csv_list.read(ann2, root=root).entries
     assert entry.path == video and entry.split == "test" and entry.video_id == video.with_suffix("").as_posix()
 
 
 def test_csv_roundtrip_and_subset(tmp_path: Path) -> None:
     ann = write(tmp_path / "anet.json", json.dumps(activitynet_json(ANET_DB, ANET_TAXONOMY)))
-    m = Manifest.from_activitynet(ann, tmp_path)
+    m = activitynet.read(ann, tmp_path)
     out = tmp_path / "out" / "manifest.csv"
     out.parent.mkdir()
     m.to_csv(out)
     lines = out.read_text().splitlines()
     assert lines[0] == "path,label,split"
     assert lines[1] == f"{tmp_path.resolve() / 'v_aaa.mp4'},Diving;Surfing,train"
-    back = Manifest.from_csv(out)
+    back = csv_list.read(out)
     assert [(e.path, e.labels, e.split) for e in back.entries] == [(e.path, e.labels, e.split) for e in m.entries]
     train = m.subset("training")
     assert [e.video_id for e in train.entries] == ["aaa", "ddd"] and train.class_names == m.class_names
@@ -375,7 +381,7 @@ def test_csv_roundtrip_and_subset(tmp_path: Path) -> None:
 def test_csv_malformed(tmp_path: Path, text: str, message: str) -> None:
     ann = write(tmp_path / "c.csv", text)
     with pytest.raises(AnnotationError, match=message):
-        Manifest.from_csv(ann)
+        csv_list.read(ann)
 
 
 def test_label_matrix_rejects_unknown_label(tmp_path: Path) -> None:
@@ -404,19 +410,19 @@ def test_detect_format_and_load(tmp_path: Path) -> None:
     with pytest.raises(AnnotationError, match="cannot detect"):
         detect_format(other)
 
-    assert Manifest.load(anet).format == "activitynet"
-    assert Manifest.load(kin, root=tmp_path).format == "kinetics"
-    assert Manifest.load(plain).entries[0].path == (tmp_path / "a.mp4").resolve()
-    assert Manifest.load(folder).class_names == ["cats"]
-    ucf = Manifest.load(lists)  # root defaults to the parent of ucfTrainTestlist
+    assert load_manifest(anet).format == "activitynet"
+    assert load_manifest(kin, root=tmp_path).format == "kinetics"
+    assert load_manifest(plain).entries[0].path == (tmp_path / "a.mp4").resolve()
+    assert load_manifest(folder).class_names == ["cats"]
+    ucf = load_manifest(lists)  # root defaults to the parent of ucfTrainTestlist
     assert ucf.format == "ucf101"
     assert by_id(ucf)["v_Archery_g01_c01"].path == (tmp_path / "ucf" / "Archery" / "v_Archery_g01_c01.avi").resolve()
-    assert Manifest.load(lists / "classInd.txt", root=root).missing() == Manifest.from_ucf101(lists, root).missing()
-    assert Manifest.load(plain, format="csv").format == "csv"
+    assert load_manifest(lists / "classInd.txt", root=root).missing() == ucf101.read(lists, root).missing()
+    assert load_manifest(plain, format="csv").format == "csv"
     with pytest.raises(AnnotationError, match="unknown annotation format"):
-        Manifest.load(plain, format="hmdb")
+        load_manifest(plain, format="hmdb")
     with pytest.raises(AnnotationError, match="not found"):
-        Manifest.load(tmp_path / "nope.json")
+        load_manifest(tmp_path / "nope.json")
     assert FORMATS[0] == "auto"
 
 

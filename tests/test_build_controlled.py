@@ -163,7 +163,7 @@ def _tiny(photos: Path, bg: Path, out: Path, **kw: object) -> bc.ControlledConfi
 def test_end_to_end_build_resume_and_extract_reader(tiny_sources: tuple[Path, Path], tmp_path: Path) -> None:
     import decord
 
-    from nsnet.extract.annotations import Manifest
+    from nsnet.extract.annotations import csv_list
 
     photos, bg = tiny_sources
     out = tmp_path / "out"
@@ -187,7 +187,7 @@ def test_end_to_end_build_resume_and_extract_reader(tiny_sources: tuple[Path, Pa
         assert len(entry["distractors"]) == 1
     groups = json.loads((out / "groups.json").read_text())
     assert set(groups["labelled"]) == set(bc.LABELLED_GROUPS)
-    manifest = Manifest.from_csv(out / "annotations.csv")
+    manifest = csv_list.read(out / "annotations.csv")
     assert len(manifest.entries) == 4 and set(manifest.class_names) <= set(bc.LABELLED_GROUPS)
 
     first = (out / "spans.json").read_text()

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import SIZE, T, add_rows, small_config
-from nsnet.extract.annotations import Manifest
+from nsnet.extract.annotations import load_manifest
 from nsnet.extract.frames import plan_frame_indices
 from nsnet.extract.pipeline import create_models, extract
 from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer
@@ -58,7 +58,7 @@ def test_shapes_dtypes_and_status(store: FeatureStore) -> None:
 
 
 def test_metadata_follows_the_annotations(store: FeatureStore, dataset: Path) -> None:
-    manifest = Manifest.load(dataset)
+    manifest = load_manifest(dataset)
     assert store.read(S.VIDEO_ID).tolist() == [e.video_id for e in manifest.entries]
     assert store.read(S.PATH).tolist() == [str(e.path) for e in manifest.entries]
     assert store.read(S.SPLIT).tolist() == [e.split for e in manifest.entries]

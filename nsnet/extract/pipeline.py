@@ -25,7 +25,7 @@ from rich.markup import escape
 from torch.utils.data import DataLoader, Dataset
 
 from nsnet.errors import ConfigError, DiskFullError, is_disk_full
-from nsnet.extract.annotations import Manifest
+from nsnet.extract.annotations import Manifest, load_manifest
 from nsnet.extract.config import ExtractConfig
 from nsnet.extract.frames import plan_frame_indices
 from nsnet.device import resolve_device
@@ -200,7 +200,7 @@ def _extract(cfg: ExtractConfig, dist: _Dist) -> FeatureStore:
     device = resolve_device(cfg.device)
     if dist.active and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    manifest = Manifest.load(cfg.annotations, format=cfg.format, root=cfg.root)
+    manifest = load_manifest(cfg.annotations, format=cfg.format, root=cfg.root)
     extractor, recognizer = create_models(cfg, device)
     grid = patch_grid(cfg, recognizer)
     layout = _layout(cfg, manifest, extractor, recognizer, grid)

@@ -1,40 +1,48 @@
-"""Annotation reader: ActivityNet v1.3 JSON -> :class:`Manifest` (``Manifest.from_activitynet``)."""
+"""Annotation reader: ActivityNet v1.3 JSON -> :class:`Manifest`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from nsnet.extract.annotations.common import (
-    _DirIndex,
-    _KeyTrackingDict,
-    _existing_file,
-    _finish,
-    _load_json,
-    _resolve_root,
-    _taxonomy_leaves,
-    _unique,
+    DirIndex,
+    KeyTrackingDict,
+    existing_file,
+    finish_manifest,
+    load_json,
+    resolve_root,
+    taxonomy_leaves,
+    unique_in_order,
 )
 from nsnet.extract.annotations.manifest import (
     AnnotationError,
     Manifest,
     VideoEntry,
-    _ACTIVITYNET_EXTENSIONS,
+    ACTIVITYNET_EXTENSIONS,
     normalise_split,
 )
 
 
 def read(json_path: str | Path, root: str | Path) -> Manifest:
-    """Returns the manifest; see :meth:`Manifest.from_activitynet` for the format and the rules."""
-    path = _existing_file(json_path)
-    data = _load_json(path)
+    """Returns the manifest of an ActivityNet v1.3-style JSON.
+
+    Labels of a video are its distinct annotation labels (sorted; several ->
+    multi-label, none -> unlabeled). Class names are the taxonomy's leaf nodes
+    (when a taxonomy is present) together with every annotated label, sorted.
+    The video file is looked up as ``v_<id>.<ext>`` or ``<id>.<ext>`` (ext in
+    mp4/mkv/webm/avi/mov) in ``root`` or ``root/<subset>`` (subset spelled as in
+    the JSON or normalised); when absent the path is ``root/v_<id>.mp4``.
+    """
+    path = existing_file(json_path)
+    data = load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
         raise AnnotationError(f"{path}: expected a JSON object with a 'database' object")
-    database: _KeyTrackingDict = data["database"]
+    database: KeyTrackingDict = data["database"]
     if database.duplicates:
         raise AnnotationError(f"{path}: duplicate video id {database.duplicates[0]!r} in 'database'")
-    class_names = set(_taxonomy_leaves(data.get("taxonomy"), path))
-    base = _resolve_root(root)
-    index = _DirIndex()
+    class_names = set(taxonomy_leaves(data.get("taxonomy"), path))
+    base = resolve_root(root)
+    index = DirIndex()
     entries: list[VideoEntry] = []
     for video_id, info in database.items():
         where = f"{path}: video {video_id!r}"
@@ -53,10 +61,10 @@ def read(json_path: str | Path, root: str | Path) -> Manifest:
                 raise AnnotationError(f"{where}: each annotation needs a non-empty 'label'")
             labels.add(ann["label"].strip())
         class_names |= labels
-        dirs = _unique([base, base / raw_subset, base / split])
-        names = [f"{prefix}{video_id}{ext}" for prefix in ("v_", "") for ext in _ACTIVITYNET_EXTENSIONS]
+        dirs = unique_in_order([base, base / raw_subset, base / split])
+        names = [f"{prefix}{video_id}{ext}" for prefix in ("v_", "") for ext in ACTIVITYNET_EXTENSIONS]
         found = index.find(dirs, names)
         entries.append(
             VideoEntry(str(video_id), found or base / f"v_{video_id}.mp4", tuple(sorted(labels)), split)
         )
-    return _finish(entries, sorted(class_names), path, "activitynet")
+    return finish_manifest(entries, sorted(class_names), path, "activitynet")

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from nsnet.extract.annotations.manifest import (
-    _FOLDER_TRAIN_PERCENT,
-    _PATH_COLUMNS,
+    FOLDER_TRAIN_PERCENT,
+    PATH_COLUMNS,
     VIDEO_EXTENSIONS,
     AnnotationError,
     Manifest,
@@ -20,14 +20,14 @@ from nsnet.extract.annotations.manifest import (
 )
 
 
-class _KeyTrackingDict(dict):
+class KeyTrackingDict(dict):
     """dict built by the JSON decoder that remembers keys seen more than once."""
 
     duplicates: list[str]
 
 
-def _pairs_hook(pairs: list[tuple[str, object]]) -> _KeyTrackingDict:
-    out = _KeyTrackingDict()
+def _pairs_hook(pairs: list[tuple[str, object]]) -> KeyTrackingDict:
+    out = KeyTrackingDict()
     out.duplicates = []
     for key, value in pairs:
         if key in out:
@@ -36,7 +36,7 @@ def _pairs_hook(pairs: list[tuple[str, object]]) -> _KeyTrackingDict:
     return out
 
 
-def _load_json(path: Path) -> object:
+def load_json(path: Path) -> object:
     try:
         with open(path, encoding="utf-8-sig") as f:
             return json.load(f, object_pairs_hook=_pairs_hook)
@@ -46,7 +46,7 @@ def _load_json(path: Path) -> object:
         raise AnnotationError(f"{path}: not UTF-8 text ({exc.reason})") from None
 
 
-def _taxonomy_leaves(taxonomy: object, path: Path) -> list[str]:
+def taxonomy_leaves(taxonomy: object, path: Path) -> list[str]:
     """Return the leaf node names of an ActivityNet taxonomy (empty when absent)."""
     if taxonomy is None:
         return []
@@ -56,23 +56,23 @@ def _taxonomy_leaves(taxonomy: object, path: Path) -> list[str]:
     return [str(n["nodeName"]) for n in taxonomy if str(n["nodeName"]) not in parents]
 
 
-def _existing_file(path: str | Path) -> Path:
+def existing_file(path: str | Path) -> Path:
     p = Path(path).expanduser()
     if not p.is_file():
         raise AnnotationError(f"{p}: annotation file not found")
     return p.resolve()
 
 
-def _resolve_root(root: str | Path) -> Path:
+def resolve_root(root: str | Path) -> Path:
     return Path(root).expanduser().resolve()
 
 
-def _join(base: Path, rel: str) -> Path:
+def join_path(base: Path, rel: str) -> Path:
     """Return ``base / rel`` made absolute and lexically normalised (absolute rel kept)."""
     return Path(os.path.normpath(base / Path(rel.replace("\\", "/")).expanduser()))
 
 
-def _read_csv(path: Path, limit: int | None = None) -> list[tuple[int, list[str]]]:
+def read_csv_rows(path: Path, limit: int | None = None) -> list[tuple[int, list[str]]]:
     """Return (line number, stripped cells) of the non-blank rows of a CSV."""
     rows: list[tuple[int, list[str]]] = []
     try:
@@ -90,7 +90,7 @@ def _read_csv(path: Path, limit: int | None = None) -> list[tuple[int, list[str]
     return rows
 
 
-def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield (line number, stripped text) of the non-blank lines of a text file."""
     try:
         with open(path, encoding="utf-8-sig") as f:
@@ -102,9 +102,9 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, text.strip()
 
 
-def _read_classind(path: Path) -> list[str]:
+def read_classind(path: Path) -> list[str]:
     names: list[str] = []
-    for line, text in _read_lines(path):
+    for line, text in read_lines(path):
         parts = text.split()
         if len(parts) != 2 or not parts[0].isdigit():
             raise AnnotationError(f"{path}:{line}: expected '<index> <class name>', got {text!r}")
@@ -118,13 +118,13 @@ def _read_classind(path: Path) -> list[str]:
     return names
 
 
-def _class_from_index(token: str, class_names: list[str], where: str) -> str:
+def class_from_index(token: str, class_names: list[str], where: str) -> str:
     if not token.isdigit() or not 1 <= int(token) <= len(class_names):
         raise AnnotationError(f"{where}: unknown class index {token!r} (classInd has 1..{len(class_names)})")
     return class_names[int(token) - 1]
 
 
-def _class_from_name(rel: str, folder_class: str | None, by_lower: dict[str, str], where: str) -> str:
+def class_from_name(rel: str, folder_class: str | None, by_lower: dict[str, str], where: str) -> str:
     if folder_class is not None:
         label = by_lower.get(folder_class.lower())
         if label is None:
@@ -137,7 +137,7 @@ def _class_from_name(rel: str, folder_class: str | None, by_lower: dict[str, str
     return label
 
 
-def _int_time(text: str, where: str) -> int:
+def int_time(text: str, where: str) -> int:
     try:
         value = float(text)
     except ValueError:
@@ -147,7 +147,7 @@ def _int_time(text: str, where: str) -> int:
     return int(value)
 
 
-def _unique(items: Iterable) -> list:
+def unique_in_order(items: Iterable) -> list:
     out: list = []
     for item in items:
         if item not in out:
@@ -155,7 +155,7 @@ def _unique(items: Iterable) -> list:
     return out
 
 
-class _DirIndex:
+class DirIndex:
     """Cached directory listings, so a file lookup costs one listdir per directory."""
 
     def __init__(self) -> None:
@@ -181,11 +181,11 @@ class _DirIndex:
         return None
 
 
-def _sorted_dirs(directory: Path) -> list[Path]:
+def sorted_dirs(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _videos_under(directory: Path) -> list[Path]:
+def videos_under(directory: Path) -> list[Path]:
     """Return the video files below ``directory`` (recursive, sorted, hidden parts skipped)."""
     found = []
     for dirpath, dirnames, filenames in os.walk(directory):
@@ -196,35 +196,35 @@ def _videos_under(directory: Path) -> list[Path]:
     return sorted(found)
 
 
-def _hash_split(rel: str) -> str:
+def hash_split(rel: str) -> str:
     bucket = int(hashlib.sha1(rel.encode("utf-8")).hexdigest()[:8], 16) % 100
-    return "train" if bucket < _FOLDER_TRAIN_PERCENT else "val"
+    return "train" if bucket < FOLDER_TRAIN_PERCENT else "val"
 
 
-def _folder_entry(base: Path, video: Path, label: str, split: str) -> VideoEntry:
+def folder_entry(base: Path, video: Path, label: str, split: str) -> VideoEntry:
     video_id = video.relative_to(base).with_suffix("").as_posix()
     return VideoEntry(video_id, video, (label,), split)
 
 
-def _is_csv_header(cells: list[str]) -> bool:
+def is_csv_header(cells: list[str]) -> bool:
     """Return True when a plain-CSV first row is a header (names a path column, holds no video file)."""
-    has_path_name = any(c in _PATH_COLUMNS for c in cells)
+    has_path_name = any(c in PATH_COLUMNS for c in cells)
     has_video = any(os.path.splitext(c)[1] in VIDEO_EXTENSIONS for c in cells)
     return has_path_name and not has_video
 
 
-def _check_new(seen: set[str], video_id: str, where: str) -> None:
+def check_new(seen: set[str], video_id: str, where: str) -> None:
     """Record ``video_id`` in ``seen``; raise AnnotationError if it was already there."""
     if video_id in seen:
         raise AnnotationError(f"{where}: duplicate video id {video_id!r}")
     seen.add(video_id)
 
 
-def _sorted_labels(entries: list[VideoEntry]) -> list[str]:
+def sorted_labels(entries: list[VideoEntry]) -> list[str]:
     return sorted({label for e in entries for label in e.labels})
 
 
-def _finish(entries: list[VideoEntry], class_names: list[str], source: Path, fmt: str) -> Manifest:
+def finish_manifest(entries: list[VideoEntry], class_names: list[str], source: Path, fmt: str) -> Manifest:
     """Check the entries (non-empty, unique ids) and return the manifest."""
     if not entries:
         raise AnnotationError(f"{source}: no videos in the annotations")
