@@ -14,7 +14,7 @@ from nsnet import __version__
 from nsnet.store import FeatureStore, StoreError, StoreLayout, StoreMismatchError
 from nsnet.store import schema as S
 from nsnet.store.splits import SplitError
-from nsnet.store.feature_store import iter_chunks_for_rank
+from nsnet.extract.ranks import chunks_for_rank
 from nsnet.store.h5 import export_h5, import_h5
 
 N, T, D_LIGHT, D_REC = 10, 4, 6, 5
@@ -225,10 +225,10 @@ def test_read_with_boolean_mask_empty_index_and_slice(store: FeatureStore) -> No
 def test_iter_chunks_for_rank_partitions_the_chunks() -> None:
     chunks = [0, 2, 3, 5, 6, 7, 10]
     for world in (1, 2, 3):
-        mine = [iter_chunks_for_rank(chunks, r, world) for r in range(world)]
+        mine = [chunks_for_rank(chunks, r, world) for r in range(world)]
         assert sorted(sum(mine, [])) == chunks
         assert sum(len(m) for m in mine) == len(chunks)  # each chunk to exactly one rank
-    assert iter_chunks_for_rank(chunks, 1, 2) == [3, 5, 7]
+    assert chunks_for_rank(chunks, 1, 2) == [3, 5, 7]
 
 
 # ------------------------------------------------------------------------------------ identity

@@ -32,12 +32,12 @@ from nsnet.device import resolve_device
 from nsnet.extract.models import FrameModel, create_frame_model, run_model
 from nsnet.extract.patches import PatchGrid, feature_map_shape, feature_maps, patch_features
 from nsnet.extract.transforms import FrameTransform, decode_short_side
+from nsnet.extract.ranks import TorchrunRanks, chunks_for_rank
 from nsnet.extract.video import VideoReadError, decode_worker_init, keep_freed_memory, probe_video, read_frames
 from nsnet.extract.weights import sha256_state_dict
 from nsnet.progress import progress_bar, console
 from nsnet.store import DEFAULT_CHUNK_VIDEOS, FeatureStore, StoreLayout
 from nsnet.store import schema as S
-from nsnet.store.feature_store import iter_chunks_for_rank
 
 
 class VideoFrames(Dataset):
@@ -71,28 +71,6 @@ class VideoFrames(Dataset):
             }
         except VideoReadError as err:  # decoder failures only: anything else is a bug and fails loudly
             return {"row": row, "error": str(err)}
-
-
-class _Dist:
-    """torchrun environment: rank, world size, and a barrier (no-op when not distributed)."""
-
-    def __init__(self) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.active = self.world > 1
-        if self.active and not torch.distributed.is_initialized():
-            backend = "nccl" if torch.cuda.is_available() else "gloo"
-            torch.distributed.init_process_group(backend)
-        if self.active:
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.world))
-
-    def barrier(self) -> None:
-        if self.active:
-            torch.distributed.barrier()
-
-    def close(self) -> None:
-        if self.active and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
 
 
 def patch_grid(cfg: ExtractConfig, recognizer: FrameModel) -> PatchGrid | None:
@@ -183,7 +161,7 @@ def extract(cfg: ExtractConfig) -> FeatureStore:
     Under ``torchrun`` each rank processes its own chunks; rank 0 creates the store.
     """
     cfg.validate()
-    dist = _Dist()
+    dist = TorchrunRanks()
     try:
         return _extract(cfg, dist)
     except Exception as err:
@@ -195,7 +173,7 @@ def extract(cfg: ExtractConfig) -> FeatureStore:
         dist.close()
 
 
-def _extract(cfg: ExtractConfig, dist: _Dist) -> FeatureStore:
+def _extract(cfg: ExtractConfig, dist: TorchrunRanks) -> FeatureStore:
     keep_freed_memory()
     device = resolve_device(cfg.device)
     if dist.active and device.type == "cuda":
@@ -215,7 +193,7 @@ def _extract(cfg: ExtractConfig, dist: _Dist) -> FeatureStore:
         store = FeatureStore.open_or_create(cfg.out, layout, extractor.spec.feature_dim, recognizer.spec.feature_dim)
 
     pending = store.pending_chunks()
-    mine = iter_chunks_for_rank(pending, dist.rank, dist.world)
+    mine = chunks_for_rank(pending, dist.rank, dist.world)
     ranges = store.chunk_ranges()
     rows = [r for c in mine for r in range(*ranges[c])]
     skipped = store.num_videos - sum(hi - lo for c in pending for lo, hi in [ranges[c]])

@@ -1,11 +1,11 @@
 """The per-frame feature store (Zarr v3). See :mod:`nsnet.store.schema` for the layout."""
 
-from nsnet.store.feature_store import (
+from nsnet.store.feature_store import FeatureStore, dump_attrs
+from nsnet.store.layout import (
     DEFAULT_CHUNK_VIDEOS,
-    FeatureStore,
     StoreError,
     StoreLayout,
     StoreMismatchError,
 )
 
-__all__ = ["DEFAULT_CHUNK_VIDEOS", "FeatureStore", "StoreError", "StoreLayout", "StoreMismatchError"]
+__all__ = ["DEFAULT_CHUNK_VIDEOS", "FeatureStore", "dump_attrs", "StoreError", "StoreLayout", "StoreMismatchError"]
