@@ -274,3 +274,33 @@ def test_bad_segment_file_is_a_store_error(store_path: Path, tmp_path: Path) -> 
     bad.write_text("[1, 2]")
     with pytest.raises(StoreError):
         load_segments(bad)
+
+
+@pytest.mark.parametrize("content", [{}, {"not-a-video-of-this-store": {"event": [0, 5]}}])
+def test_fit_recognizer_refuses_a_segment_file_that_lists_no_store_video(store_path: Path, tmp_path: Path,
+                                                                         content: dict) -> None:
+    copy = tmp_path / "store.zarr"
+    shutil.copytree(store_path, copy)
+    before = FeatureStore.open(copy).attrs
+    spans = tmp_path / "spans.json"
+    spans.write_text(json.dumps(content))
+    n_train = FeatureStore.open(copy).valid_indices("train").size
+    with pytest.raises(StoreError, match=f"0 of {n_train} train videos are listed"):
+        fit_recognizer(copy, FitRecognizerConfig(max_iter=10, quiet=True, segments=spans))
+    assert FeatureStore.open(copy).attrs == before  # nothing written
+
+
+def test_fit_recognizer_warns_with_the_count_when_a_segment_file_lists_some_videos(
+        store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from nsnet.store import schema as S
+
+    copy = tmp_path / "store.zarr"
+    shutil.copytree(store_path, copy)
+    store = FeatureStore.open(copy)
+    rows = store.valid_indices("train")
+    vids = [str(v) for v in store.read(S.VIDEO_ID, rows[:2])]
+    spans = tmp_path / "spans.json"
+    spans.write_text(json.dumps({v: {"event": None} for v in vids}))
+    fit_recognizer(copy, FitRecognizerConfig(max_iter=5, quiet=True, segments=spans))  # quiet: the warning stays
+    err = capsys.readouterr().err
+    assert f"lists 2 of {rows.size} train videos; the other {rows.size - 2} keep all their frames" in err

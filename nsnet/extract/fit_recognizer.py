@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from nsnet.extract.recognizer import HEAD_FILE, head_state_sha256
-from nsnet.extract.segments import load_segments, segment_frame_mask
+from nsnet.extract.segments import check_segments_match, load_segments, segment_frame_mask
 from nsnet.progress import console
 from nsnet.store import FeatureStore, StoreError
 from nsnet.store import schema as S
@@ -93,7 +93,11 @@ def fit_recognizer(store_path: str | Path, cfg: FitRecognizerConfig | None = Non
     x = feats.reshape(n * t, d)
     y = torch.from_numpy(np.repeat(labels[train], t, axis=0))
     if cfg.segments is not None:
-        keep = torch.from_numpy(segment_frame_mask(store, train, load_segments(cfg.segments)).reshape(-1))
+        segments = load_segments(cfg.segments)
+        warning = check_segments_match(cfg.segments, store.read(S.VIDEO_ID, train), segments)
+        if warning:
+            console().print(warning)  # shown even with --quiet: it says the head may not be what was asked
+        keep = torch.from_numpy(segment_frame_mask(store, train, segments).reshape(-1))
         if not bool(keep.any()):
             raise StoreError(f"{cfg.segments}: no train frame falls inside a segment")
         x, y = x[keep], y[keep]

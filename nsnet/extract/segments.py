@@ -42,6 +42,29 @@ def _segment_keys(video_id: str) -> list[str]:
     return [video_id, name, name[2:] if name.startswith("v_") else name]
 
 
+def listed_videos(video_ids: np.ndarray, segments: dict) -> np.ndarray:
+    """Returns a bool [len(video_ids)] array: which videos the segment file lists (by id, file name,
+    or file name without ActivityNet's ``v_`` prefix)."""
+    return np.array([any(k in segments for k in _segment_keys(str(v))) for v in video_ids], dtype=bool)
+
+
+def check_segments_match(path: str | Path, video_ids: np.ndarray, segments: dict) -> str | None:
+    """Returns a warning line when the file lists only some of ``video_ids`` (None when it lists all).
+
+    Raises StoreError when it lists none of them: a file for another dataset (or ``{}``) would
+    otherwise silently train on every frame.
+    """
+    listed = listed_videos(video_ids, segments)
+    n, m = int(listed.size), int(listed.sum())
+    if m == 0:
+        example = f"; the file has ids like {next(iter(segments))!r}" if segments else " (the file lists no video)"
+        store_ids = f", the store ids like {str(video_ids[0])!r}" if n else ""
+        raise StoreError(f"{path}: 0 of {n} train videos are listed in the segment file{example}{store_ids}")
+    if m < n:
+        return f"warning: {path} lists {m} of {n} train videos; the other {n - m} keep all their frames"
+    return None
+
+
 def segment_frame_mask(store: FeatureStore, rows: np.ndarray, segments: dict) -> np.ndarray:
     """Returns a bool mask [len(rows), T]: the frames a segment-aware head trains on.
 
