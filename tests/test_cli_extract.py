@@ -140,6 +140,20 @@ def test_bad_videos_one_line_each_and_exit_codes(bad_dataset: tuple[Path, dict[s
     assert "7 videos failed (--strict)" in strict.stderr and "Traceback" not in strict.output
 
 
+def test_quiet_extract_still_reports_the_failures(dataset: Path, tmp_path: Path) -> None:
+    rows = dataset.read_text().splitlines()
+    csv_path = tmp_path / "annotations.csv"
+    first = rows[1].split(",")
+    csv_path.write_text("\n".join([rows[0], ",".join([str(dataset.parent / first[0]), *first[1:]])]) + "\n")
+    add_rows(csv_path, [(f"gone/{i}.mp4", "b", "val") for i in range(3)])
+    result = invoke("extract", csv_path, "--out", tmp_path / "s.zarr", "--quiet", *SMALL_CLI)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr  # -q: no progress, no per-video lines, one summary
+    assert lines[0].startswith("warning: 3 of 4 videos failed; most often (3x) 'file not found'"), lines[0]
+    assert "nsnet info" in lines[0]
+
+
 def test_strict_on_a_clean_dataset_exits_0(store_path: Path, dataset: Path) -> None:
     result = invoke("extract", dataset, "--out", store_path, "--strict", "--quiet", *SMALL_CLI)
     assert result.exit_code == 0, result.output

@@ -17,6 +17,7 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from collections import Counter
 from typing import Any, Iterator
 
 import numpy as np
@@ -256,4 +257,16 @@ def _extract(cfg: ExtractConfig, dist: TorchrunRanks) -> FeatureStore:
         store.update_attrs(status=counts)
         log.print(f"store {escape(str(cfg.out))}: {counts['done']} videos done, {counts['failed']} failed, "
                   f"{counts['pending']} pending", soft_wrap=True)
+        if counts["failed"]:  # -q silences progress, never the failures
+            console().print(failure_summary(store, cfg.out), markup=False, highlight=False, soft_wrap=True)
     return store
+
+
+def failure_summary(store: FeatureStore, where: object) -> str:
+    """Returns one line: how many videos failed, the most common reason and how to list them all."""
+    failures = store.failures()
+    reasons = Counter(reason for _, reason in failures)
+    reason, count = reasons.most_common(1)[0]
+    path = next(p for p, r in failures if r == reason)
+    return (f"warning: {len(failures)} of {store.num_videos} videos failed; most often ({count}x) {reason!r}, "
+            f"e.g. {path}; `nsnet info {where}` lists them all")
