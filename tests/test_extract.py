@@ -192,8 +192,8 @@ def test_fit_recognizer_fills_logits_of_done_videos(fitted: tuple[FeatureStore, 
 def test_fit_recognizer_saves_the_head_with_its_hash(fitted: tuple[FeatureStore, dict]) -> None:
     store, summary = fitted
     meta = store.attrs["recognizer_head"]
-    assert meta["file"] == HEAD_FILE and (store.path / HEAD_FILE).is_file()
-    state = torch.load(store.path / HEAD_FILE, weights_only=True)
+    assert meta["file"] == HEAD_FILE and (Path(store.path) / HEAD_FILE).is_file()
+    state = torch.load(Path(store.path) / HEAD_FILE, weights_only=True)
     assert meta["sha256"] == summary["sha256"] == head_state_sha256(state)
     assert state["weight"].shape == (2, store.recognizer_spec["feature_dim"])
 

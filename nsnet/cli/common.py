@@ -4,7 +4,7 @@ the registries, so a new sampler or fusion needs no edit here."""
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Iterable
+from typing import Annotated, Iterable, Optional
 
 import typer
 
@@ -19,3 +19,15 @@ def choices(name: str, values: Iterable[str]) -> type[Enum]:
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or log lines (results still print).")]
 DeviceOption = Annotated[Device, typer.Option("--device", help="auto = cuda when present, else cpu.")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
+StoreArg = Annotated[str, typer.Argument(
+    help="Feature store: a folder or a URL (s3://bucket/prefix/store.zarr, gs://..., memory://...).")]
+StorageOptions = Annotated[Optional[list[str]], typer.Option("--storage-option",
+    help="KEY=VALUE for the store URL's filesystem (fsspec / s3fs), repeatable, e.g. "
+    "endpoint_url=http://127.0.0.1:9000 or anon=true; credentials also come from the usual environment variables.")]
+
+
+def use_storage_options(pairs: list[str] | None) -> None:
+    """Sets the ``--storage-option`` pairs for every store URL this command opens; returns nothing."""
+    from nsnet.store import parse_storage_options, set_storage_options
+
+    set_storage_options(parse_storage_options(pairs or []))

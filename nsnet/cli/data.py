@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from nsnet.cli.common import DeviceOption, Quiet, Seed, choices
+from nsnet.cli.common import DeviceOption, Quiet, Seed, StorageOptions, StoreArg, choices, use_storage_options
 from nsnet.errors import user_errors
 from nsnet.options import Device
 from nsnet.extract.annotations.manifest import FORMATS
@@ -27,7 +27,8 @@ def extract(
     annotations: Annotated[Path, typer.Argument(
         help="Annotation file or folder (ActivityNet JSON, Kinetics CSV, UCF101 lists, a folder per class, "
         "or a path,label[,split] CSV).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Store directory (Zarr v3). Re-running on it resumes.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Store (Zarr v3): a folder or a URL such as "
+        "s3://bucket/prefix/store.zarr. Re-running on it resumes.")],
     format: Annotated[AnnotationFormat, typer.Option("--format", help="Annotation format.")] = AnnotationFormat("auto"),
     root: Annotated[Optional[Path], typer.Option("--root", help="Folder the video paths are relative to.")] = None,
     frames: Annotated[int, typer.Option("--frames", "-T", min=1, max=10000,
@@ -55,9 +56,11 @@ def extract(
     patch_size: Annotated[Optional[int], typer.Option("--patch-size", min=1, max=1024,
         help="AdaFocus: candidate patch side P in recognizer-input pixels (default 96; needs --patches).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any video failed.")] = False,
+    storage_option: StorageOptions = None,
     quiet: Quiet = False,
 ) -> None:
     """Decode T frames per video once; cache light features, recognizer features/logits in a Zarr store."""
+    use_storage_options(storage_option)
     from nsnet.extract.config import ExtractConfig
     from nsnet.extract.pipeline import extract as run_extract
 
@@ -78,15 +81,17 @@ def extract(
 
 @user_errors
 def fit_recognizer(
-    store: Annotated[Path, typer.Argument(help="Feature store.")],
+    store: StoreArg,
     split: Annotated[str, typer.Option("--split", help="Split whose videos train the head.")] = "train",
     segments: Annotated[Optional[Path], typer.Option("--segments",
         help="Temporal annotations (ActivityNet JSON or spans.json): train only on frames inside labelled "
         "segments.")] = None,
     seed: Seed = 0,
+    storage_option: StorageOptions = None,
     quiet: Quiet = False,
 ) -> None:
     """Fit a linear (TSN-style, frame-level) head on cached recognizer features; write per-frame logits."""
+    use_storage_options(storage_option)
     from nsnet.extract.fit_recognizer import FitRecognizerConfig
     from nsnet.extract.fit_recognizer import fit_recognizer as run
 
@@ -95,10 +100,12 @@ def fit_recognizer(
 
 @user_errors
 def info(
-    store: Annotated[Path, typer.Argument(help="Feature store.")],
+    store: StoreArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    storage_option: StorageOptions = None,
 ) -> None:
     """Print a summary of a feature store."""
+    use_storage_options(storage_option)
     from nsnet.store import FeatureStore
     from nsnet.store.info import store_summary, summary_table
 
@@ -111,10 +118,12 @@ def info(
 
 @user_errors
 def export_h5(
-    store: Annotated[Path, typer.Argument(help="Feature store.")],
+    store: StoreArg,
     file: Annotated[Path, typer.Argument(help="Output .h5 file.")],
+    storage_option: StorageOptions = None,
 ) -> None:
     """Export every array of a store (and its attributes) to one HDF5 file."""
+    use_storage_options(storage_option)
     from nsnet.store import FeatureStore
     from nsnet.store.h5 import export_h5 as run
 
@@ -124,10 +133,12 @@ def export_h5(
 @user_errors
 def import_h5(
     file: Annotated[Path, typer.Argument(help="HDF5 feature dump (needs light/features [N,T,D]).")],
-    store: Annotated[Path, typer.Argument(help="New store directory.")],
+    store: Annotated[str, typer.Argument(help="New store: a folder or a URL.")],
     chunk_videos: Annotated[Optional[int], typer.Option("--chunk-videos", min=1)] = None,
+    storage_option: StorageOptions = None,
 ) -> None:
     """Create a store from an HDF5 feature dump (e.g. one made by export-h5)."""
+    use_storage_options(storage_option)
     from nsnet.store.h5 import import_h5 as run
 
     print(run(file, store, chunk_videos).path)

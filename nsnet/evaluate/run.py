@@ -269,7 +269,7 @@ def _meta(ctx: EvalContext) -> dict[str, Any]:
     """Returns the JSON-able description of the evaluation setting."""
     store, cfg = ctx.store, ctx.cfg
     return {
-        "store": str(store.path.resolve()),
+        "store": store.path,
         "fingerprint": store.fingerprint,
         "split": cfg.split,
         "videos": int(ctx.rows.size),

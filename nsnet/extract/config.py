@@ -17,7 +17,7 @@ class ExtractConfig:
     """Everything `nsnet extract` needs; recorded (as the command line) in the store."""
 
     annotations: Path
-    out: Path
+    out: str | Path  # a folder or a store URL (s3://..., see nsnet.store.location)
     format: str = "auto"
     root: Path | None = None
     frames: int = 50

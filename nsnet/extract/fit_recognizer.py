@@ -121,7 +121,7 @@ def fit_recognizer(store_path: str | Path, cfg: FitRecognizerConfig | None = Non
     state = {k: v.detach().clone() for k, v in head.state_dict().items()}
     buf = io.BytesIO()
     torch.save(state, buf)
-    (store.path / HEAD_FILE).write_bytes(buf.getvalue())
+    store.write_file(HEAD_FILE, buf.getvalue())
     summary = {
         "file": HEAD_FILE,
         "sha256": head_state_sha256(state),
@@ -132,5 +132,5 @@ def fit_recognizer(store_path: str | Path, cfg: FitRecognizerConfig | None = Non
         "config": {**asdict(cfg), "segments": str(cfg.segments) if cfg.segments else None},
     }
     store.update_attrs(recognizer_head=summary, logits_source="fit-recognizer head")
-    log.print(f"head saved to {store.path / HEAD_FILE}; train frame accuracy {100 * frame_acc:.1f}%")
+    log.print(f"head saved to {store.path}/{HEAD_FILE}; train frame accuracy {100 * frame_acc:.1f}%")
     return summary

@@ -12,6 +12,7 @@ classifier: a dataset checkpoint's own head, or the linear head fitted by
 from __future__ import annotations
 
 import hashlib
+import io
 import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -128,11 +129,12 @@ def load_head(store: FeatureStore) -> torch.nn.Linear | None:
     meta = store.attrs.get("recognizer_head")
     if not meta:
         return None
-    path = store.path / meta["file"]
-    if not path.is_file():
+    path = f"{store.path}/{meta['file']}"
+    data = store.read_file(meta["file"])
+    if data is None:
         raise StoreError(f"{store.path}: recognizer head file {meta['file']} is missing; run `nsnet fit-recognizer` again")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         ok = isinstance(state, dict) and head_state_sha256(state) == meta["sha256"]
     except (OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError, AttributeError) as err:
         raise StoreError(f"{path}: recognizer head file is unreadable ({type(err).__name__}); "

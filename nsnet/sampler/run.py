@@ -20,6 +20,7 @@ import torch
 
 from nsnet import __version__
 from nsnet.errors import UserError
+from nsnet.store.location import location_text
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.data import SamplerArrays
 from nsnet.sampler.nsnet import NSNet, NSNetConfig
@@ -94,9 +95,8 @@ def save_run(run_dir: str | Path, result: TrainResult, arrays: SamplerArrays, st
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     meta = _meta(arrays, result)
-    store_path = getattr(store, "path", store)
-    if store_path is not None:
-        meta["store"] = str(Path(store_path).resolve())
+    if store is not None:
+        meta["store"] = location_text(store)
     model = result.model
     payload = {
         "format": "nsnet-sampler",

@@ -1,4 +1,5 @@
-"""Creating a new feature store on disk: every array allocated, the static metadata written, atomically."""
+"""Creating a new feature store: every array allocated and the static metadata written, so that a
+killed creation never leaves a store that passes for a finished one."""
 
 from __future__ import annotations
 
@@ -14,25 +15,78 @@ import zarr
 from nsnet import __version__
 from nsnet.store import schema as S
 from nsnet.store.layout import StoreError, StoreLayout
+from nsnet.store.location import StoreLocation, remote_errors
+
+# The attribute a store at a URL carries while it is being created (object storage has no rename):
+# ``schema_version`` is written last, so a killed creation leaves a store no reader accepts.
+CREATING_ATTR = "creating"
 
 
-def write_new_store(path: Path, layout: StoreLayout, light_dim: int, rec_dim: int) -> None:
-    """Writes a new, empty store for ``layout`` at ``path``; returns nothing.
+def write_new_store(location: StoreLocation, layout: StoreLayout, light_dim: int, rec_dim: int) -> None:
+    """Writes a new, empty store for ``layout`` at ``location``; returns nothing.
 
-    Refuses to overwrite an existing store or a non-empty folder (StoreError). The store is built in
-    a hidden sibling folder and renamed into place, so a process killed while creating it never
-    leaves a half-made store at ``path``.
+    Refuses to overwrite an existing store or a non-empty folder (StoreError). A local store is built
+    in a hidden sibling folder and renamed into place; a store at a URL is written in place with
+    ``schema_version`` last (:data:`CREATING_ATTR` marks it until then).
     """
+    n = len(layout.video_ids)
+    if n == 0:
+        raise StoreError("no videos to store")
+    attrs = store_attrs(layout)
+    if location.is_url:
+        fs, root = location.filesystem()
+        with remote_errors(location):
+            if fs.exists(f"{root}/zarr.json"):
+                raise StoreError(f"{location}: a store exists already; open it instead of creating it")
+            if fs.exists(root) and fs.ls(root, detail=False):
+                raise StoreError(f"{location}: exists and is not empty; choose another location")
+            version = attrs.pop("schema_version")
+            group = zarr.open_group(store=location.zarr_store(read_only=False), mode="w-",
+                                    attributes={**attrs, CREATING_ATTR: True})
+            _allocate(group, layout, light_dim, rec_dim)
+            group.attrs.update({"schema_version": version})
+            del group.attrs[CREATING_ATTR]
+        return
+    path = location.local_path
     if (path / "zarr.json").exists():
         raise StoreError(f"{path}: a store exists already; open it instead of creating it")
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise StoreError(f"{path}: exists and is not an empty folder; choose another location")
+    tmp = path.parent / f".{path.name}.creating"
+    shutil.rmtree(tmp, ignore_errors=True)  # left over by a killed creation
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    _allocate(zarr.open_group(str(tmp), mode="w-", attributes=attrs), layout, light_dim, rec_dim)
+    try:
+        if path.exists():
+            path.rmdir()  # an empty folder (checked above)
+        os.rename(tmp, path)
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StoreError(f"{path}: cannot create the store ({error})") from error
+
+
+def remove_half_made(location: StoreLocation) -> bool:
+    """Deletes a store at a URL whose creation was interrupted; returns True when it did."""
+    if not location.is_url:
+        return False
+    fs, root = location.filesystem()
+    try:
+        group = zarr.open_group(store=location.zarr_store(read_only=True), mode="r")
+    except Exception:  # not a readable group: leave it to the caller's open, which says why
+        return False
+    if not group.attrs.get(CREATING_ATTR) or "schema_version" in group.attrs:
+        return False
+    with remote_errors(location):
+        fs.rm(root, recursive=True)
+    return True
+
+
+def store_attrs(layout: StoreLayout) -> dict[str, Any]:
+    """Returns the static attributes of a new store for ``layout`` (identity, models, classes, ...)."""
     n, t, c = len(layout.video_ids), int(layout.T), len(layout.class_names)
-    if n == 0:
-        raise StoreError("no videos to store")
     cv = max(1, min(int(layout.chunk_videos), n))
     identity = layout.identity()
-    attrs = {
+    return {
         "schema_version": S.SCHEMA_VERSION,
         "nsnet_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -52,10 +106,12 @@ def write_new_store(path: Path, layout: StoreLayout, light_dim: int, rec_dim: in
         "recognizer_head": None,
         **({"patches": layout.patches} if layout.patches else {}),
     }
-    tmp = path.parent / f".{path.name}.creating"
-    shutil.rmtree(tmp, ignore_errors=True)  # left over by a killed creation
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    group = zarr.open_group(str(tmp), mode="w-", attributes=attrs)
+
+
+def _allocate(group: zarr.Group, layout: StoreLayout, light_dim: int, rec_dim: int) -> None:
+    """Creates every array of the store in ``group`` (filled with their empty values)."""
+    n, t, c = len(layout.video_ids), int(layout.T), len(layout.class_names)
+    cv = int(group.attrs["chunk_videos"])
 
     def per_frame(name: str, dim: int, dtype: str, fill: Any) -> None:
         group.create_array(name, shape=(n, t, dim), chunks=(cv, t, dim), dtype=dtype,
@@ -81,10 +137,3 @@ def write_new_store(path: Path, layout: StoreLayout, light_dim: int, rec_dim: in
     group.create_array(S.DONE, shape=(n,), chunks=(cv,), dtype="bool", fill_value=False)
     err = group.create_array(S.ERROR, shape=(n,), chunks=(cv,), dtype=str)
     err[:] = np.full(n, "", dtype=str)
-    try:
-        if path.exists():
-            path.rmdir()  # an empty folder (checked above)
-        os.rename(tmp, path)
-    except OSError as error:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise StoreError(f"{path}: cannot create the store ({error})") from error

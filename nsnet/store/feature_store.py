@@ -17,8 +17,9 @@ import numpy as np
 import zarr
 
 from nsnet.store import schema as S
-from nsnet.store.create import write_new_store
+from nsnet.store.create import CREATING_ATTR, remove_half_made, write_new_store
 from nsnet.store.layout import DEFAULT_CHUNK_VIDEOS, StoreError, StoreLayout, StoreMismatchError
+from nsnet.store.location import StoreLocation, remote_errors
 from nsnet.store.splits import parse_split
 
 __all__ = ["DEFAULT_CHUNK_VIDEOS", "FeatureStore", "StoreError", "StoreLayout", "StoreMismatchError", "dump_attrs"]
@@ -27,50 +28,64 @@ __all__ = ["DEFAULT_CHUNK_VIDEOS", "FeatureStore", "StoreError", "StoreLayout", 
 class FeatureStore:
     """A handle on one feature store (a Zarr v3 group on disk)."""
 
-    def __init__(self, path: str | Path, group: zarr.Group) -> None:
-        self.path = Path(path)
+    def __init__(self, location: StoreLocation, group: zarr.Group) -> None:
+        self.location = location
         self.group = group
         self.attrs: dict[str, Any] = dict(group.attrs)
         if self.attrs.get("schema_version") != S.SCHEMA_VERSION:
+            half_made = self.attrs.get(CREATING_ATTR)
             raise StoreError(
-                f"{self.path}: not an nsnet feature store of schema {S.SCHEMA_VERSION} "
+                f"{location}: a half-made store (its creation was interrupted); re-run `nsnet extract` on it or "
+                "delete it" if half_made else
+                f"{location}: not an nsnet feature store of schema {S.SCHEMA_VERSION} "
                 f"(found schema_version={self.attrs.get('schema_version')!r})"
             )
 
+    @property
+    def path(self) -> str:
+        """Returns where the store lives: its absolute local path or its URL."""
+        return self.location.text
+
     # ---------------------------------------------------------------- opening and creating
     @classmethod
-    def open(cls, path: str | Path, mode: str = "r") -> "FeatureStore":
-        """Returns the store at ``path`` opened read-only ("r") or for writing ("r+")."""
-        path = Path(path)
-        if not (path / "zarr.json").is_file():
-            raise StoreError(f"{path}: no feature store here (no zarr.json); create one with `nsnet extract`")
+    def open(cls, path: str | Path | StoreLocation, mode: str = "r") -> "FeatureStore":
+        """Returns the store at ``path`` (a folder or a URL) opened read-only ("r") or for writing ("r+")."""
+        location = StoreLocation.parse(path)
+        if not location.exists("zarr.json"):
+            raise StoreError(f"{location}: no feature store here (no zarr.json); create one with `nsnet extract`")
         try:
-            group = zarr.open_group(str(path), mode=mode)
+            with remote_errors(location):
+                group = zarr.open_group(store=location.zarr_store(read_only=mode == "r"), mode=mode)
+        except StoreError:
+            raise
         except Exception as err:  # zarr raises several types for unreadable metadata
-            raise StoreError(f"{path}: cannot open the store ({err})") from err
-        return cls(path, group)
+            raise StoreError(f"{location}: cannot open the store ({err})") from err
+        return cls(location, group)
 
     @classmethod
-    def create(cls, path: str | Path, layout: StoreLayout, light_dim: int, rec_dim: int) -> "FeatureStore":
+    def create(cls, path: str | Path | StoreLocation, layout: StoreLayout, light_dim: int,
+               rec_dim: int) -> "FeatureStore":
         """Creates a new store with all arrays allocated and the static metadata written.
 
-        Returns the store opened for writing. Refuses to overwrite an existing store. The store is
-        built in a hidden sibling folder and renamed into place, so a process killed while creating
-        it never leaves a half-made store at ``path``.
+        Returns the store opened for writing. Refuses to overwrite an existing store. A process killed
+        while creating it never leaves a store that passes for a finished one (see
+        :func:`~nsnet.store.create.write_new_store`).
         """
-        write_new_store(Path(path), layout, light_dim, rec_dim)
-        return cls.open(path, mode="r+")
+        location = StoreLocation.parse(path)
+        write_new_store(location, layout, light_dim, rec_dim)
+        return cls.open(location, mode="r+")
 
     @classmethod
-    def open_or_create(cls, path: str | Path, layout: StoreLayout, light_dim: int, rec_dim: int) -> "FeatureStore":
+    def open_or_create(cls, path: str | Path | StoreLocation, layout: StoreLayout, light_dim: int, rec_dim: int) -> "FeatureStore":
         """Returns the existing store at ``path`` if it matches ``layout``, else a new one.
 
         Raises StoreMismatchError (one line per difference) when the existing store was made with a
         different T, model, weights, class list or video list.
         """
-        if not (Path(path) / "zarr.json").exists():
-            return cls.create(path, layout, light_dim, rec_dim)
-        store = cls.open(path, mode="r+")
+        location = StoreLocation.parse(path)
+        if not location.exists("zarr.json") or remove_half_made(location):
+            return cls.create(location, layout, light_dim, rec_dim)
+        store = cls.open(location, mode="r+")
         diffs = S.identity_differences(store.identity(), layout.identity())
         if diffs:
             raise StoreMismatchError(
@@ -78,6 +93,17 @@ class FeatureStore:
                 + ". Use another --out or delete the store."
             )
         return store
+
+    def read_file(self, name: str) -> bytes | None:
+        """Returns the bytes of a side file kept next to the arrays (e.g. the recognizer head), or None."""
+        try:
+            return self.location.read_bytes(name)
+        except FileNotFoundError:
+            return None
+
+    def write_file(self, name: str, data: bytes) -> None:
+        """Writes a side file next to the arrays; returns nothing."""
+        self.location.write_bytes(name, data)
 
     # ---------------------------------------------------------------- metadata
     def identity(self) -> S.StoreIdentity:

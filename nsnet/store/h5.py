@@ -36,8 +36,9 @@ def export_h5(store: FeatureStore, out: str | Path, chunk_videos: int = 64) -> P
             for lo in range(0, arr.shape[0], chunk_videos):
                 ds[lo : lo + chunk_videos] = arr[lo : lo + chunk_videos]
         head = store.attrs.get("recognizer_head")
-        if head and (store.path / head["file"]).is_file():
-            f.create_dataset("recognizer_head.pt", data=np.frombuffer((store.path / head["file"]).read_bytes(), np.uint8))
+        head_bytes = store.read_file(head["file"]) if head else None
+        if head_bytes is not None:
+            f.create_dataset("recognizer_head.pt", data=np.frombuffer(head_bytes, np.uint8))
     return out
 
 
@@ -111,7 +112,7 @@ def import_h5(src: str | Path, out: str | Path, chunk_videos: int | None = None)
             if source:
                 extra["logits_source"] = source
         if "recognizer_head.pt" in f and attrs.get("recognizer_head"):
-            (store.path / attrs["recognizer_head"]["file"]).write_bytes(f["recognizer_head.pt"][...].tobytes())
+            store.write_file(attrs["recognizer_head"]["file"], f["recognizer_head.pt"][...].tobytes())
             extra["recognizer_head"] = attrs["recognizer_head"]
         if extra:
             store.update_attrs(**extra)
