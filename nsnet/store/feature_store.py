@@ -28,7 +28,8 @@ __all__ = ["DEFAULT_CHUNK_VIDEOS", "FeatureStore", "StoreError", "StoreLayout", 
 class FeatureStore:
     """A handle on one feature store (a Zarr v3 group on disk)."""
 
-    def __init__(self, location: StoreLocation, group: zarr.Group) -> None:
+    def __init__(self, location: str | Path | StoreLocation, group: zarr.Group) -> None:
+        location = StoreLocation.parse(location)
         self.location = location
         self.group = group
         self.attrs: dict[str, Any] = dict(group.attrs)
