@@ -6,7 +6,9 @@ The backends live in :mod:`nsnet.extract.decode`; ``decoder`` names one of them 
 from __future__ import annotations
 
 import ctypes
+import os
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -19,7 +21,40 @@ from nsnet.extract.decode.base import (  # noqa: F401  (re-exported: callers imp
     scaled_size,
 )
 from nsnet.extract.decode.index import packet_index
-from nsnet.extract.decode.policy import DEFAULT_DECODER, choose_backend
+from nsnet.extract.decode.policy import DEFAULT_DECODER, choose_backend, get_backend
+
+# The process's decoder, read by read_frames when no decoder is passed. An environment variable, so
+# DataLoader workers inherit it however they start; set by use_decoder / use_store_decoder.
+_DECODER_ENV, _CHOSEN_ENV = "NSNET_DECODER", "NSNET_DECODER_CHOSEN"
+# Stores written before the decoder was recorded were decoded with decord's get_batch.
+LEGACY_DECODER = "decord"
+
+
+def use_decoder(name: str) -> None:
+    """Makes ``name`` the decoder of this process and its workers (a user's --decoder); returns nothing.
+    Raises ConfigError for an unknown or unusable decoder."""
+    if name != "auto":
+        get_backend(name)
+    os.environ[_DECODER_ENV] = name
+    os.environ[_CHOSEN_ENV] = "1"
+
+
+def store_decoder(attrs: Mapping[str, Any]) -> str:
+    """Returns the decoder a store's frames were decoded with (its ``decoder`` attribute)."""
+    return str((attrs.get("decoder") or {}).get("name", LEGACY_DECODER))
+
+
+def use_store_decoder(attrs: Mapping[str, Any]) -> str:
+    """Makes the store's decoder the one of this process (so reloaded frames are the stored ones),
+    unless the user chose one with --decoder; returns the decoder in use."""
+    if not os.environ.get(_CHOSEN_ENV):
+        os.environ[_DECODER_ENV] = store_decoder(attrs)
+    return current_decoder()
+
+
+def current_decoder() -> str:
+    """Returns the decoder read_frames uses when none is passed."""
+    return os.environ.get(_DECODER_ENV, DEFAULT_DECODER)
 
 
 def probe_video(path: str | Path) -> VideoInfo:
@@ -31,18 +66,23 @@ def probe_video(path: str | Path) -> VideoInfo:
     return packet_index(path).info
 
 
-def backend_for(path: str | Path, decoder: str = DEFAULT_DECODER, info: VideoInfo | None = None) -> str:
-    """Returns the name of the backend ``decoder`` uses for this video ('auto' resolved)."""
-    return choose_backend(decoder, info or probe_video(path)).name
+def backend_for(path: str | Path, decoder: str | None = None, info: VideoInfo | None = None) -> str:
+    """Returns what decodes this video under ``decoder`` (default: the process's): the backend's name,
+    ``pyav-sequential`` where pyav decodes from the start because timestamps cannot be trusted."""
+    backend = choose_backend(decoder or current_decoder(), info or probe_video(path))
+    if backend.name == "pyav" and not packet_index(path).timestamps_ok:
+        return "pyav-sequential"
+    return backend.name
 
 
 def read_frames(path: str | Path, indices: np.ndarray, short_side: int, info: VideoInfo | None = None,
-                decoder: str = DEFAULT_DECODER) -> np.ndarray:
+                decoder: str | None = None) -> np.ndarray:
     """Returns uint8 RGB frames ``[len(indices), H, W, 3]`` with shorter side ``short_side``; frame i
     is the i-th frame of a sequential decode.
 
     Only the requested indices are decoded (repeats are decoded once). Raises VideoReadError, and
-    InexactDecodeError where the chosen backend cannot be exact on this file.
+    InexactDecodeError where the chosen backend cannot be exact on this file. ``decoder`` defaults to
+    the process's (:func:`current_decoder`: 'auto' unless a store or --decoder set it).
     """
     path = Path(path)
     info = info or probe_video(path)
@@ -53,7 +93,7 @@ def read_frames(path: str | Path, indices: np.ndarray, short_side: int, info: Vi
         raise VideoReadError(f"frame index out of range 0..{info.num_frames - 1}")
     width, height = scaled_size(info.width, info.height, short_side)
     unique, inverse = np.unique(indices, return_inverse=True)
-    frames = choose_backend(decoder, info).read(path, unique, width, height, info)
+    frames = choose_backend(decoder or current_decoder(), info).read(path, unique, width, height, info)
     return frames[inverse]
 
 

@@ -53,6 +53,7 @@ class StoreLayout:
     command: str = ""
     chunk_videos: int = DEFAULT_CHUNK_VIDEOS
     patches: dict[str, Any] | None = None  # AdaFocus geometry (schema.PATCH_ARRAYS); None: not extracted
+    decoder: dict[str, str] | None = None  # {"name", "version"} of the frame decoder; None: decord (legacy)
 
     def identity(self) -> S.StoreIdentity:
         """Returns the identity that an existing store must match."""
@@ -63,6 +64,7 @@ class StoreLayout:
             class_names=tuple(self.class_names),
             video_ids=tuple(self.video_ids),
             patches=self.patches,
+            decoder=(self.decoder or {}).get("name", "decord"),
         )
 
 
@@ -129,6 +131,7 @@ class FeatureStore:
             "logits_source": "recognizer head" if layout.recognizer.get("num_classes") else None,
             "recognizer_head": None,
             **({"patches": layout.patches} if layout.patches else {}),
+            **({"decoder": layout.decoder} if layout.decoder else {}),
         }
         tmp = path.parent / f".{path.name}.creating"
         shutil.rmtree(tmp, ignore_errors=True)  # left over by a killed creation
@@ -159,6 +162,8 @@ class FeatureStore:
         group.create_array(S.DONE, shape=(n,), chunks=(cv,), dtype="bool", fill_value=False)
         err = group.create_array(S.ERROR, shape=(n,), chunks=(cv,), dtype=str)
         err[:] = np.full(n, "", dtype=str)
+        if layout.decoder:
+            group.create_array(S.DECODE_BACKEND, shape=(n,), chunks=(cv,), dtype=str)[:] = np.full(n, "", dtype=str)
         try:
             if path.exists():
                 path.rmdir()  # an empty folder (checked above)
@@ -196,6 +201,7 @@ class FeatureStore:
             class_names=tuple(self.class_names),
             video_ids=tuple(self.read(S.VIDEO_ID).tolist()),
             patches=self.patches,
+            decoder=(self.attrs.get("decoder") or {}).get("name", "decord"),
         )
 
     @property

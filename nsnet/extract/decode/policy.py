@@ -28,17 +28,16 @@ def get_backend(name: str) -> Backend:
 
 
 def choose_backend(decoder: str, info: VideoInfo) -> Backend:
-    """Returns the backend that decodes this video: the named one, or for 'auto' decord where the
-    corpus proves it exact (it is the faster one there) and pyav everywhere else."""
-    if decoder != "auto":
-        return get_backend(decoder)
-    decord = DecordBackend()
-    if decord.claims(info) and decord.unavailable() is None:
-        return decord
-    return get_backend("pyav")
+    """Returns the backend that decodes this video: the named one, or for 'auto' pyav, which is exact
+    on every codec (it checks every frame's timestamp, and decodes sequentially where timestamps
+    cannot be trusted) and measured as fast as decord on H.264 (benchmarks/RESULTS.md), so decord's
+    blind seeking is never needed by default."""
+    if decoder == "auto":
+        return get_backend("pyav")
+    return get_backend(decoder)
 
 
 def decoder_version(decoder: str) -> str:
-    """Returns a version string for the store's provenance: one backend's, or all of auto's."""
-    names = ["pyav", "decord"] if decoder == "auto" else [decoder]
-    return "; ".join(f"{n} {get_backend(n).version()}" for n in names)
+    """Returns the version of the backend(s) ``decoder`` uses, for the store's provenance."""
+    name = "pyav" if decoder == "auto" else decoder
+    return f"{name} {get_backend(name).version()}"
