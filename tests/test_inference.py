@@ -9,7 +9,7 @@ import torch
 from nsnet.extract import inference
 from nsnet.extract.models import create_frame_model, run_model
 
-TOLERANCE = 1e-4  # max |frozen - eager| on features and logits (README, inference module docstring)
+TOLERANCE = inference.TOLERANCE  # 1e-4: max |frozen - eager| (features here are O(1))
 
 
 @pytest.fixture()
@@ -47,3 +47,17 @@ def test_retraced_when_weights_change(model, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("NSNET_JIT", "0")
     eager, _ = run_model(model, x, batch_size=2)
     assert abs(after - eager).max() <= TOLERANCE and abs(before - after).max() > TOLERANCE
+
+
+class _BakesBatchSize(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean((2, 3)).view(int(x.shape[0]), -1)  # int(): the trace records a constant batch size
+
+
+def test_a_trace_that_bakes_the_batch_size_stays_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NSNET_JIT", "1")
+    module = _BakesBatchSize().eval()
+    x = torch.randn(5, 3, 8, 8)
+    with torch.inference_mode():
+        out = inference.fast_forward(module, x)
+    assert out.shape == (5, 3) and inference._frozen[module]["frozen"] is module
