@@ -8,19 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from decode_corpus import UNDECODABLE, build_corpus
+from decode_corpus import UNDECODABLE
 from nsnet.extract.decode.base import InexactDecodeError, VideoReadError
 from nsnet.extract.decode.policy import get_backend
 from nsnet.extract.decode.sequential import count_sequential, read_sequential
 from nsnet.extract.video import backend_for, probe_video, read_frames, scaled_size
 
 SHORT_SIDE = 48
-
-
-@pytest.fixture(scope="session")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The decode corpus, built once per session."""
-    return build_corpus(tmp_path_factory.mktemp("decode_corpus"))
 
 
 def _patterns(n: int) -> dict[str, np.ndarray]:
@@ -74,11 +68,10 @@ def test_corrupt_file_is_refused_not_guessed(corpus: dict[str, Path], name: str,
         read_frames(corpus[name], _patterns(info.num_frames)["uniform"], SHORT_SIDE, decoder=backend)
 
 
-def test_auto_uses_pyav_where_decord_is_wrong(corpus: dict[str, Path]) -> None:
-    for name in ("mpeg4_bframes_short", "xvid_bframes", "hevc_open_gop", "h264_rotated"):
-        if name in corpus:
-            assert backend_for(corpus[name], "auto") == "pyav", name
-    assert backend_for(corpus["h264_bframes_long_gop"], "auto") == "decord"
+def test_auto_is_pyav_and_sequential_where_timestamps_cannot_be_trusted(corpus: dict[str, Path]) -> None:
+    for name in ("mpeg4_bframes_short", "hevc_open_gop", "h264_rotated", "h264_bframes_long_gop", "vp9_webm"):
+        assert backend_for(corpus[name], "auto") == "pyav", name
+    assert backend_for(corpus["xvid_bframes"], "auto") == "pyav-sequential"  # packed B-frames
 
 
 def test_rotation_tag_is_applied(corpus: dict[str, Path]) -> None:
