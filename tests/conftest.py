@@ -116,6 +116,14 @@ def run_cli(args: list[str], *, hooked: Path | None = None, env: dict[str, str] 
 
 
 @pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The decode corpus (tests/decode_corpus.py), built once per session: {name: path}."""
+    from decode_corpus import build_corpus
+
+    return build_corpus(tmp_path_factory.mktemp("decode_corpus"))
+
+
+@pytest.fixture(scope="session")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Returns annotations.csv of 8 random 20-frame 64x48 videos (2 classes, train/val) plus one
     5-frame video (n < T, looped) and one portrait 48x64 video."""

@@ -1,14 +1,14 @@
 """The `nsnet` command line (typer). Each command maps its options onto one stage's dataclass config.
 
 Every command is a plain function in a module of this package (:mod:`~nsnet.cli.data`,
-:mod:`~nsnet.cli.sampler`, :mod:`~nsnet.cli.evaluate`) and is registered here, in pipeline order.
+:mod:`~nsnet.cli.sampler`, :mod:`~nsnet.cli.evaluate`, :mod:`~nsnet.cli.decode`) and is registered here, in pipeline order.
 """
 
 from __future__ import annotations
 
 import typer
 
-from nsnet.cli import data, evaluate, sampler
+from nsnet.cli import data, decode, evaluate, sampler
 
 app = typer.Typer(
     name="nsnet",
@@ -22,6 +22,7 @@ store_app = typer.Typer(help="Feature store interop (HDF5).", no_args_is_help=Tr
 app.command("extract")(data.extract)
 app.command("fit-recognizer")(data.fit_recognizer)
 app.command("info")(data.info)
+app.command("check-decode")(decode.check_decode)
 app.add_typer(store_app, name="store")
 store_app.command("export-h5")(data.export_h5)
 store_app.command("import-h5")(data.import_h5)

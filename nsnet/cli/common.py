@@ -31,3 +31,23 @@ def use_storage_options(pairs: list[str] | None) -> None:
     from nsnet.store import parse_storage_options, set_storage_options
 
     set_storage_options(parse_storage_options(pairs or []))
+
+DECODERS = ("auto", "pyav", "decord", "torchcodec")  # nsnet.extract.decode.policy.DECODERS
+Decoder = choices("Decoder", DECODERS)
+StoreDecoder = choices("StoreDecoder", ("store", *DECODERS))
+DecoderOption = Annotated[Decoder, typer.Option(
+    "--decoder", help="Frame decoder: auto = exact (pyav) on every codec; decord only where it is exact.")]
+StoreDecoderOption = Annotated[StoreDecoder, typer.Option(
+    "--decoder", help="Frame decoder: store = the one the store was extracted with (reloaded frames = stored).")]
+JitOption = Annotated[bool, typer.Option(
+    "--jit/--no-jit", help="Frozen TorchScript inference on CPU (outputs within 1e-4 of eager; faster).")]
+
+
+def apply_runtime_options(decoder: str, jit: bool) -> None:
+    """Makes --decoder ('store': leave the store's) and --jit/--no-jit this process's; returns nothing."""
+    from nsnet.extract.inference import use_jit
+    from nsnet.extract.video import use_decoder
+
+    use_jit(jit)
+    if decoder != "store":
+        use_decoder(decoder)

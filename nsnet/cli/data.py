@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from nsnet.cli.common import DeviceOption, Quiet, Seed, StorageOptions, StoreArg, choices, use_storage_options
+from nsnet.cli.common import (Decoder, DecoderOption, DeviceOption, JitOption, Quiet, Seed, StorageOptions, StoreArg,
+                              apply_runtime_options, choices, use_storage_options)
 from nsnet.errors import user_errors
 from nsnet.options import Device
 from nsnet.extract.annotations.manifest import FORMATS
@@ -57,6 +58,8 @@ def extract(
         help="AdaFocus: candidate patch side P in recognizer-input pixels (default 96; needs --patches).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any video failed.")] = False,
     storage_option: StorageOptions = None,
+    decoder: DecoderOption = Decoder("auto"),
+    jit: JitOption = True,
     quiet: Quiet = False,
 ) -> None:
     """Decode T frames per video once; cache light features, recognizer features/logits in a Zarr store."""
@@ -69,9 +72,10 @@ def extract(
         extractor_size=extractor_size, weights=weights, recognizer=recognizer, recognizer_size=recognizer_size,
         recognizer_weights=recognizer_weights, recognizer_checkpoint=recognizer_checkpoint, batch_size=batch_size,
         workers=workers, device=device.value, strict=strict, chunk_videos=chunk_videos,
-        patches=patches, patch_size=patch_size,
+        patches=patches, patch_size=patch_size, decoder=decoder.value,
         command="nsnet " + " ".join(sys.argv[1:]), quiet=quiet,
     )
+    apply_runtime_options("store", jit)
     store = run_extract(cfg)
     failed = store.status_counts()["failed"]
     if strict and failed:

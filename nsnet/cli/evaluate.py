@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from nsnet.cli.common import DeviceOption, Quiet, Seed, choices
+from nsnet.cli.common import (DeviceOption, JitOption, Quiet, Seed, StoreDecoder, StoreDecoderOption,
+                              apply_runtime_options, choices)
 from nsnet.errors import user_errors
 from nsnet.evaluate.config import PATHS, PREDICT_METHODS
 from nsnet.options import Device
@@ -75,6 +76,8 @@ def evaluate_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=4096, help="Frames per recognizer forward.")] = 64,
     workers: Annotated[int, typer.Option("--workers", min=0, max=64, help="Decoding worker processes.")] = 2,
     device: DeviceOption = Device.auto,
+    decoder: StoreDecoderOption = StoreDecoder("store"),
+    jit: JitOption = True,
     quiet: Quiet = False,
 ) -> None:
     """Evaluate samplers at budget K: mAP, top-1, GFLOPs per video and time (JSON, CSV, Markdown)."""
@@ -90,6 +93,7 @@ def evaluate_command(
         run_scsampler=run_scsampler, run_tsqnet=run_tsqnet, run_adafocus=run_adafocus, seed=seed, batch_size=batch_size, workers=workers, device=device.value,
         quiet=quiet,
     )
+    apply_runtime_options(decoder.value, jit)
     run_evaluate(cfg)
 
 
@@ -138,10 +142,13 @@ def predict_command(
     top: Annotated[int, typer.Option("--top", min=1, max=1000, help="Classes to print.")] = 5,
     device: DeviceOption = Device.auto,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    decoder: StoreDecoderOption = StoreDecoder("store"),
+    jit: JitOption = True,
 ) -> None:
     """Recognise one video: light extractor on T frames, sampler picks K, recognizer on those K."""
     from nsnet.evaluate.predict import predict_video
 
+    apply_runtime_options(decoder.value, jit)
     pred = predict_video(video, run, budget, store=store, device=device.value, fusion=fusion.value, alpha=alpha,
                          method=method.value, top=top, adafocus_run=run_adafocus)
     if as_json:

@@ -28,7 +28,7 @@ from nsnet.evaluate.config import PREDICT_METHODS
 from nsnet.extract.frames import plan_frame_indices
 from nsnet.extract.models import FrameModel, run_model
 from nsnet.extract.transforms import FrameTransform, decode_short_side
-from nsnet.extract.video import VideoReadError, decode_worker_init, probe_video, read_frames
+from nsnet.extract.video import VideoReadError, decode_worker_init, probe_video, read_frames, use_store_decoder
 from nsnet.metrics import average_frame_predictions
 from nsnet.numeric import check_budget, uniform_positions
 from nsnet.sampler.fusion import DEFAULT_ALPHA, DEFAULT_FUSION
@@ -205,6 +205,7 @@ class VideoPipeline:
             raise PredictError(f"{run_dir}: the run does not record its feature store; pass --store STORE "
                                "(the recognizer head and model specs live there)")
         opened = FeatureStore.open(store_path)
+        use_store_decoder(opened.attrs)  # the frames are decoded as the store's were
         check_run_matches(run.meta, opened, run.run_dir)
         if adafocus is not None:
             check_run_matches(adafocus.meta, opened, adafocus.run_dir)

@@ -35,6 +35,7 @@ from nsnet.evaluate.reload import ReloadOutput, reload_outputs
 from nsnet.device import resolve_device
 from nsnet.extract.models import FrameModel
 from nsnet.extract.transforms import FrameTransform, decode_short_side
+from nsnet.extract.video import use_store_decoder
 from nsnet.progress import console, progress_bar
 from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays
@@ -87,6 +88,7 @@ class EvalContext:
         self.log = log or console(cfg.quiet)
         self.device = resolve_device(cfg.device)
         self.store = FeatureStore.open(cfg.store)
+        use_store_decoder(self.store.attrs)  # reloaded frames are decoded as the stored ones were
         store = self.store
         self.T = store.T
         too_big = [k for k in cfg.all_budgets() if k > self.T]

@@ -32,6 +32,7 @@ class ExtractConfig:
     workers: int = 2
     device: str = "auto"
     strict: bool = False
+    decoder: str = "auto"  # auto | pyav | decord | torchcodec (nsnet.extract.decode)
     chunk_videos: int | None = None
     patches: int | None = None  # AdaFocus: G x G candidate patches per frame; None: no patch arrays
     patch_size: int | None = None  # AdaFocus: candidate side P in recognizer-input pixels (default 96)
@@ -49,6 +50,8 @@ class ExtractConfig:
             raise ConfigError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.workers < 0:
             raise ConfigError(f"--workers must be >= 0, got {self.workers}")
+        if self.decoder not in ("auto", "pyav", "decord", "torchcodec"):
+            raise ConfigError(f"--decoder must be auto, pyav, decord or torchcodec, got {self.decoder!r}")
         if self.chunk_videos is not None and self.chunk_videos < 1:
             raise ConfigError(f"--chunk-videos must be >= 1, got {self.chunk_videos}")
         if self.patches is not None and self.patches < 1:

@@ -96,7 +96,7 @@ def fit_recognizer(store_path: str | Path, cfg: FitRecognizerConfig | None = Non
         segments = load_segments(cfg.segments)
         warning = check_segments_match(cfg.segments, store.read(S.VIDEO_ID, train), segments)
         if warning:
-            console().print(warning)  # shown even with --quiet: it says the head may not be what was asked
+            console().print(warning, soft_wrap=True, markup=False, highlight=False)  # shown even with --quiet
         keep = torch.from_numpy(segment_frame_mask(store, train, segments).reshape(-1))
         if not bool(keep.any()):
             raise StoreError(f"{cfg.segments}: no train frame falls inside a segment")

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 import nsnet._compat
 from nsnet.device import resolve_device
 from nsnet.errors import ConfigError
+from nsnet.extract.inference import fast_forward
 from nsnet.extract.weights import (
     PACKAGE_WEIGHTS,
     WeightsError,
@@ -71,7 +72,7 @@ class FrameModel(nn.Module):
         """Returns (features [B, D] float32, logits [B, C] float32 or None) for normalised x [B, 3, H, W]."""
         if x.ndim != 4 or x.shape[1] != 3:
             raise ModelError(f"expected a [B, 3, H, W] batch, got shape {tuple(x.shape)}")
-        features = self.backbone(x.contiguous(memory_format=torch.channels_last)).float()
+        features = fast_forward(self.backbone, x.contiguous(memory_format=torch.channels_last)).float()
         logits = None if self.head is None else self.head(features).float()
         return features, logits
 
@@ -104,7 +105,6 @@ def run_model(model: FrameModel, x: torch.Tensor, batch_size: int, device: torch
         if lg is not None:
             logits.append(lg.float().cpu())
     return torch.cat(feats).numpy(), (torch.cat(logits).numpy() if logits else None)
-
 
 
 # --------------------------------------------------------------------------------------------

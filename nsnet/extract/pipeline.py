@@ -33,8 +33,10 @@ from nsnet.device import resolve_device
 from nsnet.extract.models import FrameModel, create_frame_model, run_model
 from nsnet.extract.patches import PatchGrid, feature_map_shape, feature_maps, patch_features
 from nsnet.extract.transforms import FrameTransform, decode_short_side
+from nsnet.extract.decode.policy import decoder_version
 from nsnet.extract.ranks import TorchrunRanks, chunks_for_rank
-from nsnet.extract.video import VideoReadError, decode_worker_init, keep_freed_memory, probe_video, read_frames
+from nsnet.extract.video import (VideoReadError, backend_for, decode_worker_init, keep_freed_memory, probe_video,
+                                 read_frames)
 from nsnet.extract.weights import sha256_state_dict
 from nsnet.progress import progress_bar, console
 from nsnet.store import DEFAULT_CHUNK_VIDEOS, FeatureStore, StoreLayout
@@ -45,11 +47,13 @@ class VideoFrames(Dataset):
     """Decodes the T planned frames of each listed video and preprocesses them for both models.
 
     Each item is a dict: ``row`` (video index in the store), and either ``light``/``rec`` float
-    tensors ``[T, 3, S, S]`` plus ``frame_indices``, ``num_frames``, ``fps``; or ``error`` (str).
+    tensors ``[T, 3, S, S]`` plus ``frame_indices``, ``num_frames``, ``fps``, ``backend`` (what
+    decoded it under ``decoder``); or ``error`` (str).
     """
 
-    def __init__(self, rows: list[int], paths: list[str], T: int, light: FrameTransform, rec: FrameTransform):
-        self.rows, self.paths, self.T = rows, paths, T
+    def __init__(self, rows: list[int], paths: list[str], T: int, light: FrameTransform, rec: FrameTransform,
+                 decoder: str = "auto"):
+        self.rows, self.paths, self.T, self.decoder = rows, paths, T, decoder
         self.light, self.rec = light, rec
         self.short_side = decode_short_side(light, rec)
 
@@ -61,8 +65,9 @@ class VideoFrames(Dataset):
         try:
             info = probe_video(self.paths[i])
             indices = plan_frame_indices(info.num_frames, self.T)
-            frames = torch.from_numpy(read_frames(self.paths[i], indices, self.short_side, info))
+            frames = torch.from_numpy(read_frames(self.paths[i], indices, self.short_side, info, self.decoder))
             return {
+                "backend": backend_for(self.paths[i], self.decoder, info),
                 "row": row,
                 "light": self.light(frames),
                 "rec": self.rec(frames),
@@ -100,6 +105,7 @@ def _layout(cfg: ExtractConfig, manifest: Manifest, extractor: FrameModel, recog
         command=cfg.command or " ".join(sys.argv),
         chunk_videos=cfg.chunk_videos or DEFAULT_CHUNK_VIDEOS,
         patches=grid.to_attrs(feature_map_shape(extractor)) if grid else None,
+        decoder={"name": cfg.decoder, "version": decoder_version(cfg.decoder)},
     )
 
 
@@ -112,6 +118,7 @@ def _empty_chunk(n: int, T: int, d_light: int, d_rec: int, c: int | None,
         S.NUM_FRAMES: np.zeros(n, np.int64),
         S.FPS: np.zeros(n, np.float32),
         S.ERROR: np.full(n, "", dtype=object),
+        S.DECODE_BACKEND: np.full(n, "", dtype=object),
     }
     if c:
         out[S.REC_LOGITS] = np.full((n, T, c), np.nan, np.float32)
@@ -204,7 +211,7 @@ def _extract(cfg: ExtractConfig, dist: TorchrunRanks) -> FeatureStore:
     light_tf = FrameTransform.from_spec(asdict(extractor.spec))
     rec_tf = FrameTransform.from_spec(asdict(recognizer.spec))
     paths = store.read(S.PATH)
-    dataset = VideoFrames(rows, [str(paths[r]) for r in rows], cfg.frames, light_tf, rec_tf)
+    dataset = VideoFrames(rows, [str(paths[r]) for r in rows], cfg.frames, light_tf, rec_tf, cfg.decoder)
     num_logit_classes = recognizer.spec.num_classes if recognizer.spec.num_classes else None
     if num_logit_classes and num_logit_classes != store.num_classes:
         raise ConfigError(f"recognizer checkpoint has {num_logit_classes} classes, annotations have {store.num_classes}")
@@ -244,10 +251,14 @@ def _extract(cfg: ExtractConfig, dist: TorchrunRanks) -> FeatureStore:
                 buf[S.FRAME_INDICES][i] = item["frame_indices"]
                 buf[S.NUM_FRAMES][i] = item["num_frames"]
                 buf[S.FPS][i] = item["fps"]
+                buf[S.DECODE_BACKEND][i] = item["backend"]
             remaining[c] -= 1
             if remaining[c] == 0:
                 data = buffers.pop(c)
                 data[S.ERROR] = data[S.ERROR].astype(str)
+                data[S.DECODE_BACKEND] = data[S.DECODE_BACKEND].astype(str)
+                if S.DECODE_BACKEND not in store.group:  # a store from before decoders were recorded
+                    del data[S.DECODE_BACKEND]
                 store.write_chunk(c, data)
             bar.advance(task)
     dist.barrier()

@@ -1,106 +1,88 @@
-"""Decoding only the frames we need, straight at the size we need (decord)."""
+"""Decoding only the frames we need, straight at the size we need, exactly: the entry point.
+
+The backends live in :mod:`nsnet.extract.decode`; ``decoder`` names one of them or ``auto``.
+"""
 
 from __future__ import annotations
 
 import ctypes
-import functools
-from dataclasses import dataclass
+import os
 from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 
-from nsnet.errors import UserError
+from nsnet.extract.decode.base import (  # noqa: F401  (re-exported: callers import them from here)
+    InexactDecodeError,
+    VideoInfo,
+    VideoReadError,
+    decode_errors,
+    scaled_size,
+)
+from nsnet.extract.decode.index import packet_index
+from nsnet.extract.decode.policy import DEFAULT_DECODER, choose_backend, get_backend
+
+# The process's decoder, read by read_frames when no decoder is passed. An environment variable, so
+# DataLoader workers inherit it however they start; set by use_decoder / use_store_decoder.
+_DECODER_ENV, _CHOSEN_ENV = "NSNET_DECODER", "NSNET_DECODER_CHOSEN"
+# Stores written before the decoder was recorded were decoded with decord's get_batch.
+LEGACY_DECODER = "decord"
 
 
-class VideoReadError(UserError, RuntimeError):
-    """A video cannot be read; the message is one line saying why."""
+def use_decoder(name: str) -> None:
+    """Makes ``name`` the decoder of this process and its workers (a user's --decoder); returns nothing.
+    Raises ConfigError for an unknown or unusable decoder."""
+    if name != "auto":
+        get_backend(name)
+    os.environ[_DECODER_ENV] = name
+    os.environ[_CHOSEN_ENV] = "1"
 
 
-@dataclass(frozen=True)
-class VideoInfo:
-    """Basic facts about a video file."""
-
-    num_frames: int
-    fps: float
-    width: int
-    height: int
+def store_decoder(attrs: Mapping[str, Any]) -> str:
+    """Returns the decoder a store's frames were decoded with (its ``decoder`` attribute)."""
+    return str((attrs.get("decoder") or {}).get("name", LEGACY_DECODER))
 
 
-@functools.lru_cache(maxsize=1)
-def decode_errors() -> tuple[type[BaseException], ...]:
-    """Returns the exception types the decoders raise for a file they cannot read (PyAV's FFmpeg
-    errors, decord's DECORDError -- not a RuntimeError -- and the RuntimeError / OSError both use).
-    Only these become a per-video VideoReadError; anything else is a bug and propagates."""
-    import av
-    import decord
-
-    return (av.FFmpegError, decord.DECORDError, RuntimeError, OSError)
+def use_store_decoder(attrs: Mapping[str, Any]) -> str:
+    """Makes the store's decoder the one of this process (so reloaded frames are the stored ones),
+    unless the user chose one with --decoder; returns the decoder in use."""
+    if not os.environ.get(_CHOSEN_ENV):
+        os.environ[_DECODER_ENV] = store_decoder(attrs)
+    return current_decoder()
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return (text[0] if text else type(err).__name__)[:200]
-
-
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise VideoReadError("file not found")
-    if not path.is_file():
-        raise VideoReadError("not a regular file")
-    if path.stat().st_size == 0:
-        raise VideoReadError("empty file (0 bytes)")
+def current_decoder() -> str:
+    """Returns the decoder read_frames uses when none is passed."""
+    return os.environ.get(_DECODER_ENV, DEFAULT_DECODER)
 
 
 def probe_video(path: str | Path) -> VideoInfo:
-    """Returns frame count, fps and size of a video (header only, no frame decoded).
+    """Returns frame count, fps, displayed size, codec and container of a video, from demuxing only.
 
+    The count is the number of frames a sequential decode yields (the header's count is not used).
     Raises VideoReadError for missing, empty, non-video or unreadable files.
     """
-    path = Path(path)
-    _check_file(path)
-    import av  # PyAV reads the stream header cheaply; decord's count is used for frames
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoReadError("no video stream")
-            stream = container.streams.video[0]
-            width, height = int(stream.codec_context.width), int(stream.codec_context.height)
-    except VideoReadError:
-        raise
-    except decode_errors() as err:
-        raise VideoReadError(f"not a readable video ({_first_line(err)})") from err
-    if width <= 0 or height <= 0:
-        raise VideoReadError("video stream has no frame size")
-    reader = _open_decord(path, -1, -1)
-    num_frames = len(reader)
-    if num_frames < 1:
-        raise VideoReadError("video has no frames")
-    return VideoInfo(num_frames=num_frames, fps=float(reader.get_avg_fps() or 0.0), width=width, height=height)
+    return packet_index(path).info
 
 
-def _open_decord(path: Path, width: int, height: int):
-    import decord
-
-    try:
-        return decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=1)
-    except decode_errors() as err:
-        raise VideoReadError(f"cannot decode ({_first_line(err)})") from err
-
-
-def scaled_size(width: int, height: int, short_side: int) -> tuple[int, int]:
-    """Returns (width, height) with the shorter side equal to ``short_side``, aspect kept (even sizes)."""
-    scale = short_side / min(width, height)
-    w = short_side if width <= height else int(round(width * scale / 2) * 2)
-    h = short_side if height < width else int(round(height * scale / 2) * 2)
-    return max(w, short_side), max(h, short_side)
+def backend_for(path: str | Path, decoder: str | None = None, info: VideoInfo | None = None) -> str:
+    """Returns what decodes this video under ``decoder`` (default: the process's): the backend's name,
+    ``pyav-sequential`` where pyav decodes from the start because timestamps cannot be trusted."""
+    backend = choose_backend(decoder or current_decoder(), info or probe_video(path))
+    if backend.name == "pyav" and not packet_index(path).timestamps_ok:
+        return "pyav-sequential"
+    return backend.name
 
 
-def read_frames(path: str | Path, indices: np.ndarray, short_side: int, info: VideoInfo | None = None) -> np.ndarray:
-    """Returns uint8 RGB frames ``[len(indices), H, W, 3]`` with shorter side ``short_side``.
+def read_frames(path: str | Path, indices: np.ndarray, short_side: int, info: VideoInfo | None = None,
+                decoder: str | None = None) -> np.ndarray:
+    """Returns uint8 RGB frames ``[len(indices), H, W, 3]`` with shorter side ``short_side``; frame i
+    is the i-th frame of a sequential decode.
 
-    Only the requested indices are decoded (repeats are decoded once). Raises VideoReadError.
+    Only the requested indices are decoded (repeats are decoded once). Raises VideoReadError, and
+    InexactDecodeError where the chosen backend cannot be exact on this file. ``decoder`` defaults to
+    the process's (:func:`current_decoder`: 'auto' unless a store or --decoder set it).
     """
     path = Path(path)
     info = info or probe_video(path)
@@ -110,16 +92,8 @@ def read_frames(path: str | Path, indices: np.ndarray, short_side: int, info: Vi
     if indices.min() < 0 or indices.max() >= info.num_frames:
         raise VideoReadError(f"frame index out of range 0..{info.num_frames - 1}")
     width, height = scaled_size(info.width, info.height, short_side)
-    reader = _open_decord(path, width, height)
     unique, inverse = np.unique(indices, return_inverse=True)
-    try:
-        frames = reader.get_batch(unique.tolist()).asnumpy()
-    except decode_errors() as err:
-        raise VideoReadError(f"decoding failed ({_first_line(err)})") from err
-    finally:
-        del reader
-    if frames.shape[0] != unique.size:
-        raise VideoReadError(f"decoder returned {frames.shape[0]} frames, expected {unique.size}")
+    frames = choose_backend(decoder or current_decoder(), info).read(path, unique, width, height, info)
     return frames[inverse]
 
 

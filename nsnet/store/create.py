@@ -105,6 +105,7 @@ def store_attrs(layout: StoreLayout) -> dict[str, Any]:
         "logits_source": "recognizer head" if layout.recognizer.get("num_classes") else None,
         "recognizer_head": None,
         **({"patches": layout.patches} if layout.patches else {}),
+        **({"decoder": layout.decoder} if layout.decoder else {}),
     }
 
 
@@ -137,3 +138,5 @@ def _allocate(group: zarr.Group, layout: StoreLayout, light_dim: int, rec_dim: i
     group.create_array(S.DONE, shape=(n,), chunks=(cv,), dtype="bool", fill_value=False)
     err = group.create_array(S.ERROR, shape=(n,), chunks=(cv,), dtype=str)
     err[:] = np.full(n, "", dtype=str)
+    if layout.decoder:
+        group.create_array(S.DECODE_BACKEND, shape=(n,), chunks=(cv,), dtype=str)[:] = np.full(n, "", dtype=str)

@@ -116,6 +116,7 @@ class FeatureStore:
             class_names=tuple(self.class_names),
             video_ids=tuple(self.read(S.VIDEO_ID).tolist()),
             patches=self.patches,
+            decoder=(self.attrs.get("decoder") or {}).get("name", "decord"),
         )
 
     @property

@@ -90,6 +90,7 @@ def import_h5(src: str | Path, out: str | Path, chunk_videos: int | None = None)
             T=t,
             extractor=attrs.get("extractor", {"name": "imported", "feature_dim": d}),
             recognizer=attrs.get("recognizer", {"name": "imported", "feature_dim": rec_dim}),
+            decoder=attrs.get("decoder"),
             annotations={"imported_from": str(src.resolve())},
             command=attrs.get("command", f"nsnet store import-h5 {src}"),
             chunk_videos=chunk_videos or attrs.get("chunk_videos", 32),

@@ -29,6 +29,17 @@ def patch_summary(patches: dict | None) -> dict | None:
             "frame_size": [width, height], "map_shape": list(patches["map_shape"]), "boxes": patches["boxes"]}
 
 
+def decoder_summary(store: FeatureStore) -> dict:
+    """Returns the decoder provenance: name, version and how many videos each backend decoded
+    (stores from before it was recorded: decord, version unknown)."""
+    attrs = store.attrs.get("decoder") or {"name": "decord", "version": "unrecorded (store predates provenance)"}
+    backends: dict[str, int] = {}
+    if S.DECODE_BACKEND in store.group:
+        values, counts = np.unique(store.read(S.DECODE_BACKEND), return_counts=True)
+        backends = {str(v): int(c) for v, c in zip(values, counts) if v}
+    return {"name": attrs.get("name"), "version": attrs.get("version"), "backends": backends}
+
+
 def store_summary(store: FeatureStore) -> dict:
     """Returns a JSON-able summary: counts per split, models, arrays (with their size in MiB), identity,
     and the AdaFocus patch geometry (``patches``, None when not extracted)."""
@@ -57,6 +68,7 @@ def store_summary(store: FeatureStore) -> dict:
         "recognizer_head": store.attrs.get("recognizer_head"),
         "fingerprint": store.fingerprint,
         "command": store.attrs.get("command"),
+        "decoder": decoder_summary(store),
         "arrays": arrays,
         "patches": patch_summary(store.patches),
         "failures": [{"path": p, "reason": r} for p, r in store.failures()],
@@ -86,6 +98,9 @@ def summary_table(summary: dict) -> Table:
         (w, h), (d, mh, mw) = p["frame_size"], p["map_shape"]
         t.add_row("patches (AdaFocus)", f"G={p['grid']}: {p['candidates']} candidates of P={p['patch_size']}px on the "
                   f"{w}x{h} recognizer input; light map {d}x{mh}x{mw}")
+    dec = summary["decoder"]
+    per_video = ", ".join(f"{k}: {v}" for k, v in dec["backends"].items())
+    t.add_row("decoder", f"{dec['name']} ({dec['version']})" + (f"; per video {per_video}" if per_video else ""))
     t.add_row("fingerprint", summary["fingerprint"][:16])
     t.add_row("command", str(summary["command"]))
     for name, a in summary["arrays"].items():

@@ -38,6 +38,7 @@ class StoreLayout:
     command: str = ""
     chunk_videos: int = DEFAULT_CHUNK_VIDEOS
     patches: dict[str, Any] | None = None  # AdaFocus geometry (schema.PATCH_ARRAYS); None: not extracted
+    decoder: dict[str, str] | None = None  # {"name", "version"} of the frame decoder; None: decord (legacy)
 
     def identity(self) -> S.StoreIdentity:
         """Returns the identity that an existing store must match."""
@@ -48,4 +49,5 @@ class StoreLayout:
             class_names=tuple(self.class_names),
             video_ids=tuple(self.video_ids),
             patches=self.patches,
+            decoder=(self.decoder or {}).get("name", "decord"),
         )

@@ -21,10 +21,12 @@ LABELS = "labels"  # [N, C]     uint8    multi-hot ground truth
 SPLIT = "split"  # [N]        str      train / val / test
 VIDEO_ID = "video_id"  # [N]        str
 PATH = "path"  # [N]        str      video path as given by the annotations
-NUM_FRAMES = "num_frames"  # [N]        int64    frames in the video (decord's count)
+NUM_FRAMES = "num_frames"  # [N]        int64    frames a sequential decode yields (demuxed count)
 FPS = "fps"  # [N]        float32
 DONE = "done"  # [N]        bool     processed (successfully or not); written after the data
 ERROR = "error"  # [N]        str      "" when extraction succeeded, else the reason
+# Optional (stores that record their decoder, attrs["decoder"] = {"name", "version"}): what decoded each video.
+DECODE_BACKEND = "decode_backend"  # [N] str  pyav | pyav-sequential | decord | torchcodec ("" if failed)
 
 # Optional AdaFocus arrays (`nsnet extract --patches G --patch-size P`); geometry in attrs["patches"]:
 # {"grid": G, "patch_size": P, "frame_size": [W, H] (the recognizer's input frame), "boxes":
@@ -55,6 +57,7 @@ class StoreIdentity:
     class_names: tuple[str, ...]
     video_ids: tuple[str, ...]
     patches: dict[str, Any] | None = None  # AdaFocus candidate geometry; None: no patch arrays
+    decoder: str = "decord"  # the decoder of the frames (stores without the attribute: decord)
 
     def comparable(self) -> dict[str, Any]:
         """Returns the JSON-able dict of identity fields used for mismatch checks."""
@@ -66,6 +69,7 @@ class StoreIdentity:
             "class_names": list(self.class_names),
             "video_ids": list(self.video_ids),
             **({"patches": json.loads(json.dumps(self.patches))} if self.patches else {}),
+            **({"decoder": self.decoder} if self.decoder != "decord" else {}),
         }
 
     def fingerprint(self) -> str:
@@ -89,6 +93,8 @@ def identity_differences(stored: StoreIdentity, asked: StoreIdentity) -> list[st
     diffs = []
     if a.get("patches") != b.get("patches"):
         diffs.append(f"patches: store has {_patch_text(a.get('patches'))}, asked {_patch_text(b.get('patches'))}")
+    if a.get("decoder", "decord") != b.get("decoder", "decord"):
+        diffs.append(f"decoder: store has {a.get('decoder', 'decord')!r}, asked {b.get('decoder', 'decord')!r}")
     for key in ("T", "extractor", "recognizer", "class_names", "video_ids"):
         if a[key] == b[key]:
             continue
