@@ -230,7 +230,7 @@ def test_full_disk_is_one_line_and_resuming_gives_the_clean_store(
             failed.append(chunk_id)
             lo, hi = self.chunk_ranges()[chunk_id]
             self.array(S.LIGHT_FEATURES)[lo:hi] = data[S.LIGHT_FEATURES]
-            raise OSError(errno.ENOSPC, "No space left on device", str(self.path / S.REC_FEATURES))
+            raise OSError(errno.ENOSPC, "No space left on device", f"{self.path}/{S.REC_FEATURES}")
         return write_chunk(self, chunk_id, data)
 
     monkeypatch.setattr(FeatureStore, "write_chunk", disk_fills_once)

@@ -16,7 +16,8 @@ import torch
 from conftest import run_cli, small_config
 from nsnet.extract.decode.decord_backend import DecordBackend
 from nsnet.extract.decode.sequential import read_sequential
-from nsnet.extract.pipeline import create_models, extract
+from nsnet.extract.features import create_models
+from nsnet.extract.pipeline import extract
 from nsnet.extract.transforms import FrameTransform, decode_short_side
 from nsnet.extract.video import probe_video, scaled_size
 from nsnet.store import FeatureStore, StoreMismatchError

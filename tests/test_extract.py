@@ -14,7 +14,8 @@ import torch
 from conftest import SIZE, T, add_rows, small_config
 from nsnet.extract.annotations import load_manifest
 from nsnet.extract.frames import plan_frame_indices
-from nsnet.extract.pipeline import create_models, extract
+from nsnet.extract.features import create_models
+from nsnet.extract.pipeline import extract
 from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer
 from nsnet.extract.recognizer import HEAD_FILE, head_state_sha256, load_head
 from nsnet.extract.transforms import FrameTransform, decode_short_side

@@ -293,7 +293,7 @@ def test_patches_leave_the_other_arrays_unchanged(patch_store: Path, store_path:
 
 def test_stored_patch_features_are_the_local_cnn_on_the_decoded_crops(patch_store: Path, dataset: Path) -> None:
     """Video 9 (portrait 48x64) decoded again: its stored candidates equal patch_features on its frames."""
-    from nsnet.extract.pipeline import create_models
+    from nsnet.extract.features import create_models
 
     store = FeatureStore.open(patch_store)
     cfg = small_config(dataset, patch_store)
