@@ -13,7 +13,7 @@ from rich.console import Console
 
 from nsnet.cli.common import (Decoder, DecoderOption, DeviceOption, JitOption, Quiet, Seed, StorageOptions, StoreArg,
                               apply_runtime_options, choices, use_storage_options)
-from nsnet.errors import user_errors
+from nsnet.errors import ConfigError, user_errors
 from nsnet.options import Device
 from nsnet.extract.annotations.manifest import FORMATS
 
@@ -21,6 +21,7 @@ _err = Console(stderr=True, highlight=False, soft_wrap=True)  # soft_wrap: one e
 
 
 AnnotationFormat = choices("AnnotationFormat", FORMATS)
+Engine = choices("Engine", ("local", "ray"))
 
 
 @user_errors
@@ -60,6 +61,13 @@ def extract(
     storage_option: StorageOptions = None,
     decoder: DecoderOption = Decoder("auto"),
     jit: JitOption = True,
+    engine: Annotated[Engine, typer.Option("--engine",
+        help="local: this machine (torchrun for ranks); ray: a Ray cluster (decode tasks + model actors).")]
+        = Engine("local"),
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address",
+        help="Ray cluster to join (default: RAY_ADDRESS, else a new local one). Needs --engine ray.")] = None,
+    model_actors: Annotated[Optional[int], typer.Option("--model-actors", min=1, max=4096,
+        help="Ray actors holding the models (default: one per GPU, or 1). Needs --engine ray.")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Decode T frames per video once; cache light features, recognizer features/logits in a Zarr store."""
@@ -76,7 +84,14 @@ def extract(
         command="nsnet " + " ".join(sys.argv[1:]), quiet=quiet,
     )
     apply_runtime_options("store", jit)
-    store = run_extract(cfg)
+    if engine.value == "ray":
+        from nsnet.extract.ray_engine import extract_with_ray
+
+        store = extract_with_ray(cfg, ray_address, model_actors)
+    elif ray_address or model_actors:
+        raise ConfigError("--ray-address and --model-actors need --engine ray")
+    else:
+        store = run_extract(cfg)
     failed = store.status_counts()["failed"]
     if strict and failed:
         _err.print(f"[red]error:[/red] {failed} videos failed (--strict)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
@@ -118,14 +119,22 @@ def extract(cfg: ExtractConfig) -> FeatureStore:
     cfg.validate()
     dist = TorchrunRanks()
     try:
-        return _extract(cfg, dist)
-    except Exception as err:
-        if is_disk_full(err):  # the store survives: finished chunks stay done, the rest is redone
-            raise DiskFullError(f"{cfg.out}: no space left on the device while writing the store; free some "
-                                "space and run the same command again to resume") from err
-        raise
+        with disk_full_resumable(cfg.out):
+            return _extract(cfg, dist)
     finally:
         dist.close()
+
+
+@contextmanager
+def disk_full_resumable(out: object) -> Iterator[None]:
+    """Turns a full disk while writing the store at ``out`` into one DiskFullError line saying how to go on."""
+    try:
+        yield
+    except Exception as err:
+        if is_disk_full(err):  # the store survives: finished chunks stay done, the rest is redone
+            raise DiskFullError(f"{out}: no space left on the device while writing the store; free some "
+                                "space and run the same command again to resume") from err
+        raise
 
 
 def _extract(cfg: ExtractConfig, dist: TorchrunRanks) -> FeatureStore:
