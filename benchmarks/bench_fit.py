@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nsnet.sampler.config import SamplerConfig  # noqa: E402
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays  # noqa: E402
 from nsnet.sampler.registry import create_sampler  # noqa: E402
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, top_k_precision, write_store  # noqa: E402
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, top_k_precision, write_store  # noqa: E402
 from nsnet.sampler.run import SamplerRun  # noqa: E402
 from nsnet.sampler.train import train_sampler  # noqa: E402
 

@@ -202,7 +202,7 @@ def sampler_localisation(store: FeatureStore, spans: dict, run_dir: Path, k: int
 
     from nsnet.numeric import top_k
     from nsnet.sampler.base import SamplerInputs
-    from nsnet.sampler.trained import NSNetSampler
+    from nsnet.sampler.nsnet.samplers import NSNetSampler
 
     sampler = NSNetSampler(run_dir, store=store)
     out = {}

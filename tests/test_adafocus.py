@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nsnet.sampler.adafocus import (
+from nsnet.sampler.adafocus.model import (
     AdaFocus,
     AdaFocusConfig,
     PatchClassifier,
@@ -19,7 +19,7 @@ from nsnet.sampler.adafocus import (
     classification_loss,
     label_confidence,
 )
-from nsnet.sampler.adafocus_train import (
+from nsnet.sampler.adafocus.train import (
     af_options,
     parse_stages,
     ppo_batch_loss,
@@ -29,7 +29,7 @@ from nsnet.sampler.adafocus_train import (
     solve_threshold,
 )
 from nsnet.sampler.config import SamplerConfig, SamplerConfigError
-from nsnet.sampler.ppo import advantages, discounted_returns, ppo_clip_loss, ppo_loss, value_loss
+from nsnet.sampler.adafocus.ppo import advantages, discounted_returns, ppo_clip_loss, ppo_loss, value_loss
 
 N, T, D, H, W, D2, A, C = 3, 5, 6, 2, 3, 4, 9, 4
 

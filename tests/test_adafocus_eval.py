@@ -20,7 +20,7 @@ from nsnet.extract.models import create_frame_model
 from nsnet.extract.patches import PatchGrid
 from nsnet.sampler.base import SamplerError, SamplerInputs
 from nsnet.sampler.config import SamplerConfig
-from nsnet.sampler.patch_methods import centre_candidate
+from nsnet.sampler.adafocus.methods import centre_candidate
 from nsnet.sampler.registry import create_sampler, list_samplers, sampler_class
 from nsnet.sampler.run import load_run
 from nsnet.sampler.train import fit_sampler

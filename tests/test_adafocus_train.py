@@ -15,8 +15,8 @@ import torch
 from typer.testing import CliRunner
 
 from nsnet.cli import app
-from nsnet.sampler.adafocus import AdaFocus
-from nsnet.sampler.adafocus_synthetic import QuadrantSpec, candidate_quadrants, grid_geometry, quadrant_arrays, write_store
+from nsnet.sampler.adafocus.model import AdaFocus
+from nsnet.toys.quadrant import QuadrantSpec, candidate_quadrants, grid_geometry, quadrant_arrays, write_store
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.data import SamplerArrays, SamplerDataError, load_sampler_arrays
 from nsnet.sampler.run import RunError, RunMismatchError, load_run

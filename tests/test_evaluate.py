@@ -189,7 +189,7 @@ def test_map_on_hand_made_store(tmp_path: Path) -> None:
 def test_method_cost_composition() -> None:
     from nsnet.evaluate.costs import ComponentCosts, sampler_gflops
     from nsnet.evaluate.methods import method_spec
-    from nsnet.sampler.nsnet import NSNet, NSNetConfig
+    from nsnet.sampler.nsnet.model import NSNet, NSNetConfig
 
     costs = ComponentCosts(rec_per_frame=2.0, light_per_frame=0.5,
                            samplers={"nsnet": {"fem": 0.3, "fsm": 0.01, "vgm": 0.02},

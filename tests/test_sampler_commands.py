@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from nsnet.cli.sampler import ablate_command, fit_sampler_command
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, write_store
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, write_store
 
 SPEC = PlantedSpec(num_videos=24, num_classes=3, num_frames=8, light_dim=8, rec_dim=6, salient=2)
 FAST = ["--epochs", "1", "--width", "16", "--device", "cpu"]

@@ -9,7 +9,7 @@ import pytest
 
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.data import SamplerArrays, SamplerDataError, load_sampler_arrays
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, write_store
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, write_store
 from nsnet.sampler.run import RunMismatchError, load_run
 from nsnet.sampler.train import fit_sampler
 from nsnet.store import FeatureStore

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from nsnet.sampler.config import SamplerConfig, SamplerConfigError
-from nsnet.sampler.nsnet import NSNet, NSNetConfig
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays
+from nsnet.sampler.nsnet.model import NSNet, NSNetConfig
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays
 from nsnet.sampler.train import _guide, model_config, roll_frames, train_sampler
 
 SPEC = PlantedSpec(num_videos=12, num_classes=3, num_frames=6, light_dim=8, rec_dim=6, salient=2)

@@ -9,7 +9,7 @@ from nsnet.numeric import BudgetError
 from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.registry import UnknownSamplerError, create_sampler, list_samplers, register_sampler, sampler_class
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
 from nsnet.sampler.run import save_run
 from nsnet.sampler.train import train_sampler
 
@@ -31,7 +31,7 @@ def runs(data, tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     runs = {v: save_run(root / v, train_sampler(arrays, SamplerConfig(variant=v, **SMALL)), arrays)
             for v in ("nsnet", "maxconf-l", "scsampler", "oracle")}
-    from nsnet.sampler.tsqnet_train import TSQPriors, train_tsqnet
+    from nsnet.sampler.tsqnet.train import TSQPriors, train_tsqnet
 
     g = np.random.default_rng(0)  # the planted store has no ImageNet classifier: random priors
     priors = TSQPriors(g.standard_normal((10, arrays.D)).astype(np.float32), np.zeros(10, np.float32),

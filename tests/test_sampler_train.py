@@ -12,7 +12,7 @@ import torch
 
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.registry import create_sampler
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
 from nsnet.sampler.run import RunError, RunMismatchError, load_run, save_run
 from nsnet.sampler.train import train_sampler
 

@@ -13,9 +13,9 @@ import torch
 from nsnet.sampler.base import SamplerInputs
 from nsnet.sampler.config import SamplerConfig, SamplerConfigError
 from nsnet.sampler.registry import create_sampler
-from nsnet.sampler.planted import top_k_precision
+from nsnet.toys.planted import top_k_precision
 from nsnet.sampler.run import SamplerRun
-from nsnet.sampler.tsqnet import (
+from nsnet.sampler.tsqnet.model import (
     CSClassifier,
     TSQLayer,
     TSQNet,
@@ -24,8 +24,8 @@ from nsnet.sampler.tsqnet import (
     classification_loss,
     union_select,
 )
-from nsnet.sampler.tsqnet_synthetic import TwoEventSpec, two_event_arrays
-from nsnet.sampler.tsqnet_train import TSQPriors, train_tsqnet
+from nsnet.toys.two_event import TwoEventSpec, two_event_arrays
+from nsnet.sampler.tsqnet.train import TSQPriors, train_tsqnet
 
 
 def _identity_layer(width: int) -> TSQLayer:

@@ -21,8 +21,8 @@ import typer
 from typer.testing import CliRunner
 
 import nsnet._compat
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, write_store
-from nsnet.sampler.tsqnet_train import TSQPriors
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, write_store
+from nsnet.sampler.tsqnet.train import TSQPriors
 
 from test_evaluate import build_tiny_setup  # tests/test_evaluate.py (shared, built once per session)
 from utils import assert_reload_equals_cached, make_video  # tests/utils.py
@@ -41,14 +41,14 @@ def _random_priors(arrays, objects: str = "light") -> TSQPriors:
 
 @pytest.fixture
 def random_priors(monkeypatch: pytest.MonkeyPatch) -> None:
-    import nsnet.sampler.tsqnet_train as tt
+    import nsnet.sampler.tsqnet.train as tt
 
     monkeypatch.setattr(tt, "build_priors", _random_priors)
 
 
 # ----------------------------------------------------------------------------- real priors
 def test_split_class_names() -> None:
-    from nsnet.sampler.text_embed import split_class_name
+    from nsnet.sampler.tsqnet.text_embed import split_class_name
 
     assert split_class_name("PlayingGuitar") == "playing guitar"
     assert split_class_name("ice_skating") == "ice skating"
@@ -128,7 +128,7 @@ def _sampler_app() -> typer.Typer:
 
 def test_fit_sampler_cli_tsqnet(planted_store, tmp_path, random_priors) -> None:
     from nsnet.sampler.run import load_run
-    from nsnet.sampler.tsqnet import TSQNet
+    from nsnet.sampler.tsqnet.model import TSQNet
 
     out = tmp_path / "run"
     args = ["fit-sampler", str(planted_store.path), "--out", str(out), "--variant", "tsqnet", "--objects", "recognizer",
@@ -183,7 +183,7 @@ def test_benchmark_grid_file_is_valid() -> None:
 # ----------------------------------------------------------------------------- evaluate and predict
 @pytest.fixture(scope="module")
 def tiny_tsq(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    import nsnet.sampler.tsqnet_train as tt
+    import nsnet.sampler.tsqnet.train as tt
     from nsnet.sampler.config import SamplerConfig
     from nsnet.sampler.train import fit_sampler
 
@@ -228,7 +228,7 @@ def _light(ctx) -> float:
 
 def test_tsqnet_gflops_are_counted() -> None:
     from nsnet.evaluate.costs import tsqnet_gflops
-    from nsnet.sampler.tsqnet import TSQNet, TSQNetConfig
+    from nsnet.sampler.tsqnet.model import TSQNet, TSQNetConfig
 
     t, d, do, co, e, c, w = 6, 10, 12, 20, 8, 3, 16
     model = TSQNet(TSQNetConfig(in_dim=d, obj_in_dim=do, num_classes=c, num_frames=t, text_dim=e, num_objects=co,

@@ -102,7 +102,7 @@ def fit_sampler_command(
         "run's stage1.pt (redo stage 2 and 3).")] = None,
 ) -> None:
     """Train an NSNet, TSQNet, AdaFocus (or baseline) sampler on a feature store's cached tensors."""
-    from nsnet.sampler.adafocus_train import parse_stages
+    from nsnet.sampler.adafocus.train import parse_stages
     from nsnet.sampler.train import fit_sampler
 
     cfg = SamplerConfig(

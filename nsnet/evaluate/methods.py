@@ -25,7 +25,7 @@ class MethodSpec:
     ``name``: canonical name (``nsnet``, ``fused:sum``, ``fsm``...); ``sampler``: registry name;
     ``fusion``: NSNet fusion strategy (fused methods only); ``run_key``: the trained run it needs;
     ``all_frames``: the recognizer runs on all T frames; ``branches``: sampler heads that run;
-    ``patch``: a patch method (AdaFocus family, :mod:`nsnet.sampler.patch_methods`) whose
+    ``patch``: a patch method (AdaFocus family, :mod:`nsnet.sampler.adafocus.methods`) whose
     ``frame_key`` run (nsnet / tsqnet, or None: all T frames) picks the frames it looks at.
     """
 

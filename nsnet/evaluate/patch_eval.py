@@ -30,7 +30,7 @@ from nsnet.extract.patches import PatchGrid, feature_maps, patch_features
 from nsnet.extract.transforms import FrameTransform
 from nsnet.extract.video import decode_worker_init
 from nsnet.progress import progress_bar
-from nsnet.sampler.patch_methods import score_arrays
+from nsnet.sampler.adafocus.methods import score_arrays
 from nsnet.store import schema as S
 
 VIDEOS_PER_BATCH = 64  # cached path: videos whose maps are in memory at once

@@ -79,7 +79,7 @@ def _video_scores(sampler: Sampler, inputs: SamplerInputs, val: SamplerArrays, k
 def _patch_scores(method: Any, val: SamplerArrays) -> dict[str, float]:
     """Returns mAP and top-1 of a patch method (AdaFocus family) on all T frames of the val arrays."""
     from nsnet.metrics import mean_average_precision, top1_accuracy
-    from nsnet.sampler.patch_methods import score_arrays
+    from nsnet.sampler.adafocus.methods import score_arrays
 
     val.require_patches()
     positions = np.tile(np.arange(val.T, dtype=np.int64), (val.N, 1))
@@ -140,7 +140,7 @@ def _train_or_resume(cfg: SamplerConfig, train: SamplerArrays, run_dir: Path, st
 
 def _tsq_summary(opts: dict[str, Any]) -> str:
     """Returns the TSQNet switches that differ from the defaults, e.g. ``attention=ca classifier=ca``."""
-    from nsnet.sampler.tsqnet_train import tsq_options
+    from nsnet.sampler.tsqnet.train import tsq_options
 
     default = tsq_options({})
     return " ".join(f"{k}={v}" for k, v in opts.items() if default.get(k) != v) or "default"
@@ -148,7 +148,7 @@ def _tsq_summary(opts: dict[str, Any]) -> str:
 
 def _af_summary(opts: dict[str, Any]) -> str:
     """Returns the AdaFocus options that differ from the defaults, e.g. ``skip=True hidden=64``."""
-    from nsnet.sampler.adafocus_train import af_options
+    from nsnet.sampler.adafocus.train import af_options
 
     default = af_options({})
     return " ".join(f"{k}={v}" for k, v in opts.items() if default.get(k) != v) or "default"

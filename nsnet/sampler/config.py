@@ -172,7 +172,7 @@ class SamplerConfig:
     # --- TSQNet (variant tsqnet): the switches of nsnet.sampler.tsqnet.TSQNetConfig, e.g.
     # {"objects": "light", "modality": "both", "attention": "cs", "alpha": 0.6}; defaults filled in
     tsqnet: dict[str, Any] = field(default_factory=dict)
-    # --- AdaFocus (variant adafocus): nsnet.sampler.adafocus_train.AdaFocusOptions, e.g. {"hidden": 128,
+    # --- AdaFocus (variant adafocus): nsnet.sampler.adafocus.train.AdaFocusOptions, e.g. {"hidden": 128,
     # "skip": true}; defaults filled in (width / epochs / lr, when changed from their defaults here,
     # become f_C's hidden size / every stage's epochs / the stage I lr unless given in this dict)
     adafocus: dict[str, Any] = field(default_factory=dict)
@@ -271,7 +271,7 @@ def _resolve_tsqnet(cfg: SamplerConfig) -> None:
         if cfg.tsqnet:
             raise SamplerConfigError(f"tsqnet options {sorted(cfg.tsqnet)} need variant tsqnet, not {cfg.variant}")
         return
-    from nsnet.sampler.tsqnet_train import TSQ_MILESTONES, tsq_options
+    from nsnet.sampler.tsqnet.train import TSQ_MILESTONES, tsq_options
 
     try:
         cfg.tsqnet = tsq_options(cfg.tsqnet, cfg.width)
@@ -289,7 +289,7 @@ def _resolve_adafocus(cfg: SamplerConfig) -> None:
         if cfg.adafocus:
             raise SamplerConfigError(f"adafocus options {sorted(cfg.adafocus)} need variant adafocus, not {cfg.variant}")
         return
-    from nsnet.sampler.adafocus_train import af_options
+    from nsnet.sampler.adafocus.train import af_options
 
     defaults = {f.name: f.default for f in fields(SamplerConfig)}
     try:

@@ -284,7 +284,7 @@ def compute_guide(
 def ns_pseudo_labels(g: np.ndarray, labels: np.ndarray, class_weights: np.ndarray | None = None) -> np.ndarray:
     """Returns the NS pseudo labels [N, T, C+1] = [g_i * w_i, 1 - g_i] (w_i = y_v when
     ``class_weights`` is None) for guiding scores ``g`` [N, T] and multi-hot ``labels`` [N, C]."""
-    from nsnet.sampler.losses import ns_targets
+    from nsnet.sampler.nsnet.losses import ns_targets
 
     out = ns_targets(
         torch.from_numpy(np.asarray(g, np.float32)),

@@ -3,10 +3,10 @@
 Built-in samplers (registered when the registry is first used):
 
 * rule-based (:mod:`nsnet.sampler.rules`): ``uniform``, ``random``, ``dense``, ``topk`` (MaxConf);
-* trained (:mod:`nsnet.sampler.trained`): ``nsnet`` (fused), ``fsm``, ``vgm``, ``maxconf-l``,
+* trained (:mod:`nsnet.sampler.nsnet.samplers`): ``nsnet`` (fused), ``fsm``, ``vgm``, ``maxconf-l``,
   ``scsampler``, ``oracle`` -- created from a run directory: ``create_sampler("nsnet",
   run_dir=RUN_DIR)``;
-* TSQNet (:mod:`nsnet.sampler.tsqnet_samplers`): ``tsqnet`` (VQM + TQM union), ``vqm``, ``tqm``.
+* TSQNet (:mod:`nsnet.sampler.tsqnet.samplers`): ``tsqnet`` (VQM + TQM union), ``vqm``, ``tqm``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from nsnet.errors import UserError
 from nsnet.sampler.base import Sampler
 
 _REGISTRY: dict[str, type[Sampler]] = {}
-_BUILTIN_MODULES = ("nsnet.sampler.rules", "nsnet.sampler.trained", "nsnet.sampler.tsqnet_samplers",
-                    "nsnet.sampler.patch_methods")
+_BUILTIN_MODULES = ("nsnet.sampler.rules", "nsnet.sampler.nsnet.samplers", "nsnet.sampler.tsqnet.samplers",
+                    "nsnet.sampler.adafocus.methods")
 S = TypeVar("S", bound=type[Sampler])
 
 

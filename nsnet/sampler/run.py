@@ -5,7 +5,7 @@ weights_only=True)`` works) and ``config.json`` (the resolved :class:`SamplerCon
 identity: fingerprint, T, C, class names, light extractor spec). An AdaFocus run also records the
 candidate geometry (``patches``) and, per stage, its seconds and history (``stage_seconds``,
 ``stage_history``), and keeps ``stage{s}.pt`` checkpoints next to ``sampler.pt``
-(:mod:`nsnet.sampler.adafocus_train`).
+(:mod:`nsnet.sampler.adafocus.train`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from nsnet import __version__
 from nsnet.errors import UserError
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.data import SamplerArrays
-from nsnet.sampler.nsnet import NSNet, NSNetConfig
+from nsnet.sampler.nsnet.model import NSNet, NSNetConfig
 from nsnet.sampler.prototypes import Prototypes
 
 if TYPE_CHECKING:
@@ -167,11 +167,11 @@ def load_run(run_dir: str | Path, store: Any = None, device: str = "cpu") -> Sam
         check_run_matches(meta, store, run_dir)
     model = None
     if payload["model_config"] is not None and cfg.variant == "tsqnet":
-        from nsnet.sampler.tsqnet import TSQNet, TSQNetConfig
+        from nsnet.sampler.tsqnet.model import TSQNet, TSQNetConfig
 
         model = TSQNet(TSQNetConfig(**payload["model_config"]))
     elif payload["model_config"] is not None and cfg.variant == "adafocus":
-        from nsnet.sampler.adafocus import AdaFocus, AdaFocusConfig
+        from nsnet.sampler.adafocus.model import AdaFocus, AdaFocusConfig
 
         model = AdaFocus(AdaFocusConfig(**payload["model_config"]))
     elif payload["model_config"] is not None:

@@ -23,7 +23,7 @@ import torch
 from nsnet.device import resolve_device
 from nsnet.sampler.config import SamplerConfig, SamplerConfigError
 from nsnet.sampler.data import SamplerArrays, SamplerDataError, load_sampler_arrays
-from nsnet.sampler.nsnet import NSNet, NSNetConfig
+from nsnet.sampler.nsnet.model import NSNet, NSNetConfig
 from nsnet.sampler.prototypes import (
     GUIDES_WITH_PROTOTYPES,
     GuideTargets,
@@ -137,12 +137,12 @@ def train_sampler(
     if keep.size < arrays.N:
         arrays = arrays.subset(keep)
     start = time.perf_counter()
-    if cfg.variant == "tsqnet":  # TSQNet has its own model and priors (nsnet.sampler.tsqnet_train)
-        from nsnet.sampler.tsqnet_train import train_tsqnet
+    if cfg.variant == "tsqnet":  # TSQNet has its own model and priors (nsnet.sampler.tsqnet.train)
+        from nsnet.sampler.tsqnet.train import train_tsqnet
 
         return train_tsqnet(arrays, cfg, progress=progress)
-    if cfg.variant == "adafocus":  # AdaFocus: three stages, own model (nsnet.sampler.adafocus_train)
-        from nsnet.sampler.adafocus_train import train_adafocus
+    if cfg.variant == "adafocus":  # AdaFocus: three stages, own model (nsnet.sampler.adafocus.train)
+        from nsnet.sampler.adafocus.train import train_adafocus
 
         return train_adafocus(arrays, cfg, progress=progress, stages=stages, run_dir=run_dir)
     if cfg.variant == "oracle":
@@ -225,7 +225,7 @@ def fit_sampler(
     """
     cfg = cfg.resolved()
     if stages is not None:
-        from nsnet.sampler.adafocus_train import parse_stages
+        from nsnet.sampler.adafocus.train import parse_stages
 
         stages = parse_stages(stages)
         if cfg.variant != "adafocus":

@@ -43,9 +43,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from nsnet.sampler.adafocus import AdaFocus, AdaFocusConfig, PatchClassifier, classification_loss, label_confidence
+from nsnet.sampler.adafocus.model import AdaFocus, AdaFocusConfig, PatchClassifier, classification_loss, label_confidence
 from nsnet.sampler.data import SamplerArrays
-from nsnet.sampler.ppo import advantages, discounted_returns, ppo_loss
+from nsnet.sampler.adafocus.ppo import advantages, discounted_returns, ppo_loss
 
 STAGES = (1, 2, 3)
 STAGE_FILE = "stage{}.pt"
@@ -410,7 +410,7 @@ def rollout(model: AdaFocus, maps: torch.Tensor, global_feats: torch.Tensor, lab
 def ppo_batch_loss(model: AdaFocus, ro: Rollout, clip: float = 0.2, value_coef: float = 0.5,
                    entropy_coef: float = 0.01) -> torch.Tensor:
     """Returns the scalar PPO loss of π (plus π''s for AdaFocus+) on rollout ``ro`` under the
-    current weights (:func:`nsnet.sampler.ppo.ppo_loss`); the outputs a tracked rollout kept are
+    current weights (:func:`nsnet.sampler.adafocus.ppo.ppo_loss`); the outputs a tracked rollout kept are
     used once (they are the current weights' until the first optimiser step), then recomputed."""
     ppo = dict(clip=clip, value_coef=value_coef, entropy_coef=entropy_coef)
     kept, ro.outputs = ro.outputs, None

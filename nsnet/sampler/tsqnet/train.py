@@ -3,7 +3,7 @@
 Priors (fixed, saved inside the run): the ImageNet object head of the store's light extractor
 (``objects="light"``) or recognizer (``"recognizer"``) -- :func:`nsnet.extract.objects.imagenet_classifier`
 -- and MiniLM embeddings of the 1000 object names and of the store's class names
-(:mod:`nsnet.sampler.text_embed`). Query initialisation: visual TSQ embeddings = class prototypes
+(:mod:`nsnet.sampler.tsqnet.text_embed`). Query initialisation: visual TSQ embeddings = class prototypes
 of the light features, frames judged by the recognizer's cached per-frame logits (supp. A, m =
 ``proto_eps`` = 30 %); textual = class-name embeddings; class-agnostic attention (one query)
 starts from their mean; ``random`` draws N(mean, std) of the light features (visual) or a random
@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from nsnet.sampler.data import SamplerArrays, SamplerDataError
-from nsnet.sampler.tsqnet import OPTION_FIELDS, TSQNet, TSQNetConfig, check_options
+from nsnet.sampler.tsqnet.model import OPTION_FIELDS, TSQNet, TSQNetConfig, check_options
 
 TSQ_MILESTONES = [0.25, 0.5, 0.75]
 
@@ -62,7 +62,7 @@ def build_priors(arrays: SamplerArrays, objects: str = "light") -> TSQPriors:
     """Returns the priors for ``arrays``' store: the ImageNet classifier of its light extractor
     or recognizer and the MiniLM embeddings of the ImageNet object names and its class names."""
     from nsnet.extract.objects import imagenet_classifier
-    from nsnet.sampler.text_embed import TEXT_MODEL, embed_texts, imagenet_object_names, split_class_name
+    from nsnet.sampler.tsqnet.text_embed import TEXT_MODEL, embed_texts, imagenet_object_names, split_class_name
 
     spec = arrays.extractor_spec if objects == "light" else arrays.recognizer_spec
     head = imagenet_classifier(spec)

@@ -199,8 +199,8 @@ def stage_model(run_dir: Any, stage: int, device: torch.device) -> Any:
     the run has no such checkpoint."""
     from pathlib import Path
 
-    from nsnet.sampler.adafocus import AdaFocus, AdaFocusConfig
-    from nsnet.sampler.adafocus_train import STAGE_FILE
+    from nsnet.sampler.adafocus.model import AdaFocus, AdaFocusConfig
+    from nsnet.sampler.adafocus.train import STAGE_FILE
 
     path = Path(run_dir) / STAGE_FILE.format(stage)
     if not path.is_file():

@@ -21,7 +21,7 @@ from nsnet.numeric import check_budget
 from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
 from nsnet.sampler.registry import register_sampler
 from nsnet.sampler.run import SamplerRun, check_run_matches, load_run
-from nsnet.sampler.tsqnet import union_select
+from nsnet.sampler.tsqnet.model import union_select
 
 
 class TSQNetRunSampler(Sampler):

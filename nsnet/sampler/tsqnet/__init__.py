@@ -1,0 +1,1 @@
+"""tsqnet package."""
