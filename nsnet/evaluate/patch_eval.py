@@ -183,7 +183,7 @@ def patch_method_gflops(costs: Any, spec: Any, score: PatchScore, T: int, frame_
     for the random / centre baselines) + the local CNN on every kept patch + f_C on the K steps."""
     k = score.positions.shape[1]
     kept = float(score.keep[score.ok].sum(axis=1).mean()) if score.ok.any() else float(k)
-    parts = costs.patches
+    parts = costs.samplers[spec.run_key]
     total = costs.light_per_frame * T + parts["classifier_step"] * k + parts["local_per_patch"] * kept
     if "policy" in spec.branches:
         total += parts["policy_step"] * k

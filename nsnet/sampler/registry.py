@@ -6,7 +6,9 @@ Built-in samplers (registered when the registry is first used):
 * trained (:mod:`nsnet.sampler.nsnet.samplers`): ``nsnet`` (fused), ``fsm``, ``vgm``, ``maxconf-l``,
   ``scsampler``, ``oracle`` -- created from a run directory: ``create_sampler("nsnet",
   run_dir=RUN_DIR)``;
-* TSQNet (:mod:`nsnet.sampler.tsqnet.samplers`): ``tsqnet`` (VQM + TQM union), ``vqm``, ``tqm``.
+* TSQNet (:mod:`nsnet.sampler.tsqnet.samplers`): ``tsqnet`` (VQM + TQM union), ``vqm``, ``tqm``;
+* AdaFocus (:mod:`nsnet.sampler.adafocus.methods`): ``adafocus``, ``adafocus+``, ``random-patch``,
+  ``centre-patch``, ``nsnet+adafocus``, ``tsqnet+adafocus``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from nsnet.errors import UserError
 from nsnet.sampler.base import Sampler
 
 _REGISTRY: dict[str, type[Sampler]] = {}
-_BUILTIN_MODULES = ("nsnet.sampler.rules", "nsnet.sampler.nsnet.samplers", "nsnet.sampler.tsqnet.samplers",
-                    "nsnet.sampler.adafocus.methods")
+# The built-in samplers and paper packages; each package registers its samplers and variants when
+# imported. A new paper package is one more entry here.
+BUILTIN_PACKAGES = ("nsnet.sampler.rules", "nsnet.sampler.nsnet", "nsnet.sampler.tsqnet", "nsnet.sampler.adafocus")
 S = TypeVar("S", bound=type[Sampler])
 
 
@@ -40,33 +43,42 @@ def register_sampler(name: str) -> Callable[[S], S]:
     return wrap
 
 
-def _load_builtins() -> None:
-    """Imports the modules that register the built-in samplers."""
-    for module in _BUILTIN_MODULES:
+def load_builtins() -> None:
+    """Imports the modules that register the built-in samplers and variants."""
+    for module in BUILTIN_PACKAGES:
         importlib.import_module(module)
 
 
 def list_samplers(trained: bool | None = None) -> list[str]:
     """Returns the sorted registered sampler names (only trained / untrained ones if asked)."""
-    _load_builtins()
+    load_builtins()
     return sorted(n for n, c in _REGISTRY.items() if trained is None or c.trained == trained)
 
 
 def table_order() -> list[str]:
     """Returns every registered sampler name in the order of the evaluation table (each class's
     ``table_order``, then registration order)."""
-    _load_builtins()
+    load_builtins()
     names = list(_REGISTRY)
     return sorted(names, key=lambda n: (_REGISTRY[n].table_order, names.index(n)))
 
 
 def sampler_class(name: str) -> type[Sampler]:
     """Returns the class registered under ``name`` (raises UnknownSamplerError)."""
-    _load_builtins()
+    load_builtins()
     try:
         return _REGISTRY[name]
     except KeyError:
         raise UnknownSamplerError(f"unknown sampler {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def resolve_alias(name: str) -> str:
+    """Returns the registered name that ``name`` is an alias of (each class's ``aliases``), else ``name``."""
+    load_builtins()
+    for key, cls in _REGISTRY.items():
+        if name in cls.aliases:
+            return key
+    return name
 
 
 def create_sampler(name: str, **kwargs: Any) -> Sampler:

@@ -24,18 +24,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from nsnet.sampler.losses import label_distribution as video_distribution
+from nsnet.sampler.losses import soft_cross_entropy
+
 CLASSIFICATION_FSM = ("video", "nonsalient", "baseline+", "ns")
 SCORE_FSM = ("regression", "ranking")
-
-
-def video_distribution(labels: torch.Tensor) -> torch.Tensor:
-    """Returns the multi-hot ``labels`` [B, C] normalised to sum to 1 per video (zeros stay 0)."""
-    return labels / labels.sum(dim=-1, keepdim=True).clamp_min(1.0)
-
-
-def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Returns the mean over all leading positions of -sum_j target_j * log softmax(logits)_j."""
-    return -(target * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
 
 
 def ns_targets(g: torch.Tensor, labels: torch.Tensor, class_weights: torch.Tensor | None = None) -> torch.Tensor:
