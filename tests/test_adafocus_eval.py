@@ -19,7 +19,7 @@ from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer
 from nsnet.extract.models import create_frame_model
 from nsnet.extract.patches import PatchGrid
 from nsnet.sampler.base import SamplerError, SamplerInputs
-from nsnet.sampler.config import SamplerConfig
+from nsnet.sampler.config import SamplerConfig, sampler_config
 from nsnet.sampler.adafocus.methods import centre_candidate
 from nsnet.sampler.registry import create_sampler, list_samplers, sampler_class
 from nsnet.sampler.run import load_run
@@ -45,11 +45,11 @@ def af(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pat
     assert result.exit_code == 0, result.output
     fit_recognizer(store, FitRecognizerConfig(quiet=True))
     runs = {"store": store}
-    runs["ada"] = fit_sampler(store, root / "ada", SamplerConfig(name="ada", variant="adafocus", seed=0,
-                                                                 adafocus=dict(TINY_AF)), progress=False)
-    runs["plus"] = fit_sampler(store, root / "plus", SamplerConfig(
-        name="plus", variant="adafocus", seed=0, adafocus={**TINY_AF, "skip": True, "keep_ratio": 0.5}), progress=False)
-    runs["nsnet"] = fit_sampler(store, root / "nsnet", SamplerConfig(name="ns", variant="nsnet", seed=0, epochs=2,
+    runs["ada"] = fit_sampler(store, root / "ada", sampler_config(name="ada", variant="adafocus", seed=0,
+                                                                 **dict(TINY_AF)), progress=False)
+    runs["plus"] = fit_sampler(store, root / "plus", sampler_config(
+        name="plus", variant="adafocus", seed=0, **{**TINY_AF, "skip": True, "keep_ratio": 0.5}), progress=False)
+    runs["nsnet"] = fit_sampler(store, root / "nsnet", sampler_config(name="ns", variant="nsnet", seed=0, epochs=2,
                                                                      width=16), progress=False)
     return runs
 

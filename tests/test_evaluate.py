@@ -36,7 +36,7 @@ def build_tiny_setup(root: Path) -> SimpleNamespace:
     from nsnet.extract.config import ExtractConfig
     from nsnet.extract.pipeline import extract
     from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer
-    from nsnet.sampler.config import SamplerConfig
+    from nsnet.sampler.config import SamplerConfig, sampler_config
     from nsnet.sampler.train import fit_sampler
 
     csv = make_csv_dataset(root / "data", num_videos=8, classes=("a", "b"), num_frames=20, val_fraction=0.5)
@@ -49,7 +49,7 @@ def build_tiny_setup(root: Path) -> SimpleNamespace:
                           weights="none", recognizer="test_resnet", recognizer_size=32,
                           recognizer_weights=str(rec_weights), workers=0, device="cpu", quiet=True))
     fit_recognizer(store, FitRecognizerConfig(quiet=True))
-    run = fit_sampler(store, root / "run", SamplerConfig(epochs=2, width=16, heads=2, device="cpu"), progress=False)
+    run = fit_sampler(store, root / "run", sampler_config(epochs=2, width=16, heads=2, device="cpu"), progress=False)
     _SETUP["tiny"] = SimpleNamespace(root=root, csv=csv, store=store, run=run, rec_weights=rec_weights)
     return _SETUP["tiny"]
 

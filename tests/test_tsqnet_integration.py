@@ -184,14 +184,14 @@ def test_benchmark_grid_file_is_valid() -> None:
 @pytest.fixture(scope="module")
 def tiny_tsq(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     import nsnet.sampler.tsqnet.train as tt
-    from nsnet.sampler.config import SamplerConfig
+    from nsnet.sampler.config import SamplerConfig, sampler_config
     from nsnet.sampler.train import fit_sampler
 
     tiny = build_tiny_setup(tmp_path_factory.mktemp("tiny_eval"))
     real, tt.build_priors = tt.build_priors, _random_priors
     try:
-        runs = {obj: fit_sampler(tiny.store, tiny.root / f"tsq-{obj}", SamplerConfig(
-            variant="tsqnet", epochs=2, width=16, device="cpu", tsqnet={"objects": obj}), progress=False)
+        runs = {obj: fit_sampler(tiny.store, tiny.root / f"tsq-{obj}", sampler_config(
+            variant="tsqnet", epochs=2, width=16, device="cpu", **{"objects": obj}), progress=False)
             for obj in ("light", "recognizer")}
     finally:
         tt.build_priors = real
