@@ -60,7 +60,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 
 
 def _cfg(tiny: SimpleNamespace, **kw) -> EvaluateConfig:
-    base = dict(store=tiny.store, run=tiny.run, budgets=[3], workers=0, quiet=True, device="cpu")
+    base = dict(store=tiny.store, runs=[tiny.run], budgets=[3], workers=0, quiet=True, device="cpu")
     base.update(kw)
     return EvaluateConfig(**base)
 
@@ -187,7 +187,8 @@ def test_map_on_hand_made_store(tmp_path: Path) -> None:
 
 
 def test_method_cost_composition() -> None:
-    from nsnet.evaluate.costs import ComponentCosts, sampler_gflops
+    from nsnet.evaluate.costs import ComponentCosts
+    from nsnet.sampler.nsnet.hooks import sampler_gflops
     from nsnet.evaluate.methods import method_spec
     from nsnet.sampler.nsnet.model import NSNet, NSNetConfig
 
@@ -242,7 +243,7 @@ def test_refuses_run_store_mismatch(tiny: SimpleNamespace, tmp_path: Path) -> No
     payload["meta"]["fingerprint"] = "0" * 64
     torch.save(payload, other / "sampler.pt")
     with pytest.raises(RunMismatchError, match="different store"):
-        evaluate(_cfg(tiny, run=other, methods=["nsnet"]))
+        evaluate(_cfg(tiny, runs=[other], methods=["nsnet"]))
     res = CliRunner().invoke(_cli(), ["evaluate", str(tiny.store), "--run", str(other), "--budget", "2", "-q"])
     assert res.exit_code == 2
     assert "different store" in res.output and "Traceback" not in res.output

@@ -55,7 +55,7 @@ def test_predict_matches_evaluation_on_a_store_video(tiny: SimpleNamespace) -> N
     from nsnet.evaluate.predict import VideoPipeline
     from nsnet.evaluate.run import EvalContext, _score
 
-    ctx = EvalContext(EvaluateConfig(store=tiny.store, run=tiny.run, budgets=[3], methods=["nsnet", "uniform"],
+    ctx = EvalContext(EvaluateConfig(store=tiny.store, runs=[tiny.run], budgets=[3], methods=["nsnet", "uniform"],
                                      path="reload", workers=0, quiet=True, device="cpu"))
     pipe = VideoPipeline(ctx.store, ctx.runs["nsnet"], device="cpu", extractor=None, recognizer=ctx.recognizer)
     for spec in ctx.methods:

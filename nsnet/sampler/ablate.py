@@ -64,6 +64,10 @@ def load_grid(grid_file: str | Path) -> list[SamplerConfig]:
             raise SamplerConfigError(f"{grid_file}: duplicate run name {name!r}")
         seen.add(name)
         values = dict(entry)
+        nested = [key for key, value in values.items() if isinstance(value, dict)]
+        if nested:
+            raise SamplerConfigError(f"{grid_file}: entry {name!r}: {nested[0]!r} holds a dict; give each option "
+                                     "as a key of the entry (e.g. \"attention\": \"ca\")")
         try:
             configs.append(sampler_config(str(values.pop("variant", "nsnet")), **values))
         except SamplerConfigError as err:

@@ -90,7 +90,7 @@ def _convert(key: str, kind: Any, value: Any, text: bool) -> Any:
             try:
                 number = float(value)
             except ValueError:
-                raise bad("a number") from None
+                raise bad("a finite number") from None
         if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
             raise bad("a finite number")
         return float(number)
