@@ -30,7 +30,6 @@ from nsnet.extract.patches import PatchGrid, feature_maps, patch_features
 from nsnet.extract.transforms import FrameTransform
 from nsnet.extract.video import decode_worker_init
 from nsnet.progress import progress_bar
-from nsnet.sampler.adafocus.methods import score_arrays
 from nsnet.store import schema as S
 
 VIDEOS_PER_BATCH = 64  # cached path: videos whose maps are in memory at once
@@ -68,8 +67,8 @@ def score_cached(store: Any, rows: np.ndarray, method: Any, inputs: Any, k: int)
     probs = []
     for lo in range(0, n, VIDEOS_PER_BATCH):
         hi = min(lo + VIDEOS_PER_BATCH, n)
-        choices[lo:hi], keep[lo:hi], p = score_arrays(
-            method, inputs.light[lo:hi], store.read(S.LIGHT_MAPS, rows[lo:hi]),
+        choices[lo:hi], keep[lo:hi], p = method.score_arrays(
+            inputs.light[lo:hi], store.read(S.LIGHT_MAPS, rows[lo:hi]),
             store.read(S.PATCH_FEATURES, rows[lo:hi]), positions[lo:hi], videos=np.arange(lo, hi))
         probs.append(p)
     return PatchScore(positions, choices, keep, np.concatenate(probs), np.ones(n, dtype=bool))

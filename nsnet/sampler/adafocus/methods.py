@@ -111,6 +111,11 @@ class PatchMethod(Sampler):
         mask = None if keep is None else torch.from_numpy(np.asarray(keep, dtype=bool)).to(self.device)
         return model.classify(g, loc, mask).double().cpu().numpy()
 
+    def score_arrays(self, light: np.ndarray, maps: np.ndarray, patch_features: np.ndarray, positions: np.ndarray,
+                     videos: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Returns (choices, keep, probs) on cached arrays: :func:`score_arrays` of this method."""
+        return score_arrays(self, light, maps, patch_features, positions, videos)
+
     def _classifier(self) -> Any:
         """Returns the model whose f_C predicts: the stage-I one (trained on random candidates) for
         the random / centre baselines when the run kept ``stage1.pt``, else the final one."""

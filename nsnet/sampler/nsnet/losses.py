@@ -21,6 +21,7 @@ C + 1; ``ns`` adds gamma * CE(ns, [0, ..., 0, 1]) (Eq. 3).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -109,3 +110,14 @@ def vgm_loss(
     y_ns = torch.zeros_like(y_sal)
     y_ns[:, -1] = 1.0
     return loss + gamma * soft_cross_entropy(ns_logits, y_ns)
+
+
+def ns_pseudo_labels(g: np.ndarray, labels: np.ndarray, class_weights: np.ndarray | None = None) -> np.ndarray:
+    """Returns the NS pseudo labels [N, T, C+1] = [g_i * w_i, 1 - g_i] (w_i = y_v when
+    ``class_weights`` is None) for guiding scores ``g`` [N, T] and multi-hot ``labels`` [N, C]."""
+    out = ns_targets(
+        torch.from_numpy(np.asarray(g, np.float32)),
+        torch.from_numpy(np.asarray(labels, np.float32)),
+        None if class_weights is None else torch.from_numpy(np.asarray(class_weights, np.float32)),
+    )
+    return out.numpy()
