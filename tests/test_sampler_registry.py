@@ -65,7 +65,12 @@ def test_register_sampler_decorator(restore_sampler_registry) -> None:
 
 
 def test_registering_in_a_test_does_not_leak() -> None:
-    assert "test-first-frames" not in list_samplers()  # test_register_sampler_decorator ran first
+    from conftest import sampler_registry_snapshot
+
+    with sampler_registry_snapshot():
+        register_sampler("test-leak")(type("Leak", (Sampler,), {}))
+        assert "test-leak" in list_samplers()
+    assert "test-leak" not in list_samplers()  # whatever order the tests run in
 
 
 FRAME_SAMPLERS = [n for n in list_samplers() if not getattr(sampler_class(n), "patch_policy", False)]  # patch
