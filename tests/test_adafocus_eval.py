@@ -19,7 +19,7 @@ from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer
 from nsnet.extract.models import create_frame_model
 from nsnet.extract.patches import PatchGrid
 from nsnet.sampler.base import SamplerError, SamplerInputs
-from nsnet.sampler.config import SamplerConfig, sampler_config
+from nsnet.sampler.config import sampler_config
 from nsnet.sampler.adafocus.methods import centre_candidate
 from nsnet.sampler.registry import create_sampler, list_samplers, sampler_class
 from nsnet.sampler.run import load_run

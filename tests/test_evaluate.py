@@ -36,7 +36,7 @@ def build_tiny_setup(root: Path) -> SimpleNamespace:
     from nsnet.extract.config import ExtractConfig
     from nsnet.extract.pipeline import extract
     from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer
-    from nsnet.sampler.config import SamplerConfig, sampler_config
+    from nsnet.sampler.config import sampler_config
     from nsnet.sampler.train import fit_sampler
 
     csv = make_csv_dataset(root / "data", num_videos=8, classes=("a", "b"), num_frames=20, val_fraction=0.5)

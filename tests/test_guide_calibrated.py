@@ -57,7 +57,7 @@ def test_calibration_needs_quantiles_and_a_valid_rho() -> None:
 
 def test_calibrated_run_round_trip_and_oracle(tmp_path) -> None:
     from nsnet.sampler.base import SamplerInputs
-    from nsnet.sampler.config import SamplerConfig, sampler_config
+    from nsnet.sampler.config import sampler_config
     from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays
     from nsnet.sampler.run import load_run, save_run
     from nsnet.sampler.train import train_sampler

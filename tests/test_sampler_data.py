@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from nsnet.sampler.config import SamplerConfig, sampler_config
+from nsnet.sampler.config import sampler_config
 from nsnet.sampler.data import SamplerArrays, SamplerDataError, load_sampler_arrays
 from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, write_store
 from nsnet.sampler.run import RunMismatchError, load_run

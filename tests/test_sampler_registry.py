@@ -7,7 +7,7 @@ import pytest
 
 from nsnet.numeric import BudgetError
 from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
-from nsnet.sampler.config import SamplerConfig, sampler_config
+from nsnet.sampler.config import sampler_config
 from nsnet.sampler.registry import UnknownSamplerError, create_sampler, list_samplers, register_sampler, sampler_class
 from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
 from nsnet.sampler.run import save_run

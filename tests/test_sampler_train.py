@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from nsnet.sampler.config import SamplerConfig, sampler_config
+from nsnet.sampler.config import sampler_config
 from nsnet.sampler.registry import create_sampler
 from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
 from nsnet.sampler.run import RunError, RunMismatchError, load_run, save_run

@@ -188,7 +188,7 @@ def test_benchmark_grid_file_is_valid() -> None:
 @pytest.fixture(scope="module")
 def tiny_tsq(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     import nsnet.sampler.tsqnet.train as tt
-    from nsnet.sampler.config import SamplerConfig, sampler_config
+    from nsnet.sampler.config import sampler_config
     from nsnet.sampler.train import fit_sampler
 
     tiny = build_tiny_setup(tmp_path_factory.mktemp("tiny_eval"))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
@@ -64,7 +65,7 @@ class BuildContext:
     fusion / ``alpha`` of a two-branch sampler (None: its default), the ``seed`` of random ones,
     whether the store is ``multilabel`` and the ``device``."""
 
-    runs: Mapping[str, Any] = field(default_factory=dict)
+    runs: Mapping[str, Any] = dataclass_field(default_factory=dict)
     fusion: str | None = None
     alpha: float | None = None
     seed: int = 0
