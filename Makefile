@@ -5,8 +5,9 @@
 PY ?= python3
 PIP := $(PY) -m pip
 DEMO_DIR ?= demo_out
-DEMO_SAMPLER ?= --epochs 40 --width 128 --lr 0.03
-DEMO_ADAFOCUS ?= --adafocus stage1_epochs=40 --adafocus stage2_epochs=20 --adafocus stage3_epochs=10
+DEMO_SAMPLER ?= -o epochs=40 -o width=128 -o lr=0.03
+DEMO_ADAFOCUS ?= -o stage1_epochs=40 -o stage2_epochs=20 -o stage3_epochs=10
+DEMO_RUNS = $(foreach r,nsnet maxconf-l scsampler tsqnet adafocus,--run $(DEMO_DIR)/runs/$(r))
 STAMP := .setup.stamp
 TORCH_PIN := torch==2.13.0 torchvision==0.28.0
 # The real benchmark (benchmarks/RESULTS.md): built videos, store and runs live outside the repo.
@@ -62,13 +63,9 @@ demo: setup
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/scsampler --variant scsampler $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/tsqnet --variant tsqnet $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/adafocus --variant adafocus $(DEMO_ADAFOCUS)
-	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
-		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
-		--run-tsqnet $(DEMO_DIR)/runs/tsqnet --run-adafocus $(DEMO_DIR)/runs/adafocus --budget 5 --out $(DEMO_DIR)/eval
-	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
-		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
-		--run-tsqnet $(DEMO_DIR)/runs/tsqnet --run-adafocus $(DEMO_DIR)/runs/adafocus --path cached --sweep 1..10 \
-		--plots --out $(DEMO_DIR)/eval-sweep
+	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr $(DEMO_RUNS) --budget 5 --out $(DEMO_DIR)/eval
+	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr $(DEMO_RUNS) --path cached --sweep 1..10 --plots \
+		--out $(DEMO_DIR)/eval-sweep
 	$(PY) -m nsnet.cli predict $$(find $(DEMO_DIR)/videos -name "*.mp4" | sort | head -1) --run $(DEMO_DIR)/runs/adafocus
 
 # Build (once) -> extract (resumable) -> Table 1, ablations, investigation, sweep (all cached per seed).

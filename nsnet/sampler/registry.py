@@ -14,6 +14,7 @@ Built-in samplers (registered when the registry is first used):
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import Any, Callable, TypeVar
 
 from nsnet.errors import UserError
@@ -43,10 +44,19 @@ def register_sampler(name: str) -> Callable[[S], S]:
     return wrap
 
 
+PLUGIN_GROUP = "nsnet.samplers"  # entry points of outside packages that register samplers / variants
+_PLUGINS: list[str] = []
+
+
 def load_builtins() -> None:
-    """Imports the modules that register the built-in samplers and variants."""
+    """Imports the modules that register the built-in samplers and variants, and (once) the modules
+    of the installed packages' ``nsnet.samplers`` entry points."""
     for module in BUILTIN_PACKAGES:
         importlib.import_module(module)
+    if not _PLUGINS:
+        _PLUGINS.append("loaded")
+        for entry in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+            entry.load()
 
 
 def list_samplers(trained: bool | None = None) -> list[str]:
