@@ -5,8 +5,12 @@
 PY ?= python3
 PIP := $(PY) -m pip
 DEMO_DIR ?= demo_out
+# The demo (README, "make demo"): T = 32 frames, 2 x 2 candidate patches, AdaFocus 20/10/5 epochs; every
+# method on the cached path (table, mAP-vs-GFLOPs sweep, plots), a few on the reload path (same numbers).
+DEMO_EXTRACT ?= --frames 32 --extractor-size 112 --patches 2 --patch-size 112
 DEMO_SAMPLER ?= -o epochs=40 -o width=128 -o lr=0.03
-DEMO_ADAFOCUS ?= -o stage1_epochs=40 -o stage2_epochs=20 -o stage3_epochs=10
+DEMO_ADAFOCUS ?= -o stage1_epochs=20 -o stage2_epochs=10 -o stage3_epochs=5
+DEMO_RELOAD ?= nsnet uniform tsqnet nsnet+adafocus
 DEMO_RUNS = $(foreach r,nsnet maxconf-l scsampler tsqnet adafocus,--run $(DEMO_DIR)/runs/$(r))
 STAMP := .setup.stamp
 TORCH_PIN := torch==2.13.0 torchvision==0.28.0
@@ -54,8 +58,7 @@ test-fast: lint-imports
 
 demo: setup
 	$(PY) -m nsnet.cli demo-data $(DEMO_DIR)/videos
-	$(PY) -m nsnet.cli extract $(DEMO_DIR)/videos/annotations.csv --out $(DEMO_DIR)/store.zarr --extractor-size 112 \
-		--patches 3 --patch-size 112
+	$(PY) -m nsnet.cli extract $(DEMO_DIR)/videos/annotations.csv --out $(DEMO_DIR)/store.zarr $(DEMO_EXTRACT)
 	$(PY) -m nsnet.cli fit-recognizer $(DEMO_DIR)/store.zarr
 	$(PY) -m nsnet.cli info $(DEMO_DIR)/store.zarr
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/nsnet $(DEMO_SAMPLER)
@@ -63,9 +66,10 @@ demo: setup
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/scsampler --variant scsampler $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/tsqnet --variant tsqnet $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/adafocus --variant adafocus $(DEMO_ADAFOCUS)
-	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr $(DEMO_RUNS) --budget 5 --out $(DEMO_DIR)/eval
-	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr $(DEMO_RUNS) --path cached --sweep 1..10 --plots \
-		--out $(DEMO_DIR)/eval-sweep
+	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr $(DEMO_RUNS) --path cached --budget 5 --sweep 1..10 --plots \
+		--out $(DEMO_DIR)/eval
+	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr $(DEMO_RUNS) $(foreach m,$(DEMO_RELOAD),-m $(m)) --budget 5 \
+		--out $(DEMO_DIR)/eval-reload
 	$(PY) -m nsnet.cli predict $$(find $(DEMO_DIR)/videos -name "*.mp4" | sort | head -1) --run $(DEMO_DIR)/runs/adafocus
 
 # Build (once) -> extract (resumable) -> Table 1, ablations, investigation, sweep (all cached per seed).
