@@ -22,12 +22,8 @@ from nsnet.errors import user_errors
 from nsnet.options import Device
 from nsnet.sampler.options import SamplerConfigError
 
-# Hidden flags of earlier versions, each the spelling of one option (no remapping).
-_ONE_OPTION_FLAGS = ("epochs", "width", "lr", "batch_size", "vgm", "fsm", "guide", "guide_temperature",
-                     "guide_quantile", "fsm_saliency", "encoder", "objects")
-
-
 def _hidden(flag: str) -> object:
+    """Returns the typer option of a hidden flag of earlier versions: the spelling of one option."""
     return typer.Option(flag, hidden=True, help=f"Same as --option {flag.lstrip('-').replace('-', '_')}=VALUE.")
 
 
@@ -91,13 +87,15 @@ def fit_sampler_command(
         return
     if out is None:
         raise SamplerConfigError("missing option --out: the run directory to write")
-    local = locals()
+    flags = dict(epochs=epochs, width=width, lr=lr, batch_size=batch_size, vgm=vgm, fsm=fsm, guide=guide,
+                 guide_temperature=guide_temperature, guide_quantile=guide_quantile, fsm_saliency=fsm_saliency,
+                 encoder=encoder, objects=objects)
     values = parse_key_values([*(option or []), *(tsq or []), *(adafocus or [])])
-    for name in _ONE_OPTION_FLAGS:
-        if local[name] is not None:
+    for name, value in flags.items():
+        if value is not None:
             if name in values:
                 raise SamplerConfigError(f"option {name} is given twice")
-            values[name] = local[name]
+            values[name] = value
     cfg = sampler_config(variant, text=True, name=out.name or "run", seed=seed, device=device.value,
                          train_split=train_split, **values)
     from nsnet.sampler.train import fit_sampler

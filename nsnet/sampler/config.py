@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from nsnet.options import Device
-from nsnet.sampler.options import SamplerConfigError, SamplerOptions, make_options, validate_options
+from nsnet.sampler.options import SamplerConfigError, make_options, validate_options
 from nsnet.sampler.variants import variant_spec
 
 __all__ = ["COMMON_FIELDS", "SamplerConfig", "SamplerConfigError", "sampler_config"]
@@ -60,11 +60,6 @@ class SamplerConfig:
     def resolved(self) -> "SamplerConfig":
         """Returns a validated deep copy (the options are complete and checked at construction)."""
         return dataclasses.replace(self, options=copy.deepcopy(self.options))
-
-    @property
-    def opts(self) -> SamplerOptions:
-        """Returns the variant's options (typed dataclass)."""
-        return self.options
 
     def needs_rec_logits(self) -> bool:
         """Returns True when training reads the recognizer logits (guides, prototypes)."""

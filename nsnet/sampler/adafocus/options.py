@@ -39,6 +39,7 @@ class AdaFocusOptions(SamplerOptions):
     drop_local: float = option(0.0, "stage I: probability of zeroing a frame's local feature", **_PROB)
 
     def needs_patches(self) -> bool:
+        """Returns True: AdaFocus trains on the light maps and candidate patch features."""
         return True
 
 

@@ -66,6 +66,7 @@ class StageLoop:
         return torch.Generator().manual_seed(self.seed * 1009 + stage)
 
     def batches(self, gen: torch.Generator) -> list[torch.Tensor]:
+        """Returns the shuffled video indices of one epoch, ``batch_size`` per batch."""
         perm = torch.randperm(self.data.n, generator=gen)
         return [perm[lo : lo + self.batch_size] for lo in range(0, self.data.n, self.batch_size)]
 

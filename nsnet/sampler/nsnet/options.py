@@ -79,9 +79,11 @@ class NSNetOptions(SGDOptions):
         return self.branches in ("both", "fsm") and self.fsm in _GUIDED_FSM
 
     def needs_rec_logits(self) -> bool:
+        """Returns True when the guide is trained (it reads the recognizer logits)."""
         return self.needs_guide()
 
     def needs_rec_features(self) -> bool:
+        """Returns True when the guide uses prototypes of the recognizer features."""
         return self.needs_guide() and self.guide in GUIDES_WITH_PROTOTYPES
 
 
@@ -108,4 +110,5 @@ class OracleOptions(NSNetOptions):
     """The oracle: no network, the guiding score itself (its guide options apply)."""
 
     def needs_guide(self) -> bool:
+        """Returns True: the oracle is the guiding score."""
         return True

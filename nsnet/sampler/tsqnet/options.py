@@ -46,7 +46,9 @@ class TSQNetOptions(SGDOptions):
             raise SamplerConfigError(f"option width {self.width} must be divisible by heads {self.heads}")
 
     def needs_rec_logits(self) -> bool:
+        """Returns True when VQM's queries start from prototypes (frames judged by the recognizer logits)."""
         return self.modality != "textual" and self.visual_init == "prototype"
 
     def needs_rec_features(self) -> bool:
+        """Returns True when TQM's object scores come from the recognizer features."""
         return self.modality != "visual" and self.objects == "recognizer"
