@@ -7,6 +7,7 @@ PIP := $(PY) -m pip
 DEMO_DIR ?= demo_out
 # The demo (README, "make demo"): T = 32 frames, 2 x 2 candidate patches, AdaFocus 20/10/5 epochs; every
 # method on the cached path (table, mAP-vs-GFLOPs sweep, plots), a few on the reload path (same numbers).
+DEMO_DATA ?=
 DEMO_EXTRACT ?= --frames 32 --extractor-size 112 --patches 2 --patch-size 112
 DEMO_SAMPLER ?= -o epochs=40 -o width=128 -o lr=0.03
 DEMO_ADAFOCUS ?= -o stage1_epochs=20 -o stage2_epochs=10 -o stage3_epochs=5
@@ -57,7 +58,7 @@ test-fast: lint-imports
 	$(PY) -m pytest -q -m "not slow"
 
 demo: setup
-	$(PY) -m nsnet.cli demo-data $(DEMO_DIR)/videos
+	$(PY) -m nsnet.cli demo-data $(DEMO_DIR)/videos $(DEMO_DATA)
 	$(PY) -m nsnet.cli extract $(DEMO_DIR)/videos/annotations.csv --out $(DEMO_DIR)/store.zarr $(DEMO_EXTRACT)
 	$(PY) -m nsnet.cli fit-recognizer $(DEMO_DIR)/store.zarr
 	$(PY) -m nsnet.cli info $(DEMO_DIR)/store.zarr
