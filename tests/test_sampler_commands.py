@@ -58,6 +58,7 @@ def test_fit_sampler_fsm_saliency_option(store, tmp_path) -> None:
     (["-o", "modality=visual"], "variant nsnet has no option 'modality'"),
     (["-o", "epochs=2", "--epochs", "3"], "option epochs is given twice"),
     (["--variant", "maxconf-l", "-o", "hidden=4"], "variant maxconf-l has no option 'hidden'"),
+    (["-o", "seed=3"], "seed is not an option of a variant: use --seed"),
 ])
 def test_bad_option_values_are_one_error_line(store, tmp_path, args, match) -> None:
     result = runner.invoke(app, ["fit-sampler", str(store.path), "--out", str(tmp_path / "r"), *args])

@@ -83,8 +83,8 @@ def test_lr_schedule_and_history(tiny, monkeypatch) -> None:
         return real(opt, milestones=milestones, gamma=gamma)
 
     monkeypatch.setattr(torch.optim.lr_scheduler, "MultiStepLR", spy)
-    cfg = dataclasses.replace(sampler_config(**TINY_CFG), epochs=120, lr_milestones=[50 / 120, 75 / 120],
-                              max_shift=0.0, width=8, heads=2, branches="fsm", fsm="video")
+    cfg = sampler_config(**{**TINY_CFG, "epochs": 120, "lr_milestones": [50 / 120, 75 / 120], "max_shift": 0.0,
+                            "width": 8, "heads": 2, "branches": "fsm", "fsm": "video"})
     result = train_sampler(tiny, cfg)
     assert seen == [([50, 75], 0.1)]
     assert len(result.history) == 120 and all(np.isfinite(result.history))

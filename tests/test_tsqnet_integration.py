@@ -58,7 +58,7 @@ def test_split_class_names() -> None:
 
 @pytest.mark.slow
 def test_minilm_embeddings_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nsnet.sampler import text_embed
+    from nsnet.sampler.tsqnet import text_embed
 
     monkeypatch.setenv("NSNET_CACHE_DIR", str(tmp_path))
     emb = text_embed.embed_texts(["dog", "puppy", "truck"])

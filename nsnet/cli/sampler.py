@@ -75,7 +75,7 @@ def fit_sampler_command(
     adafocus: Annotated[Optional[list[str]], typer.Option("--adafocus", hidden=True, help="Same as --option.")] = None,
 ) -> None:
     """Train a sampler variant (NSNet, TSQNet, AdaFocus, a baseline...) on a feature store's cached tensors."""
-    from nsnet.sampler.config import sampler_config
+    from nsnet.sampler.config import COMMON_FIELDS, sampler_config
     from nsnet.sampler.options import options_help
     from nsnet.sampler.variants import variant_spec
 
@@ -91,6 +91,9 @@ def fit_sampler_command(
                  guide_temperature=guide_temperature, guide_quantile=guide_quantile, fsm_saliency=fsm_saliency,
                  encoder=encoder, objects=objects)
     values = parse_key_values([*(option or []), *(tsq or []), *(adafocus or [])])
+    common = sorted(set(values) & set(COMMON_FIELDS))
+    if common:
+        raise SamplerConfigError(f"{common[0]} is not an option of a variant: use --{common[0].replace('_', '-')}")
     for name, value in flags.items():
         if value is not None:
             if name in values:

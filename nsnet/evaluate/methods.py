@@ -72,10 +72,9 @@ def method_spec(name: str, fusion: str = DEFAULT_FUSION) -> MethodSpec:
 def resolve_methods(names: list[str], fusion: str, runs: dict[str, Any]) -> tuple[list[MethodSpec], list[str]]:
     """Returns (methods to evaluate, notes about skipped ones).
 
-    With no ``names`` every registered method is tried and those whose run is missing are skipped
-    with a note; an explicitly asked-for method without its run raises EvaluateError.
+    Every method (all registered ones when ``names`` is empty) whose run is missing is skipped with
+    a note; when none is left, EvaluateError says what each one needs.
     """
-    explicit = bool(names)
     specs = [method_spec(n, fusion) for n in (names or table_order())]
     specs = list({s.name: s for s in specs}.values())
     keep, notes = [], []
@@ -83,8 +82,6 @@ def resolve_methods(names: list[str], fusion: str, runs: dict[str, Any]) -> tupl
         missing = [key for key in (spec.run_key, spec.frame_key) if key and runs.get(key) is None]
         if missing:
             need = " and ".join(f"a trained {key} run" for key in missing)
-            if explicit:
-                raise EvaluateError(f"method {spec.label} needs {need}: pass --run RUN_DIR")
             notes.append(f"{spec.label} skipped: it needs {need} (--run DIR)")
             continue
         keep.append(spec)
