@@ -15,6 +15,7 @@ _PROB = dict(min=0.0, max=1.0, max_open=True)
 class TSQNetOptions(SGDOptions):
     """The options of variant ``tsqnet`` (see :mod:`nsnet.sampler.tsqnet.model` for the switches)."""
 
+    epochs: int = option(120, "training epochs (the TSQNet paper: 100)", min=1)
     lr_milestones: list[float] = option([0.25, 0.5, 0.75], "fractions of the epochs where the lr decays (supp. A)",
                                         min=0, max=1)
     width: int = option(512, "d': TSQ width", min=1)
