@@ -239,8 +239,9 @@ def evaluate(cfg: EvaluateConfig, log: Any = None, on_row: Callable[[EvalRow], N
     for bad options, a run trained on another store, or a store that cannot serve the path.
     """
     ctx = EvalContext(cfg, log)
-    costs = measure_costs(ctx.store.recognizer_spec, ctx.store.extractor_spec, ctx.store.num_classes, ctx.runs,
-                          ctx.T, ctx.arrays.D, recognizer=ctx.recognizer)
+    used = {key for m in ctx.methods for key in (m.run_key, m.frame_key) if key}  # measure only the runs evaluated
+    costs = measure_costs(ctx.store.recognizer_spec, ctx.store.extractor_spec, ctx.store.num_classes,
+                          {k: v for k, v in ctx.runs.items() if k in used}, ctx.T, ctx.arrays.D, recognizer=ctx.recognizer)
     result = EvaluationResult(rows=[], notes=ctx.notes, meta=_meta(ctx), costs=costs, context=ctx)
     if cfg.path == "reload" and any(m.all_frames for m in ctx.methods):
         result.notes.append("dense, topk and oracle share one all-T reload pass; its time is in each of their rows")
