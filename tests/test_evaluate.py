@@ -284,3 +284,17 @@ def test_cli_writes_results_and_figures(tiny: SimpleNamespace, tmp_path: Path) -
     for name in ("tradeoff.png", "saliency.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     assert len(list(out.glob("frames_*.png"))) == 3  # strip_videos=3: one per class first, then the next
+
+
+def test_runs_are_keyed_by_their_variant(tiny: SimpleNamespace) -> None:
+    from nsnet.evaluate.run import EvalContext, evaluate
+
+    ctx = EvalContext(_cfg(tiny, methods=["nsnet", "uniform"], path="cached"))
+    assert set(ctx.runs) == {"nsnet"} and ctx.runs["nsnet"].run_dir == Path(tiny.run)
+    with pytest.raises(EvaluateError, match="two nsnet runs"):
+        EvalContext(_cfg(tiny, runs=[tiny.run, tiny.run], methods=["nsnet"], path="cached"))
+    res = evaluate(_cfg(tiny, runs=[], methods=["nsnet", "uniform"], path="cached"))
+    assert [r.method for r in res.rows] == ["uniform"]  # nsnet without its run: skipped with a note
+    assert any("nsnet" in n and "--run" in n for n in res.notes)
+    with pytest.raises(EvaluateError, match="no method left"):
+        evaluate(_cfg(tiny, runs=[], methods=["nsnet"], path="cached"))
