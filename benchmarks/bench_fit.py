@@ -37,10 +37,10 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nsnet.sampler.config import SamplerConfig  # noqa: E402
+from nsnet.sampler.config import sampler_config  # noqa: E402
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays  # noqa: E402
 from nsnet.sampler.registry import create_sampler  # noqa: E402
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, top_k_precision, write_store  # noqa: E402
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, top_k_precision, write_store  # noqa: E402
 from nsnet.sampler.run import SamplerRun  # noqa: E402
 from nsnet.sampler.train import train_sampler  # noqa: E402
 
@@ -61,7 +61,7 @@ def random_arrays(n: int, t: int, d: int, d2: int, c: int, seed: int = 0) -> Sam
 def bench_store_vs_memory(args: argparse.Namespace, console: Console) -> None:
     """Trains from the store and from memory; prints the per-epoch table and the ratio."""
     arrays = random_arrays(args.videos, args.frames, args.dim, args.rec_dim, args.classes)
-    cfg = SamplerConfig(name="bench", width=args.width, epochs=args.epochs, device=args.device, seed=0)
+    cfg = sampler_config(name="bench", width=args.width, epochs=args.epochs, device=args.device, seed=0)
     # warm-up: one-time imports (torch's deterministic-mode setup) and kernel initialisation
     train_sampler(arrays.subset(np.arange(min(64, arrays.N))), dataclasses.replace(cfg, epochs=1))
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,7 +103,7 @@ def bench_widths(args: argparse.Namespace, console: Console) -> None:
     for col in ("d", "params", "s / epoch", "top-5 prec nsnet", "top-5 prec fsm", "top-5 prec vgm"):
         table.add_column(col, justify="right")
     for width in args.widths:
-        cfg = SamplerConfig(name=f"d{width}", width=width, epochs=args.compare_epochs, lr=args.compare_lr,
+        cfg = sampler_config(name=f"d{width}", width=width, epochs=args.compare_epochs, lr=args.compare_lr,
                             device=args.device, seed=0)
         res = train_sampler(train, cfg, progress=False)
         run = SamplerRun("memory", res.config, res.model, res.prototypes, {"T": train.T, "D": train.D})
@@ -121,7 +121,7 @@ def bench_variants(args: argparse.Namespace, console: Console) -> None:
     median seconds per epoch (setup excluded: prototypes, text embeddings, object scores) per
     variant, the total seconds per run (setup included) and the ratio to the first variant."""
     base = {"epochs": args.variant_epochs, "width": args.width, "lr": args.compare_lr, "device": args.device}
-    cfgs = {v: SamplerConfig(name=v, variant=v, seed=0, **base).resolved() for v in args.variants}
+    cfgs = {v: sampler_config(v, name=v, seed=0, **base) for v in args.variants}
     arrays = {}
     for v, cfg in cfgs.items():
         t = time.perf_counter()

@@ -42,7 +42,7 @@ t0=$(now)
 t1=$(now)
 "${NSNET[@]}" fit-recognizer "$WORK/dev.zarr" --quiet
 t1b=$(now)
-"${NSNET[@]}" fit-sampler "$WORK/dev.zarr" --out "$WORK/run" --epochs 10 --width 64 --lr 0.03 --device "$DEVICE" -q >/dev/null
+"${NSNET[@]}" fit-sampler "$WORK/dev.zarr" --out "$WORK/run" -o epochs=10 -o width=64 -o lr=0.03 --device "$DEVICE" -q >/dev/null
 t2=$(now)
 "${NSNET[@]}" evaluate "$WORK/dev.zarr" --run "$WORK/run" --method nsnet --method uniform --budget 4 \
   --device "$DEVICE" --workers 2 --quiet --out "$WORK/eval" >/dev/null

@@ -45,7 +45,7 @@ from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
 from nsnet.evaluate.run import evaluate  # noqa: E402
 from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer  # noqa: E402
 from nsnet.metrics import mean_average_precision, paired_bootstrap_map, top1_accuracy  # noqa: E402
-from nsnet.sampler.config import SamplerConfig  # noqa: E402
+from nsnet.sampler.config import SamplerConfig, sampler_config  # noqa: E402
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays  # noqa: E402
 from nsnet.sampler.train import fit_sampler, train_sampler  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
@@ -103,13 +103,13 @@ def full_frame_fc(store: Path, seed: int, af_opts: dict[str, Any], costs: Any) -
     what f_C (a GRU trained on video labels) adds from what the patch choice costs; GFLOPs = light x T
     + recognizer x T + f_C step x T. Returns the row (mAP, top-1 as fractions, GFLOPs, seconds)."""
     tic = time.perf_counter()
-    cfg = SamplerConfig(name="fc-full-frame", variant="adafocus", seed=seed, adafocus=dict(af_opts))
+    cfg = sampler_config("adafocus", name="fc-full-frame", seed=seed, **af_opts)
     train_arrays = whole_frame(load_sampler_arrays(store, "train", rec_logits=False, patches=True))
     model = train_sampler(train_arrays, cfg, stages=(1,)).model
     val = load_sampler_arrays(store, "val", rec_logits=False, patches=True)
     with torch.no_grad():
         probs = model.classify(torch.from_numpy(val.light), torch.from_numpy(val.rec_features)).double().numpy()
-    gflops = val.T * (costs.light_per_frame + costs.rec_per_frame + costs.patches["classifier_step"])
+    gflops = val.T * (costs.light_per_frame + costs.rec_per_frame + costs.samplers["adafocus"]["classifier_step"])
     return {"method": FULL_FRAME_FC, "K": val.T, "mAP": mean_average_precision(probs, val.labels),
             "top1": top1_accuracy(probs, val.labels),
             "gflops": float(gflops), "seconds": time.perf_counter() - tic}
@@ -120,7 +120,7 @@ def run_store(args: argparse.Namespace, name: str, store: Path, seed: int) -> di
     cache, work = args.work / name / f"seed{seed}.json", args.work / name / f"seed{seed}"
     out = json.loads(cache.read_text()) if cache.is_file() else train_and_score(args, store, seed, work)
     if args.full_frame_fc and not any(r["method"] == FULL_FRAME_FC for r in out["rows"]):
-        costs = evaluate(EvaluateConfig(store=store, run_adafocus=work / "adafocus",
+        costs = evaluate(EvaluateConfig(store=store, runs=[work / "adafocus"],
                                         budgets=[args.k], methods=["dense"], seed=seed, quiet=True, split="val",
                                         path="cached").validate()).costs
         out["rows"].append(full_frame_fc(store, seed, dict(args.adafocus), costs))
@@ -133,22 +133,22 @@ def train_and_score(args: argparse.Namespace, store: Path, seed: int, work: Path
     """Trains the runs of one store and seed under ``work`` (reusing finished ones) and scores them;
     returns {"rows", "stage_seconds"} (and "reload_check" with ``--reload-check`` on the first seed)."""
     base = {"epochs": args.epochs, "width": args.width, "lr": args.lr, "seed": seed}
-    nsnet = train(store, work / "nsnet", SamplerConfig(name="nsnet", variant="nsnet", **base))
-    tsqnet = train(store, work / "tsqnet", SamplerConfig(name="tsqnet", variant="tsqnet", **base)) if args.tsqnet else None
+    nsnet = train(store, work / "nsnet", sampler_config("nsnet", name="nsnet", **base))
+    tsqnet = train(store, work / "tsqnet", sampler_config("tsqnet", name="tsqnet", **base)) if args.tsqnet else None
     af_opts = dict(args.adafocus)
-    ada = train(store, work / "adafocus", SamplerConfig(name="adafocus", variant="adafocus", seed=seed, adafocus=af_opts))
+    ada = train(store, work / "adafocus", sampler_config("adafocus", name="adafocus", seed=seed, **af_opts))
     plus = None
     if args.plus:
-        plus = train(store, work / "adafocus-plus", SamplerConfig(
-            name="adafocus-plus", variant="adafocus", seed=seed, adafocus={**af_opts, "skip": True}))
-    common = dict(store=store, run=nsnet, run_adafocus=ada, run_tsqnet=tsqnet, seed=seed, quiet=True, split="val",
+        plus = train(store, work / "adafocus-plus", sampler_config(
+            "adafocus", name="adafocus-plus", seed=seed, **{**af_opts, "skip": True}))
+    common = dict(store=store, runs=[r for r in (nsnet, ada, tsqnet) if r], seed=seed, quiet=True, split="val",
                   path="cached")
     methods = METHODS + (TSQNET_METHODS if args.tsqnet else [])
     res = evaluate(EvaluateConfig(budgets=[args.k], methods=methods, **common).validate())
     rows = [dict(r.to_dict(), method="nsnet" if r.method.startswith("fused:") else r.method) for r in res.rows]
     if plus is not None:
         res_plus = evaluate(EvaluateConfig(budgets=[args.k], methods=PLUS_METHODS,
-                                           **{**common, "run_adafocus": plus}).validate())
+                                           **{**common, "runs": [r for r in (nsnet, plus, tsqnet) if r]}).validate())
         rows += [r.to_dict() for r in res_plus.rows]
     out: dict[str, Any] = {"rows": rows, "stage_seconds": stage_seconds(ada)}
     if args.reload_check and seed == args.seeds[0]:
@@ -179,7 +179,7 @@ def paired_comparisons(args: argparse.Namespace, name: str, store: Path) -> dict
     labels, usage = None, []
     for seed in args.seeds:
         work = args.work / name / f"seed{seed}"
-        res = evaluate(EvaluateConfig(store=store, run=work / "nsnet", run_adafocus=work / "adafocus", budgets=[args.k],
+        res = evaluate(EvaluateConfig(store=store, runs=[work / "nsnet", work / "adafocus"], budgets=[args.k],
                                       methods=methods, seed=seed, quiet=True, split="val", path="cached").validate())
         for r in res.rows:
             probs[r.method].append(res.patches[(r.method, r.K)].probs)

@@ -51,7 +51,7 @@ from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
 from nsnet.metrics import average_frame_predictions, mean_average_precision  # noqa: E402
 from nsnet.evaluate.run import EvaluationResult, evaluate  # noqa: E402
 from nsnet.sampler.ablate import ablate  # noqa: E402
-from nsnet.sampler.config import SamplerConfig  # noqa: E402
+from nsnet.sampler.config import SamplerConfig, sampler_config  # noqa: E402
 from nsnet.sampler.train import fit_sampler  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
 from nsnet.store import schema as S  # noqa: E402
@@ -154,11 +154,11 @@ def seed_runs(args: argparse.Namespace, store: Path, work: Path, seed: int, tune
     for name, variant, extra in (("nsnet-paper", "nsnet", {}), ("maxconf-l", "maxconf-l", {}),
                                  ("scsampler", "scsampler", {})):
         runs[name] = train(store, work / f"seed{seed}" / name,
-                           SamplerConfig(name=name, variant=variant, seed=seed, **{**base, **extra}))
+                           sampler_config(variant, name=name, seed=seed, **{**base, **extra}))
     overrides = tuned_overrides(work) if tuned else {}
     if overrides:
         runs["nsnet-tuned"] = train(store, work / f"seed{seed}" / "nsnet-tuned",
-                                    SamplerConfig(name="nsnet-tuned", variant="nsnet", seed=seed, **{**base, **overrides}))
+                                    sampler_config("nsnet", name="nsnet-tuned", seed=seed, **{**base, **overrides}))
     return runs
 
 
@@ -195,29 +195,30 @@ def stage_table1(args: argparse.Namespace, work: Path, store: FeatureStore, span
     t_train = time.perf_counter() - t0
     rows_val = store.valid_indices("val")
     cats = frame_categories(store, rows_val, spans)
-    common = dict(store=args.store, run_maxconf_l=runs["maxconf-l"], run_scsampler=runs["scsampler"], seed=seed,
+    baselines = [runs["maxconf-l"], runs["scsampler"]]
+    common = dict(store=args.store, seed=seed,
                   quiet=True, split="val", workers=1)
     out: dict[str, Any] = {"seed": seed, "rows": [], "branches": {}, "fusions": {}, "sweep": [], "random": [],
                            "reload": [], "timings_s": {"train": t_train}}
     t0 = time.perf_counter()
-    res = evaluate(EvaluateConfig(run=runs["nsnet-paper"], budgets=[args.k], methods=TABLE1_METHODS + ["fsm", "vgm"],
+    res = evaluate(EvaluateConfig(runs=[runs["nsnet-paper"], *baselines], budgets=[args.k], methods=TABLE1_METHODS + ["fsm", "vgm"],
                                   path="cached", **common).validate())
     for row in _rows_of(res, cats, {"fused:union": "nsnet-paper", "fsm": "fsm-paper", "vgm": "vgm-paper"}):
         out["rows"].append(row)
     if "nsnet-tuned" in runs:
-        res = evaluate(EvaluateConfig(run=runs["nsnet-tuned"], budgets=[args.k], methods=["nsnet", "fsm", "vgm"],
+        res = evaluate(EvaluateConfig(runs=[runs["nsnet-tuned"], *baselines], budgets=[args.k], methods=["nsnet", "fsm", "vgm"],
                                       path="cached", **common).validate())
         out["rows"] += _rows_of(res, cats, {"fused:union": "nsnet-tuned", "fsm": "fsm-tuned", "vgm": "vgm-tuned"})
     default_run = runs.get("nsnet-tuned", runs["nsnet-paper"])
-    fused = evaluate(EvaluateConfig(run=default_run, budgets=[args.k], methods=[f"fused:{f}" for f in FUSIONS],
+    fused = evaluate(EvaluateConfig(runs=[default_run, *baselines], budgets=[args.k], methods=[f"fused:{f}" for f in FUSIONS],
                                     path="cached", **common).validate())
     out["fusions"] = {row.fusion: row.mAP for row in fused.rows}
     if seed == 0:
         for rseed in RANDOM_SEEDS:
-            res = evaluate(EvaluateConfig(run=None, budgets=[args.k], methods=["random"], path="cached",
+            res = evaluate(EvaluateConfig(runs=baselines, budgets=[args.k], methods=["random"], path="cached",
                                           **{**common, "seed": rseed}).validate())
             out["random"].append(res.rows[0].mAP)
-    sw = evaluate(EvaluateConfig(run=default_run, budgets=[], sweep=list(range(1, 11)), methods=SWEEP_METHODS,
+    sw = evaluate(EvaluateConfig(runs=[default_run, *baselines], budgets=[], sweep=list(range(1, 11)), methods=SWEEP_METHODS,
                                  path="cached", **common).validate())
     out["sweep"] = [{"method": "nsnet" if r.method.startswith("fused:") else r.method, "K": r.K, "mAP": r.mAP,
                      "gflops": r.gflops} for r in sw.rows]
@@ -230,7 +231,7 @@ def stage_table1(args: argparse.Namespace, work: Path, store: FeatureStore, span
         for name in [n for n in ("nsnet-paper", "nsnet-tuned") if n in runs]:
             methods = ["nsnet"] + (["uniform"] if name == "nsnet-paper" else [])
             for path in ("reload", "cached"):
-                res = evaluate(EvaluateConfig(run=runs[name], budgets=[args.k], path=path, methods=methods,
+                res = evaluate(EvaluateConfig(runs=[runs[name], *baselines], budgets=[args.k], path=path, methods=methods,
                                               **sub).validate())
                 out["reload"] += [dict(r, split=args.reload_split) for r in _rows_of(res, sub_cats, {"fused:union": name})]
         out["timings_s"]["evaluate reload"] = time.perf_counter() - t0
@@ -247,10 +248,10 @@ def stage_tsqnet(args: argparse.Namespace, work: Path, store: FeatureStore, span
         return json.loads(cache.read_text())
     t0 = time.perf_counter()
     run = train(args.store, work / f"seed{seed}" / "tsqnet",
-                SamplerConfig(name="tsqnet", variant="tsqnet", seed=seed, **base_settings(args)))
+                sampler_config("tsqnet", name="tsqnet", seed=seed, **base_settings(args)))
     t_train = time.perf_counter() - t0
     cats = frame_categories(store, store.valid_indices("val"), spans)
-    res = evaluate(EvaluateConfig(store=args.store, run_tsqnet=run, budgets=[args.k], methods=["tsqnet", "vqm", "tqm"],
+    res = evaluate(EvaluateConfig(store=args.store, runs=[run], budgets=[args.k], methods=["tsqnet", "vqm", "tqm"],
                                   path="cached", seed=seed, quiet=True, split="val").validate())
     out = {"seed": seed, "rows": _rows_of(res, cats, {}), "timings_s": {"train": t_train}}
     cache.write_text(json.dumps(out, indent=1))
@@ -296,19 +297,20 @@ def stage_grid(args: argparse.Namespace, work: Path, store: FeatureStore, spans:
     tuned = tuned_overrides(main_work)
     base = base_settings(args)
     runs = {"nsnet-paper": train(args.store, work / f"seed{seed}" / "nsnet-paper",
-                                 SamplerConfig(name="nsnet-paper", seed=seed, **base)),
+                                 sampler_config(name="nsnet-paper", seed=seed, **base)),
             "maxconf-l": train(args.store, work / f"seed{seed}" / "maxconf-l",
-                               SamplerConfig(name="maxconf-l", variant="maxconf-l", seed=seed, **base))}
+                               sampler_config("maxconf-l", name="maxconf-l", seed=seed, **base))}
     if tuned:
         runs["nsnet-tuned"] = train(args.store, work / f"seed{seed}" / "nsnet-tuned",
-                                    SamplerConfig(name="nsnet-tuned", seed=seed, **{**base, **tuned}))
+                                    sampler_config(name="nsnet-tuned", seed=seed, **{**base, **tuned}))
     rows = store.valid_indices("val")
     cells = cells_of(store, rows, spans)
     cats = frame_categories(store, rows, spans)
-    common = dict(store=args.store, run_maxconf_l=runs["maxconf-l"], seed=seed, quiet=True, split="val")
+    baselines = [runs["maxconf-l"]]
+    common = dict(store=args.store, seed=seed, quiet=True, split="val")
     selections: dict[str, np.ndarray] = {}
     for name in [n for n in ("nsnet-paper", "nsnet-tuned") if n in runs]:
-        res = evaluate(EvaluateConfig(run=runs[name], budgets=[args.k], path="cached",
+        res = evaluate(EvaluateConfig(runs=[runs[name], *baselines], budgets=[args.k], path="cached",
                                       methods=["nsnet"] + (["uniform", "topk", "maxconf-l", "oracle"]
                                                            if name == "nsnet-paper" else []), **common).validate())
         for (method, _), pos in res.selections.items():

@@ -35,7 +35,7 @@ from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
 from nsnet.evaluate.run import EvaluationResult, evaluate  # noqa: E402
 from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer  # noqa: E402
 from nsnet.sampler.ablate import ablate  # noqa: E402
-from nsnet.sampler.config import SamplerConfig  # noqa: E402
+from nsnet.sampler.config import sampler_config  # noqa: E402
 from nsnet.sampler.train import fit_sampler  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
 from nsnet.store import schema as S  # noqa: E402
@@ -202,7 +202,7 @@ def sampler_localisation(store: FeatureStore, spans: dict, run_dir: Path, k: int
 
     from nsnet.numeric import top_k
     from nsnet.sampler.base import SamplerInputs
-    from nsnet.sampler.trained import NSNetSampler
+    from nsnet.sampler.nsnet.samplers import NSNetSampler
 
     sampler = NSNetSampler(run_dir, store=store)
     out = {}
@@ -230,7 +230,7 @@ def train_runs(store: Path, out: Path, seed: int, base: dict[str, Any]) -> dict[
     for variant in TRAINED_VARIANTS:
         run_dir = out / f"seed{seed}" / variant
         if not (run_dir / "config.json").is_file():
-            fit_sampler(store, run_dir, SamplerConfig(name=variant, variant=variant, seed=seed, **base), progress=False)
+            fit_sampler(store, run_dir, sampler_config(variant, name=variant, seed=seed, **base), progress=False)
         runs[variant] = run_dir
     return runs
 
@@ -255,8 +255,8 @@ def run_seed(args: argparse.Namespace, seed: int, work: Path, store: FeatureStor
     t = time.perf_counter()
     runs = train_runs(args.store, work, seed, base)
     timings[f"train seed {seed}"] = time.perf_counter() - t
-    common = dict(store=args.store, run=runs["nsnet"], run_maxconf_l=runs["maxconf-l"],
-                  run_scsampler=runs["scsampler"], run_tsqnet=runs["tsqnet"], seed=seed, quiet=True, split="val")
+    common = dict(store=args.store, runs=[runs[v] for v in ("nsnet", "maxconf-l", "scsampler", "tsqnet")], seed=seed,
+                  quiet=True, split="val")
     t = time.perf_counter()
     cached = evaluate(EvaluateConfig(budgets=[args.k], methods=TABLE1_METHODS + ["fsm", "vgm"], path="cached",
                                      **common).validate())

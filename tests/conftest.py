@@ -6,6 +6,7 @@ Everything is tiny on purpose: random-init models (``weights="none"``) at 64 px,
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import subprocess
@@ -161,13 +162,24 @@ def reference12(dataset12: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return out
 
 
-@pytest.fixture
-def restore_sampler_registry():
-    """Lets a test register samplers: the global registry is put back as it was afterwards."""
-    from nsnet.sampler import registry
+@contextlib.contextmanager
+def sampler_registry_snapshot():
+    """Within the block samplers and variants may be registered; both registries are put back afterwards."""
+    from nsnet.sampler import registry, variants
 
     registry.list_samplers()  # the built-ins are in before the snapshot
-    saved = dict(registry._REGISTRY)
-    yield registry
-    registry._REGISTRY.clear()
-    registry._REGISTRY.update(saved)
+    saved, saved_variants = dict(registry._REGISTRY), dict(variants._VARIANTS)
+    try:
+        yield registry
+    finally:
+        registry._REGISTRY.clear()
+        registry._REGISTRY.update(saved)
+        variants._VARIANTS.clear()
+        variants._VARIANTS.update(saved_variants)
+
+
+@pytest.fixture
+def restore_sampler_registry():
+    """Lets a test register samplers (and variants): the registries are put back as they were afterwards."""
+    with sampler_registry_snapshot() as registry:
+        yield registry

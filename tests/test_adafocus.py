@@ -10,26 +10,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nsnet.sampler.adafocus import (
+from nsnet.sampler.adafocus.model import (
     AdaFocus,
     AdaFocusConfig,
     PatchClassifier,
     PatchPolicy,
     SkipPolicy,
-    classification_loss,
     label_confidence,
 )
-from nsnet.sampler.adafocus_train import (
-    af_options,
-    parse_stages,
-    ppo_batch_loss,
-    rollout,
-    rollout_rewards,
-    sample_categorical,
-    solve_threshold,
-)
-from nsnet.sampler.config import SamplerConfig, SamplerConfigError
-from nsnet.sampler.ppo import advantages, discounted_returns, ppo_clip_loss, ppo_loss, value_loss
+from nsnet.sampler.adafocus.options import AdaFocusOptions, parse_stages
+from nsnet.sampler.adafocus.policy import ppo_batch_loss, rollout
+from nsnet.sampler.adafocus.rewards import rollout_rewards, sample_categorical, solve_threshold
+from nsnet.sampler.config import SamplerConfigError, sampler_config
+from nsnet.sampler.losses import classification_loss as shared_loss
+from nsnet.sampler.adafocus.ppo import advantages, discounted_returns, ppo_clip_loss, ppo_loss, value_loss
 
 N, T, D, H, W, D2, A, C = 3, 5, 6, 2, 3, 4, 9, 4
 
@@ -154,6 +148,11 @@ def test_classify_with_a_keep_mask_zeroes_the_local_features() -> None:
     assert torch.allclose(model.classify(g, loc, torch.ones(N, T, dtype=torch.bool)), model.classify(g, loc))
 
 
+def classification_loss(per_step: torch.Tensor, labels: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    """f_C's loss: the shared classification loss with the video labels at every step (Eq. 5)."""
+    return shared_loss(per_step, labels[:, None, :].expand_as(per_step), multilabel)
+
+
 def test_label_confidence_and_loss_by_hand() -> None:
     logits = torch.tensor([[0.0, math.log(3.0)]])
     y = torch.tensor([[0.0, 1.0]])
@@ -212,37 +211,43 @@ def test_sampling_and_threshold() -> None:
 
 # ----------------------------------------------------------------------------- options
 def test_options_defaults_and_rules() -> None:
-    opts = af_options({})
-    assert opts["hidden"] == 256 and opts["gamma"] == 0.7 and opts["clip"] == 0.2 and opts["skip"] is False
-    assert (opts["stage1_epochs"], opts["stage2_epochs"], opts["stage3_epochs"]) == (10, 15, 5)
-    cfg = SamplerConfig(variant="adafocus").resolved()
-    assert cfg.adafocus == opts and cfg.needs_patches() and not cfg.needs_rec_logits() and not cfg.needs_rec_features()
-    # --width / --epochs / --lr changed from their defaults fill the options not given explicitly
-    cfg = SamplerConfig(variant="adafocus", width=20, epochs=3, lr=0.01 / 2, adafocus={"stage2_epochs": 7}).resolved()
-    assert cfg.adafocus["hidden"] == 20 and cfg.adafocus["lr"] == 0.005
-    assert (cfg.adafocus["stage1_epochs"], cfg.adafocus["stage2_epochs"], cfg.adafocus["stage3_epochs"]) == (3, 7, 3)
-    assert cfg.resolved().adafocus == cfg.adafocus  # idempotent
-    assert af_options({"hidden": 64.0, "lr": 1, "skip": True}) == af_options({"hidden": 64, "lr": 1.0, "skip": True})
+    cfg = sampler_config(variant="adafocus")
+    opts = cfg.options
+    assert isinstance(opts, AdaFocusOptions)
+    assert opts.hidden == 256 and opts.gamma == 0.7 and opts.clip == 0.2 and opts.skip is False
+    assert (opts.stage1_epochs, opts.stage2_epochs, opts.stage3_epochs) == (10, 15, 5)
+    assert cfg.needs_patches() and not cfg.needs_rec_logits() and not cfg.needs_rec_features()
+    # no silent remapping: an option AdaFocus does not have is an error naming it, never another option
+    for key in ("width", "epochs"):
+        with pytest.raises(SamplerConfigError, match=f"variant adafocus has no option '{key}'"):
+            sampler_config(variant="adafocus", **{key: 20})
+    cfg = sampler_config(variant="adafocus", hidden=20, lr=0.005, stage2_epochs=7)
+    assert (cfg.options.hidden, cfg.options.lr, cfg.options.stage1_epochs, cfg.options.stage2_epochs) == (20, 0.005, 10, 7)
+    assert cfg.resolved() == cfg  # idempotent
+    assert sampler_config(variant="adafocus", lr=1).options.lr == 1.0  # an int where a float goes is that float
+    text = sampler_config(variant="adafocus", text=True, hidden="64", lr="1e-3", skip="true").options
+    assert (text.hidden, text.lr, text.skip) == (64, 1e-3, True)
 
 
 @pytest.mark.parametrize("data,match", [
-    ({"nope": 1}, "unknown adafocus options"),
-    ({"hidden": 0}, "must be >= 1"),
-    ({"hidden": 2.5}, "integer"),
-    ({"gamma": 1.5}, "gamma"),
-    ({"keep_ratio": 0.0}, "keep_ratio"),
-    ({"skip": "yes"}, "true or false"),
-    ({"lr": "fast"}, "number"),
-    ({"dropout": 1.0}, "dropout"),
+    ({"nope": 1}, "variant adafocus has no option 'nope'"),
+    ({"hidden": 0}, "option hidden must be >= 1"),
+    ({"hidden": 2.5}, "option hidden must be an integer"),
+    ({"gamma": 1.5}, "option gamma must be <= 1"),
+    ({"keep_ratio": 0.0}, "option keep_ratio must be > 0"),
+    ({"skip": "yes"}, "option skip must be true or false"),
+    ({"skip": 1}, "option skip must be true or false"),
+    ({"lr": "fast"}, "option lr must be a finite number"),
+    ({"dropout": 1.0}, "option dropout must be < 1"),
 ])
 def test_bad_options_raise_config_errors(data: dict, match: str) -> None:
     with pytest.raises(SamplerConfigError, match=match):
-        SamplerConfig(variant="adafocus", adafocus=data).resolved()
+        sampler_config(variant="adafocus", **data)
 
 
 def test_adafocus_options_need_the_variant_and_stages_parse() -> None:
-    with pytest.raises(SamplerConfigError, match="need variant adafocus"):
-        SamplerConfig(variant="nsnet", adafocus={"hidden": 8}).resolved()
+    with pytest.raises(SamplerConfigError, match="variant nsnet has no option 'hidden'"):
+        sampler_config(variant="nsnet", hidden=8)
     assert parse_stages(None) == (1, 2, 3) and parse_stages("2,3") == (2, 3) and parse_stages(" 3 ") == (3,)
     assert parse_stages([1, 2]) == (1, 2) and parse_stages("3,2") == (2, 3)
     for bad in ("1,3", "0", "4", "a", ""):

@@ -19,8 +19,8 @@ from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer
 from nsnet.extract.models import create_frame_model
 from nsnet.extract.patches import PatchGrid
 from nsnet.sampler.base import SamplerError, SamplerInputs
-from nsnet.sampler.config import SamplerConfig
-from nsnet.sampler.patch_methods import centre_candidate
+from nsnet.sampler.config import sampler_config
+from nsnet.sampler.adafocus.methods import centre_candidate
 from nsnet.sampler.registry import create_sampler, list_samplers, sampler_class
 from nsnet.sampler.run import load_run
 from nsnet.sampler.train import fit_sampler
@@ -45,17 +45,17 @@ def af(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pat
     assert result.exit_code == 0, result.output
     fit_recognizer(store, FitRecognizerConfig(quiet=True))
     runs = {"store": store}
-    runs["ada"] = fit_sampler(store, root / "ada", SamplerConfig(name="ada", variant="adafocus", seed=0,
-                                                                 adafocus=dict(TINY_AF)), progress=False)
-    runs["plus"] = fit_sampler(store, root / "plus", SamplerConfig(
-        name="plus", variant="adafocus", seed=0, adafocus={**TINY_AF, "skip": True, "keep_ratio": 0.5}), progress=False)
-    runs["nsnet"] = fit_sampler(store, root / "nsnet", SamplerConfig(name="ns", variant="nsnet", seed=0, epochs=2,
+    runs["ada"] = fit_sampler(store, root / "ada", sampler_config(name="ada", variant="adafocus", seed=0,
+                                                                 **dict(TINY_AF)), progress=False)
+    runs["plus"] = fit_sampler(store, root / "plus", sampler_config(
+        name="plus", variant="adafocus", seed=0, **{**TINY_AF, "skip": True, "keep_ratio": 0.5}), progress=False)
+    runs["nsnet"] = fit_sampler(store, root / "nsnet", sampler_config(name="ns", variant="nsnet", seed=0, epochs=2,
                                                                      width=16), progress=False)
     return runs
 
 
 def _evaluate(af: dict[str, Path], path: str, methods: list[str], k: int = 2, plus: bool = False, **kw):
-    cfg = EvaluateConfig(store=af["store"], run=af["nsnet"], run_adafocus=af["plus" if plus else "ada"], budgets=[k],
+    cfg = EvaluateConfig(store=af["store"], runs=[af["nsnet"], af["plus" if plus else "ada"]], budgets=[k],
                          methods=methods, path=path, workers=0, device="cpu", quiet=True, **kw)
     return evaluate(cfg.validate())
 
@@ -63,10 +63,11 @@ def _evaluate(af: dict[str, Path], path: str, methods: list[str], k: int = 2, pl
 def test_every_patch_method_is_registered_and_documented() -> None:
     assert set(PATCH_METHODS) == {"adafocus", "adafocus+", "random-patch", "centre-patch", "nsnet+adafocus",
                                   "tsqnet+adafocus"}
-    from nsnet.evaluate.config import PREDICT_METHODS, __doc__ as doc
+    from nsnet.evaluate.config import __doc__ as doc
+    from nsnet.sampler.registry import table_order
 
     for name in PATCH_METHODS:
-        assert name in PREDICT_METHODS and name in doc
+        assert name in table_order() and name in doc
 
 
 @pytest.mark.parametrize("name", ["adafocus", "adafocus+", "random-patch", "centre-patch", "nsnet+adafocus"])
@@ -135,7 +136,7 @@ def test_reload_equals_cached_for_every_patch_method(af: dict[str, Path]) -> Non
 def test_patch_method_gflops_add_up(af: dict[str, Path]) -> None:
     res = _evaluate(af, "cached", ["adafocus", "random-patch", "nsnet+adafocus", "dense"], k=2)
     costs = res.costs
-    parts = costs.patches
+    parts = costs.samplers["adafocus"]
     store = FeatureStore.open(af["store"])
     spec = store.recognizer_spec
     local = create_frame_model(spec["name"], "none", input_size=spec["input_size"],
@@ -157,7 +158,7 @@ def test_patch_method_gflops_add_up(af: dict[str, Path]) -> None:
 def test_adafocus_plus_costs_follow_the_kept_frames(af: dict[str, Path]) -> None:
     res = _evaluate(af, "cached", ["adafocus+"], plus=True)
     score = res.patches[("adafocus+", T)]
-    parts, costs = res.costs.patches, res.costs
+    parts, costs = res.costs.samplers["adafocus"], res.costs
     kept = score.keep.sum(axis=1).mean()
     want = (costs.light_per_frame * T + (parts["classifier_step"] + parts["policy_step"] + parts["skip_step"]) * T
             + parts["local_per_patch"] * kept)
@@ -168,7 +169,7 @@ def test_evaluate_without_patch_arrays_is_one_line(af: dict[str, Path], store_pa
     plain = tmp_path / "plain.zarr"
     shutil.copytree(store_path, plain)
     with pytest.raises(Exception) as err:  # the run was trained on another store, or the store has no patches
-        evaluate(EvaluateConfig(store=plain, run_adafocus=af["ada"], methods=["adafocus"], path="cached").validate())
+        evaluate(EvaluateConfig(store=plain, runs=[af["ada"]], methods=["adafocus"], path="cached").validate())
     assert "\n" not in str(err.value)
 
 
@@ -218,16 +219,17 @@ def test_ablate_trains_and_scores_adafocus_entries(af: dict[str, Path], tmp_path
     from nsnet.sampler.ablate import ablate
 
     grid = tmp_path / "grid.json"
-    grid.write_text(json.dumps([{"name": "af", "variant": "adafocus", "adafocus": TINY_AF},
-                                {"name": "af-h8", "variant": "adafocus", "adafocus": {**TINY_AF, "hidden": 8}}]))
+    grid.write_text(json.dumps([{"name": "af", "variant": "adafocus", **TINY_AF},
+                                {"name": "af-h8", "variant": "adafocus", **TINY_AF, "hidden": 8}]))
     out = ablate(af["store"], grid, tmp_path / "abl", k=2, progress=False)
     rows = {r["name"]: r for r in csv.DictReader(open(out / "ablation.csv"))}
+    assert "hidden=8" in rows["af-h8"]["options"] and "hidden=8" not in rows["af"]["options"]
+    # each row is what a cached evaluation of its run reports: AdaFocus and random patches through the same f_C
     for name in ("af", "af-h8"):
-        assert 0.0 <= float(rows[name]["mAP"]) <= 1.0 and rows[name]["mAP_random_patch"] != ""
-    assert rows["af-h8"]["adafocus"].startswith("hidden=8") or "hidden=8" in rows["af-h8"]["adafocus"]
-    # the cached evaluation of the same kind of run gives the same mAP as ablate's
-    res = _evaluate({**af, "ada": out / "af"}, "cached", ["adafocus"])
-    assert float(rows["af"]["mAP"]) == pytest.approx(res.rows[0].mAP, abs=1e-4)
+        res = {r.method: r for r in _evaluate({**af, "ada": out / name}, "cached", ["adafocus", "random-patch"]).rows}
+        assert float(rows[name]["mAP"]) == pytest.approx(res["adafocus"].mAP, abs=1e-4)
+        assert float(rows[name]["top1"]) == pytest.approx(res["adafocus"].top1, abs=1e-4)
+        assert float(rows[name]["mAP_random_patch"]) == pytest.approx(res["random-patch"].mAP, abs=1e-4)
 
 
 def test_policy_usage_hand_case() -> None:

@@ -15,9 +15,9 @@ import torch
 from typer.testing import CliRunner
 
 from nsnet.cli import app
-from nsnet.sampler.adafocus import AdaFocus
-from nsnet.sampler.adafocus_synthetic import QuadrantSpec, candidate_quadrants, grid_geometry, quadrant_arrays, write_store
-from nsnet.sampler.config import SamplerConfig
+from nsnet.sampler.adafocus.model import AdaFocus
+from nsnet.toys.quadrant import QuadrantSpec, candidate_quadrants, grid_geometry, quadrant_arrays, write_store
+from nsnet.sampler.config import SamplerConfig, sampler_config
 from nsnet.sampler.data import SamplerArrays, SamplerDataError, load_sampler_arrays
 from nsnet.sampler.run import RunError, RunMismatchError, load_run
 from nsnet.sampler.train import fit_sampler, train_sampler
@@ -59,7 +59,7 @@ def test_toy_geometry() -> None:
 def test_planted_toy_policy_picks_the_focus_quadrant() -> None:
     train, _ = quadrant_arrays(TOY, "train")
     val, target = quadrant_arrays(dataclasses.replace(TOY, num_videos=200), "val")
-    cfg = SamplerConfig(variant="adafocus", batch_size=32, device="cpu", adafocus=TOY_OPTS)
+    cfg = sampler_config(variant="adafocus", batch_size=32, device="cpu", **TOY_OPTS)
     tic = time.perf_counter()
     result = train_sampler(train, cfg)
     seconds = time.perf_counter() - tic
@@ -79,7 +79,7 @@ def test_adafocus_plus_keeps_informative_frames_rather_than_empty_ones() -> None
     train, _ = quadrant_arrays(spec, "train")
     val, target = quadrant_arrays(dataclasses.replace(spec, num_videos=200), "val")
     opts = {**TOY_OPTS, "skip": True, "keep_ratio": 0.7, "drop_local": 0.3}
-    result = train_sampler(train, SamplerConfig(variant="adafocus", batch_size=32, device="cpu", adafocus=opts))
+    result = train_sampler(train, sampler_config(variant="adafocus", batch_size=32, device="cpu", **opts))
     got = _evaluate(result.model, val, target)
     informative = target.any(axis=2)
     keep = got["keep_mask"]
@@ -110,7 +110,7 @@ def stores(tmp_path_factory):
 
 
 def _cfg(**opts) -> SamplerConfig:
-    return SamplerConfig(name="af", variant="adafocus", batch_size=8, device="cpu", adafocus={**FAST, **opts})
+    return sampler_config(name="af", variant="adafocus", batch_size=8, device="cpu", **{**FAST, **opts})
 
 
 def _state(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -144,7 +144,7 @@ def test_fit_sampler_saves_stages_and_resume_equals_a_full_run(stores, tmp_path)
     full = fit_sampler(store.path, tmp_path / "full", _cfg(), progress=False)
     assert {p.name for p in full.iterdir()} >= {"sampler.pt", "config.json", "stage1.pt", "stage2.pt", "stage3.pt"}
     saved = json.loads((full / "config.json").read_text())
-    assert saved["config"]["variant"] == "adafocus" and saved["config"]["adafocus"]["hidden"] == 8
+    assert saved["config"]["variant"] == "adafocus" and saved["config"]["options"]["hidden"] == 8
     assert sorted(saved["run"]["stage_seconds"]) == ["1", "2", "3"] and saved["run"]["stages"] == [1, 2, 3]
     assert all(v >= 0 for v in saved["run"]["stage_seconds"].values())
     assert len(saved["run"]["stage_history"]["1"]["loss"]) == 2 and "reward" in saved["run"]["stage_history"]["2"]
@@ -193,30 +193,35 @@ def test_resume_and_load_refuse_another_store_or_architecture(stores, tmp_path) 
 def test_cli_fit_sampler_adafocus(stores, tmp_path) -> None:
     store = stores["store"]
     out = tmp_path / "cli"
-    fast = ["--adafocus", "stage1_epochs=1", "--adafocus", "stage2_epochs=1", "--adafocus", "stage3_epochs=1",
-            "--batch-size", "8", "--device", "cpu", "--quiet"]
+    fast = ["--option", "stage1_epochs=1", "-o", "stage2_epochs=1", "-o", "stage3_epochs=1",
+            "-o", "batch_size=8", "--device", "cpu", "--quiet"]
     args = ["fit-sampler", str(store.path), "--out", str(out), "--variant", "adafocus", "--stages", "1,2,3",
-            "--adafocus", "hidden=64", *fast]
+            "--option", "hidden=64", *fast]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     saved = json.loads((out / "config.json").read_text())
-    assert saved["config"]["adafocus"]["hidden"] == 64 and saved["config"]["adafocus"]["stage2_epochs"] == 1
+    assert saved["config"]["options"]["hidden"] == 64 and saved["config"]["options"]["stage2_epochs"] == 1
     assert load_run(out, store=store.path).model.cfg.hidden == 64
-    again = CliRunner().invoke(app, [*args[:6], "--stages", "3", "--adafocus", "hidden=64", *fast])
+    again = CliRunner().invoke(app, [*args[:6], "--stages", "3", "--adafocus", "hidden=64", *fast])  # the old spelling of --option
     assert again.exit_code == 0, again.output
     assert json.loads((out / "config.json").read_text())["run"]["stages_run"] == [3]
     bad = [
         (["--variant", "adafocus", "--stages", "1,3"], "consecutive"),
-        (["--variant", "adafocus", "--adafocus", "nope=1"], "unknown adafocus options"),
-        (["--variant", "adafocus", "--adafocus", "skip=maybe"], "true or false"),
-        (["--variant", "nsnet", "--stages", "2"], "variant adafocus"),
-        (["--variant", "nsnet", "--adafocus", "hidden=8"], "need variant adafocus"),
+        (["--variant", "adafocus", "--option", "nope=1"], "variant adafocus has no option 'nope'"),
+        (["--variant", "adafocus", "--option", "skip=maybe"], "option skip must be true or false"),
+        (["--variant", "adafocus", "--option", "skip=1"], "option skip must be true or false"),
+        (["--variant", "adafocus", "--option", "hidden=2.5"], "option hidden must be an integer"),
+        (["--variant", "adafocus", "--epochs", "5"], "variant adafocus has no option 'epochs'"),
+        (["--variant", "adafocus", "--width", "512"], "variant adafocus has no option 'width'"),
+        (["--variant", "nsnet", "--stages", "2"], "trained in stages (adafocus)"),
+        (["--variant", "nsnet", "--option", "hidden=8"], "variant nsnet has no option 'hidden'"),
+        (["--variant", "nope"], "unknown variant 'nope'"),
     ]
     for extra, match in bad:
         res = CliRunner().invoke(app, ["fit-sampler", str(store.path), "--out", str(tmp_path / "bad"), *extra, *fast[-3:]])
         assert res.exit_code == 2 and match in res.output, res.output
         assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output
-    res = CliRunner().invoke(app, ["fit-sampler", str(store.path), "--out", str(tmp_path / "b"), "--adafocus", "hidden"])
+    res = CliRunner().invoke(app, ["fit-sampler", str(store.path), "--out", str(tmp_path / "b"), "--option", "hidden"])
     assert res.exit_code == 2 and "KEY=VALUE" in res.output
     res = CliRunner().invoke(app, ["fit-sampler", str(stores["bare"].path), "--out", str(tmp_path / "b"), "--variant",
                                    "adafocus", *fast])

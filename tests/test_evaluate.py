@@ -36,7 +36,7 @@ def build_tiny_setup(root: Path) -> SimpleNamespace:
     from nsnet.extract.config import ExtractConfig
     from nsnet.extract.pipeline import extract
     from nsnet.extract.fit_recognizer import FitRecognizerConfig, fit_recognizer
-    from nsnet.sampler.config import SamplerConfig
+    from nsnet.sampler.config import sampler_config
     from nsnet.sampler.train import fit_sampler
 
     csv = make_csv_dataset(root / "data", num_videos=8, classes=("a", "b"), num_frames=20, val_fraction=0.5)
@@ -49,7 +49,7 @@ def build_tiny_setup(root: Path) -> SimpleNamespace:
                           weights="none", recognizer="test_resnet", recognizer_size=32,
                           recognizer_weights=str(rec_weights), workers=0, device="cpu", quiet=True))
     fit_recognizer(store, FitRecognizerConfig(quiet=True))
-    run = fit_sampler(store, root / "run", SamplerConfig(epochs=2, width=16, heads=2, device="cpu"), progress=False)
+    run = fit_sampler(store, root / "run", sampler_config(epochs=2, width=16, heads=2, device="cpu"), progress=False)
     _SETUP["tiny"] = SimpleNamespace(root=root, csv=csv, store=store, run=run, rec_weights=rec_weights)
     return _SETUP["tiny"]
 
@@ -60,7 +60,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 
 
 def _cfg(tiny: SimpleNamespace, **kw) -> EvaluateConfig:
-    base = dict(store=tiny.store, run=tiny.run, budgets=[3], workers=0, quiet=True, device="cpu")
+    base = dict(store=tiny.store, runs=[tiny.run], budgets=[3], workers=0, quiet=True, device="cpu")
     base.update(kw)
     return EvaluateConfig(**base)
 
@@ -187,9 +187,10 @@ def test_map_on_hand_made_store(tmp_path: Path) -> None:
 
 
 def test_method_cost_composition() -> None:
-    from nsnet.evaluate.costs import ComponentCosts, sampler_gflops
+    from nsnet.evaluate.costs import ComponentCosts
+    from nsnet.sampler.nsnet.hooks import sampler_gflops
     from nsnet.evaluate.methods import method_spec
-    from nsnet.sampler.nsnet import NSNet, NSNetConfig
+    from nsnet.sampler.nsnet.model import NSNet, NSNetConfig
 
     costs = ComponentCosts(rec_per_frame=2.0, light_per_frame=0.5,
                            samplers={"nsnet": {"fem": 0.3, "fsm": 0.01, "vgm": 0.02},
@@ -242,7 +243,7 @@ def test_refuses_run_store_mismatch(tiny: SimpleNamespace, tmp_path: Path) -> No
     payload["meta"]["fingerprint"] = "0" * 64
     torch.save(payload, other / "sampler.pt")
     with pytest.raises(RunMismatchError, match="different store"):
-        evaluate(_cfg(tiny, run=other, methods=["nsnet"]))
+        evaluate(_cfg(tiny, runs=[other], methods=["nsnet"]))
     res = CliRunner().invoke(_cli(), ["evaluate", str(tiny.store), "--run", str(other), "--budget", "2", "-q"])
     assert res.exit_code == 2
     assert "different store" in res.output and "Traceback" not in res.output
@@ -283,3 +284,17 @@ def test_cli_writes_results_and_figures(tiny: SimpleNamespace, tmp_path: Path) -
     for name in ("tradeoff.png", "saliency.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     assert len(list(out.glob("frames_*.png"))) == 3  # strip_videos=3: one per class first, then the next
+
+
+def test_runs_are_keyed_by_their_variant(tiny: SimpleNamespace) -> None:
+    from nsnet.evaluate.run import EvalContext, evaluate
+
+    ctx = EvalContext(_cfg(tiny, methods=["nsnet", "uniform"], path="cached"))
+    assert set(ctx.runs) == {"nsnet"} and ctx.runs["nsnet"].run_dir == Path(tiny.run)
+    with pytest.raises(EvaluateError, match="two nsnet runs"):
+        EvalContext(_cfg(tiny, runs=[tiny.run, tiny.run], methods=["nsnet"], path="cached"))
+    res = evaluate(_cfg(tiny, runs=[], methods=["nsnet", "uniform"], path="cached"))
+    assert [r.method for r in res.rows] == ["uniform"]  # nsnet without its run: skipped with a note
+    assert any("nsnet" in n and "--run" in n for n in res.notes)
+    with pytest.raises(EvaluateError, match="no method left"):
+        evaluate(_cfg(tiny, runs=[], methods=["nsnet"], path="cached"))

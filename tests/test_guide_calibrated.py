@@ -57,14 +57,14 @@ def test_calibration_needs_quantiles_and_a_valid_rho() -> None:
 
 def test_calibrated_run_round_trip_and_oracle(tmp_path) -> None:
     from nsnet.sampler.base import SamplerInputs
-    from nsnet.sampler.config import SamplerConfig
-    from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays
+    from nsnet.sampler.config import sampler_config
+    from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays
     from nsnet.sampler.run import load_run, save_run
     from nsnet.sampler.train import train_sampler
-    from nsnet.sampler.trained import OracleSampler
+    from nsnet.sampler.nsnet.samplers import OracleSampler
 
     arrays, _ = planted_saliency_arrays(PlantedSpec(num_videos=24, num_classes=3, num_frames=10, light_dim=16, rec_dim=8))
-    cfg = SamplerConfig(guide="calibrated", guide_quantile=0.1, epochs=1, width=16, heads=2, batch_size=8, device="cpu")
+    cfg = sampler_config(guide="calibrated", guide_quantile=0.1, epochs=1, width=16, heads=2, batch_size=8, device="cpu")
     result = train_sampler(arrays, cfg)
     assert result.prototypes.negative_quantiles.shape == (3, 1001)
     run_dir = save_run(tmp_path / "run", result, arrays)

@@ -55,7 +55,7 @@ def test_predict_matches_evaluation_on_a_store_video(tiny: SimpleNamespace) -> N
     from nsnet.evaluate.predict import VideoPipeline
     from nsnet.evaluate.run import EvalContext, _score
 
-    ctx = EvalContext(EvaluateConfig(store=tiny.store, run=tiny.run, budgets=[3], methods=["nsnet", "uniform"],
+    ctx = EvalContext(EvaluateConfig(store=tiny.store, runs=[tiny.run], budgets=[3], methods=["nsnet", "uniform"],
                                      path="reload", workers=0, quiet=True, device="cpu"))
     pipe = VideoPipeline(ctx.store, ctx.runs["nsnet"], device="cpu", extractor=None, recognizer=ctx.recognizer)
     for spec in ctx.methods:
@@ -95,9 +95,17 @@ def test_predict_errors_are_one_line(tiny: SimpleNamespace, tmp_path: Path) -> N
     assert res.exit_code == 2 and "1 <= K <= T=8" in res.output
     from nsnet.sampler.run import load_run
 
-    meta = load_run(tiny.run).meta
+    assert load_run(tiny.run).meta["store"] == str(Path(tiny.store).resolve())  # fit-sampler records its store
     res = runner.invoke(app, ["predict", str(video), "--run", str(tiny.run), "--budget", "2"])
-    if meta.get("store") or meta.get("store_path"):  # the run records its store: --store is optional
-        assert res.exit_code == 0, res.output
-    else:
-        assert res.exit_code == 2 and "--store" in res.output
+    assert res.exit_code == 0, res.output  # so --store is optional
+    import shutil
+
+    import torch
+
+    bare = tmp_path / "bare_run"  # a run that does not record its store needs --store
+    shutil.copytree(tiny.run, bare)
+    payload = torch.load(bare / "sampler.pt", weights_only=True)
+    del payload["meta"]["store"]
+    torch.save(payload, bare / "sampler.pt")
+    res = runner.invoke(app, ["predict", str(video), "--run", str(bare), "--budget", "2"])
+    assert res.exit_code == 2 and "--store" in res.output and len(res.output.strip().splitlines()) == 1

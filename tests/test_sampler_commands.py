@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from nsnet.cli.sampler import ablate_command, fit_sampler_command
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, write_store
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, write_store
 
 SPEC = PlantedSpec(num_videos=24, num_classes=3, num_frames=8, light_dim=8, rec_dim=6, salient=2)
 FAST = ["--epochs", "1", "--width", "16", "--device", "cpu"]
@@ -31,11 +31,12 @@ def store(tmp_path_factory):
 
 def test_fit_sampler_writes_a_run(store, tmp_path) -> None:
     out = tmp_path / "run"
-    result = runner.invoke(app, ["fit-sampler", str(store.path), "--out", str(out), "--fsm", "baseline+", *FAST])
+    result = runner.invoke(app, ["fit-sampler", str(store.path), "--out", str(out), "--option", "fsm=baseline+", *FAST])
     assert result.exit_code == 0, result.output
     saved = json.loads((out / "config.json").read_text())
-    assert saved["config"]["fsm"] == "baseline+" and saved["config"]["epochs"] == 1
-    assert saved["config"]["fsm_saliency"] == "max"
+    opts = saved["config"]["options"]
+    assert opts["fsm"] == "baseline+" and opts["epochs"] == 1 and opts["gamma"] == 0.2  # every option recorded
+    assert opts["fsm_saliency"] == "max"
     assert saved["run"]["fingerprint"] == store.fingerprint
 
 
@@ -46,14 +47,43 @@ def test_fit_sampler_fsm_saliency_option(store, tmp_path) -> None:
     from nsnet.sampler.run import load_run
 
     run = load_run(out, store=store.path)
-    assert run.config.fsm_saliency == "salient" and run.model.cfg.fsm_saliency == "salient"
+    assert run.config.options.fsm_saliency == "salient" and run.model.cfg.fsm_saliency == "salient"
 
 
-@pytest.mark.parametrize("args", [["--fsm", "nope"], ["--variant", "nope"], ["--epochs", "0"], ["--device", "tpu"]])
-def test_bad_option_values_are_typer_errors(store, tmp_path, args) -> None:
+@pytest.mark.parametrize("args,match", [
+    (["--option", "fsm=nope"], "option fsm='nope' is not one of"), (["--fsm", "nope"], "option fsm='nope'"),
+    (["--variant", "nope"], "unknown variant 'nope'"), (["--epochs", "0"], "option epochs must be >= 1, got 0"),
+    (["-o", "epochs=0.5"], "option epochs must be an integer"), (["-o", "lr=fast"], "option lr must be a finite number"),
+    (["-o", "gamma=-1"], "option gamma must be >= 0"), (["-o", "nope=1"], "variant nsnet has no option 'nope'"),
+    (["-o", "modality=visual"], "variant nsnet has no option 'modality'"),
+    (["-o", "epochs=2", "--epochs", "3"], "option epochs is given twice"),
+    (["--variant", "maxconf-l", "-o", "hidden=4"], "variant maxconf-l has no option 'hidden'"),
+    (["-o", "seed=3"], "seed is not an option of a variant: use --seed"),
+])
+def test_bad_option_values_are_one_error_line(store, tmp_path, args, match) -> None:
     result = runner.invoke(app, ["fit-sampler", str(store.path), "--out", str(tmp_path / "r"), *args])
-    assert result.exit_code == 2
-    assert "Invalid value" in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error:") and match in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_bad_device_is_a_typer_error(store, tmp_path) -> None:
+    result = runner.invoke(app, ["fit-sampler", str(store.path), "--out", str(tmp_path / "r"), "--device", "tpu"])
+    assert result.exit_code == 2 and "Invalid value" in result.output and "Traceback" not in result.output
+
+
+def test_help_options_lists_every_option_of_the_variant() -> None:
+    from dataclasses import fields
+
+    from nsnet.sampler.variants import variant_spec
+
+    for variant in ("nsnet", "tsqnet", "adafocus"):
+        result = runner.invoke(app, ["fit-sampler", "store", "--variant", variant, "--help-options"])
+        assert result.exit_code == 0, result.output
+        listed = {line.split()[0] for line in result.output.splitlines()[1:]}
+        assert listed == {f.name for f in fields(variant_spec(variant).options)}
+    assert "epochs (int, default 120, 1 <= x): training epochs" in runner.invoke(
+        app, ["fit-sampler", "s", "--help-options"]).output
 
 
 @pytest.mark.parametrize("args,match", [
@@ -118,14 +148,17 @@ def test_ablate_resumes_finished_runs_and_records_diverged_ones(store, tmp_path,
     assert trained == ["lstm", "mlp"]  # ns resumed; mlp's config changed (epochs), so it is retrained
     assert rows["ns"]["mAP"] == first[1]["mAP"] and rows["ns"]["train_s"] == first[1]["train_s"]
     assert rows["lstm"]["mAP"] == "" and "nan" in rows["lstm"]["error"]
-    assert rows["mlp"]["epochs"] == "2" and rows["mlp"]["mAP"] and not rows["mlp"]["error"]
+    assert "epochs=2" in rows["mlp"]["options"] and rows["mlp"]["mAP"] and not rows["mlp"]["error"]
     assert "| lstm |" in (out / "ablation.md").read_text()
 
 
 @pytest.mark.parametrize("grid,match", [
     ([{"name": "a"}, {"name": "a"}], "duplicate"),
     ([{"epochs": 1}], "name"),
-    ([{"name": "a", "fsm": "nope"}], "fsm"),
+    ([{"name": "a", "fsm": "nope"}], "option fsm='nope'"),
+    ([{"name": "a", "epochs": 2.5}], "entry 'a': option epochs must be an integer"),
+    ([{"name": "a", "variant": "tsqnet", "tsqnet": {"layers": 2}}], "'tsqnet' holds a dict"),
+    ([{"name": "a", "hidden": 8}], "variant nsnet has no option 'hidden'"),
     ({"name": "a"}, "list"),
 ])
 def test_bad_grid_gives_one_line_error(store, tmp_path, grid, match) -> None:

@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from nsnet.sampler.config import SamplerConfig
+from nsnet.sampler.config import sampler_config
 from nsnet.sampler.data import SamplerArrays, SamplerDataError, load_sampler_arrays
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, write_store
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, write_store
 from nsnet.sampler.run import RunMismatchError, load_run
 from nsnet.sampler.train import fit_sampler
 from nsnet.store import FeatureStore
@@ -63,7 +63,7 @@ def test_arrays_validate_shapes() -> None:
 
 
 def test_fit_sampler_on_store_and_refuse_other_store(store, parts, tmp_path) -> None:
-    cfg = SamplerConfig(width=16, heads=4, epochs=1, batch_size=8, device="cpu")
+    cfg = sampler_config(width=16, heads=4, epochs=1, batch_size=8, device="cpu")
     run_dir = fit_sampler(store.path, tmp_path / "run", cfg, progress=False)
     run = load_run(run_dir, store=FeatureStore.open(store.path))
     assert run.meta["fingerprint"] == store.fingerprint and run.meta["T"] == store.T
@@ -75,7 +75,7 @@ def test_fit_sampler_on_store_and_refuse_other_store(store, parts, tmp_path) -> 
 
 def test_baselines_do_not_need_recognizer_arrays(parts, tmp_path) -> None:
     no_logits = write_store(tmp_path / "nologits.zarr", {"train": parts[0]}, with_logits=False)
-    cfg = SamplerConfig(variant="maxconf-l", width=16, heads=4, epochs=1, batch_size=8, device="cpu")
+    cfg = sampler_config(variant="maxconf-l", width=16, heads=4, epochs=1, batch_size=8, device="cpu")
     assert (fit_sampler(no_logits.path, tmp_path / "run", cfg, progress=False) / "sampler.pt").is_file()
     with pytest.raises(SamplerDataError, match="logits"):
-        fit_sampler(no_logits.path, tmp_path / "run2", dataclasses.replace(cfg, variant="nsnet"), progress=False)
+        fit_sampler(no_logits.path, tmp_path / "run2", sampler_config(width=16, heads=4, epochs=1, batch_size=8, device="cpu"), progress=False)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from nsnet.sampler.losses import (
+from nsnet.sampler.nsnet.losses import (
     fsm_loss,
     fsm_targets,
     ranking_loss,

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from nsnet.sampler.config import SamplerConfig, SamplerConfigError
-from nsnet.sampler.nsnet import NSNet, NSNetConfig
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays
-from nsnet.sampler.train import _guide, model_config, roll_frames, train_sampler
+from nsnet.sampler.config import SamplerConfig, SamplerConfigError, sampler_config
+from nsnet.sampler.nsnet.model import NSNet, NSNetConfig
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays
+from nsnet.sampler.loop import roll_frames
+from nsnet.sampler.nsnet.train import _guide, model_config
+from nsnet.sampler.train import train_sampler
 
 SPEC = PlantedSpec(num_videos=12, num_classes=3, num_frames=6, light_dim=8, rec_dim=6, salient=2)
 SMALL = dict(width=16, heads=4, epochs=1, batch_size=8, device="cpu")
@@ -36,10 +38,10 @@ def arrays():
 
 @pytest.mark.parametrize("overrides", [v[1] for v in VARIANTS], ids=[v[0] for v in VARIANTS])
 def test_training_step_has_finite_loss_and_gradients(arrays, overrides) -> None:
-    cfg = SamplerConfig(**SMALL, **overrides).resolved()
+    cfg = sampler_config(**SMALL, **overrides).resolved()
     torch.manual_seed(0)
-    model = NSNet(model_config(cfg, arrays.D, arrays.C, arrays.T))
-    guide, _ = _guide(arrays, cfg)
+    model = NSNet(model_config(cfg.options, arrays.D, arrays.C, arrays.T))
+    guide, _ = _guide(arrays, cfg.options)
     model.train()
     g = None if guide is None else torch.from_numpy(guide.g)
     _, losses = model(torch.from_numpy(arrays.light), torch.from_numpy(arrays.labels), g)
@@ -50,7 +52,7 @@ def test_training_step_has_finite_loss_and_gradients(arrays, overrides) -> None:
         assert torch.isfinite(param.grad).all(), f"{name} has a non-finite gradient"
     model.eval()
     sal = model.saliency(torch.from_numpy(arrays.light))
-    expected = {"both": {"fsm", "vgm"}, "fsm": {"fsm"}, "vgm": {"vgm"}}[cfg.branches]
+    expected = {"both": {"fsm", "vgm"}, "fsm": {"fsm"}, "vgm": {"vgm"}}[cfg.options.branches]
     assert set(sal) == expected
     for s in sal.values():
         assert s.shape == (arrays.N, arrays.T)
@@ -60,7 +62,7 @@ def test_training_step_has_finite_loss_and_gradients(arrays, overrides) -> None:
 
 @pytest.mark.parametrize("overrides", [v[1] for v in VARIANTS[:3]], ids=[v[0] for v in VARIANTS[:3]])
 def test_train_sampler_runs_an_epoch(arrays, overrides) -> None:
-    result = train_sampler(arrays, SamplerConfig(**SMALL, **overrides))
+    result = train_sampler(arrays, sampler_config(**SMALL, **overrides))
     assert len(result.history) == 1 and np.isfinite(result.history[0])
 
 
@@ -169,17 +171,20 @@ def test_roll_frames_matches_torch_roll() -> None:
 ])
 def test_bad_configs_are_rejected(overrides, match) -> None:
     with pytest.raises(SamplerConfigError, match=match):
-        SamplerConfig(**overrides).resolved()
+        sampler_config(**overrides).resolved()
 
 
 def test_variant_defaults() -> None:
-    assert (SamplerConfig().resolved().fsm, SamplerConfig().resolved().branches) == ("ns", "both")
-    m = SamplerConfig(variant="maxconf-l").resolved()
+    d = sampler_config().options
+    assert (d.fsm, d.branches) == ("ns", "both")
+    m = sampler_config(variant="maxconf-l").options
     assert (m.fsm, m.branches, m.encoder) == ("video", "fsm", "transformer")
-    s = SamplerConfig(variant="scsampler").resolved()
+    s = sampler_config(variant="scsampler").options
     assert (s.fsm, s.branches, s.encoder, s.fsm_saliency) == ("video", "fsm", "frame", "predicted-class")
-    assert SamplerConfig().resolved().fsm_saliency == "max" == m.fsm_saliency
-    assert not SamplerConfig(variant="maxconf-l").needs_guide()
-    assert SamplerConfig().needs_guide() and not SamplerConfig(fsm="video").needs_guide()
+    assert d.fsm_saliency == "max" == m.fsm_saliency
+    assert not m.needs_guide() and not sampler_config(variant="maxconf-l").needs_rec_logits()
+    assert d.needs_guide() and not sampler_config(fsm="video").options.needs_guide()
     with pytest.raises(SamplerConfigError, match="unknown"):
-        SamplerConfig.from_dict({"nmae": "x"})
+        SamplerConfig.from_dict({"nmae": "x", "options": {}})
+    with pytest.raises(SamplerConfigError, match="variant nsnet has no option 'nmae'"):
+        SamplerConfig.from_dict({"options": {"nmae": "x"}})

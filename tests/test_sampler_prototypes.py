@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from nsnet.sampler.nsnet.losses import ns_pseudo_labels
 from nsnet.sampler.prototypes import (
     PrototypeError,
     Prototypes,
@@ -14,7 +15,6 @@ from nsnet.sampler.prototypes import (
     compute_guide,
     guiding_scores,
     guiding_video_feature,
-    ns_pseudo_labels,
     prototype_class_probs,
     top_eps_count,
 )

@@ -7,9 +7,9 @@ import pytest
 
 from nsnet.numeric import BudgetError
 from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
-from nsnet.sampler.config import SamplerConfig
+from nsnet.sampler.config import sampler_config
 from nsnet.sampler.registry import UnknownSamplerError, create_sampler, list_samplers, register_sampler, sampler_class
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
 from nsnet.sampler.run import save_run
 from nsnet.sampler.train import train_sampler
 
@@ -29,14 +29,14 @@ def data():
 def runs(data, tmp_path_factory):
     arrays = data[0]
     root = tmp_path_factory.mktemp("runs")
-    runs = {v: save_run(root / v, train_sampler(arrays, SamplerConfig(variant=v, **SMALL)), arrays)
+    runs = {v: save_run(root / v, train_sampler(arrays, sampler_config(variant=v, **SMALL)), arrays)
             for v in ("nsnet", "maxconf-l", "scsampler", "oracle")}
-    from nsnet.sampler.tsqnet_train import TSQPriors, train_tsqnet
+    from nsnet.sampler.tsqnet.train import TSQPriors, train_tsqnet
 
     g = np.random.default_rng(0)  # the planted store has no ImageNet classifier: random priors
     priors = TSQPriors(g.standard_normal((10, arrays.D)).astype(np.float32), np.zeros(10, np.float32),
                        g.standard_normal((10, 4)).astype(np.float32), g.standard_normal((arrays.C, 4)).astype(np.float32))
-    cfg = SamplerConfig(variant="tsqnet", **SMALL).resolved()
+    cfg = sampler_config(variant="tsqnet", **SMALL).resolved()
     runs["tsqnet"] = save_run(root / "tsqnet", train_tsqnet(arrays, cfg, priors=priors), arrays)
     return runs
 
@@ -65,7 +65,12 @@ def test_register_sampler_decorator(restore_sampler_registry) -> None:
 
 
 def test_registering_in_a_test_does_not_leak() -> None:
-    assert "test-first-frames" not in list_samplers()  # test_register_sampler_decorator ran first
+    from conftest import sampler_registry_snapshot
+
+    with sampler_registry_snapshot():
+        register_sampler("test-leak")(type("Leak", (Sampler,), {}))
+        assert "test-leak" in list_samplers()
+    assert "test-leak" not in list_samplers()  # whatever order the tests run in
 
 
 FRAME_SAMPLERS = [n for n in list_samplers() if not getattr(sampler_class(n), "patch_policy", False)]  # patch

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from nsnet.sampler.config import SamplerConfig
+from nsnet.sampler.config import sampler_config
 from nsnet.sampler.registry import create_sampler
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, top_k_precision
 from nsnet.sampler.run import RunError, RunMismatchError, load_run, save_run
 from nsnet.sampler.train import train_sampler
 
@@ -55,8 +55,8 @@ def _precision(name: str, result, inputs, mask) -> float:
 @pytest.mark.slow
 def test_ns_sampler_finds_planted_frames_and_beats_video_label_baseline(planted) -> None:
     train, val_inputs, mask = planted
-    ns = train_sampler(train, SamplerConfig(variant="nsnet", **PLANTED))
-    baseline = train_sampler(train, SamplerConfig(variant="maxconf-l", **PLANTED))  # FSM with video labels
+    ns = train_sampler(train, sampler_config(variant="nsnet", **PLANTED))
+    baseline = train_sampler(train, sampler_config(variant="maxconf-l", **PLANTED))  # FSM with video labels
     p_ns = _precision("nsnet", ns, val_inputs, mask)
     p_fsm = _precision("fsm", ns, val_inputs, mask)
     p_base = _precision("maxconf-l", baseline, val_inputs, mask)
@@ -66,9 +66,9 @@ def test_ns_sampler_finds_planted_frames_and_beats_video_label_baseline(planted)
 
 
 def test_same_seed_same_weights(tiny) -> None:
-    a = train_sampler(tiny, SamplerConfig(seed=7, **TINY_CFG)).model.state_dict()
-    b = train_sampler(tiny, SamplerConfig(seed=7, **TINY_CFG)).model.state_dict()
-    c = train_sampler(tiny, SamplerConfig(seed=8, **TINY_CFG)).model.state_dict()
+    a = train_sampler(tiny, sampler_config(seed=7, **TINY_CFG)).model.state_dict()
+    b = train_sampler(tiny, sampler_config(seed=7, **TINY_CFG)).model.state_dict()
+    c = train_sampler(tiny, sampler_config(seed=8, **TINY_CFG)).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
@@ -83,15 +83,15 @@ def test_lr_schedule_and_history(tiny, monkeypatch) -> None:
         return real(opt, milestones=milestones, gamma=gamma)
 
     monkeypatch.setattr(torch.optim.lr_scheduler, "MultiStepLR", spy)
-    cfg = dataclasses.replace(SamplerConfig(**TINY_CFG), epochs=120, lr_milestones=[50 / 120, 75 / 120],
-                              max_shift=0.0, width=8, heads=2, branches="fsm", fsm="video")
+    cfg = sampler_config(**{**TINY_CFG, "epochs": 120, "lr_milestones": [50 / 120, 75 / 120], "max_shift": 0.0,
+                            "width": 8, "heads": 2, "branches": "fsm", "fsm": "video"})
     result = train_sampler(tiny, cfg)
     assert seen == [([50, 75], 0.1)]
     assert len(result.history) == 120 and all(np.isfinite(result.history))
 
 
 def test_checkpoint_round_trip(tiny, tmp_path) -> None:
-    result = train_sampler(tiny, SamplerConfig(name="rt", **TINY_CFG))
+    result = train_sampler(tiny, sampler_config(name="rt", **TINY_CFG))
     run_dir = save_run(tmp_path / "run", result, tiny)
     payload = torch.load(run_dir / "sampler.pt", weights_only=True)
     assert payload["meta"]["T"] == tiny.T and payload["meta"]["C"] == tiny.C
@@ -99,7 +99,7 @@ def test_checkpoint_round_trip(tiny, tmp_path) -> None:
     assert payload["meta"]["fingerprint"] == tiny.fingerprint
     assert payload["prototypes"]["features"].shape == (tiny.C, tiny.rec_features.shape[2])
     saved = json.loads((run_dir / "config.json").read_text())
-    assert saved["config"]["fsm"] == "ns" and saved["run"]["extractor"] == tiny.extractor_spec
+    assert saved["config"]["options"]["fsm"] == "ns" and saved["run"]["extractor"] == tiny.extractor_spec
     run = load_run(run_dir, store=tiny)
     assert run.config == result.config
     for k, v in result.model.state_dict().items():
@@ -114,7 +114,7 @@ def test_checkpoint_round_trip(tiny, tmp_path) -> None:
     (dict(extractor_spec={"name": "other-net", "feature_dim": 8}), "extractor"),
 ])
 def test_checkpoint_refuses_another_store(tiny, tmp_path, change, match) -> None:
-    run_dir = save_run(tmp_path / "run", train_sampler(tiny, SamplerConfig(**TINY_CFG)), tiny)
+    run_dir = save_run(tmp_path / "run", train_sampler(tiny, sampler_config(**TINY_CFG)), tiny)
     other = dataclasses.replace(tiny, **change)
     with pytest.raises(RunMismatchError, match=match):
         load_run(run_dir, store=other)
@@ -123,7 +123,7 @@ def test_checkpoint_refuses_another_store(tiny, tmp_path, change, match) -> None
 
 
 def test_checkpoint_refuses_other_t_and_c(tiny, tmp_path) -> None:
-    run_dir = save_run(tmp_path / "run", train_sampler(tiny, SamplerConfig(**TINY_CFG)), tiny)
+    run_dir = save_run(tmp_path / "run", train_sampler(tiny, sampler_config(**TINY_CFG)), tiny)
     other_t = planted_saliency_arrays(dataclasses.replace(TINY, num_frames=10))[0]
     with pytest.raises(RunMismatchError, match="T 8 vs 10"):
         load_run(run_dir, store=other_t)

@@ -11,21 +11,21 @@ import pytest
 import torch
 
 from nsnet.sampler.base import SamplerInputs
-from nsnet.sampler.config import SamplerConfig, SamplerConfigError
+from nsnet.sampler.config import SamplerConfigError, sampler_config
 from nsnet.sampler.registry import create_sampler
-from nsnet.sampler.planted import top_k_precision
+from nsnet.toys.planted import top_k_precision
 from nsnet.sampler.run import SamplerRun
-from nsnet.sampler.tsqnet import (
+from nsnet.sampler.tsqnet.model import (
     CSClassifier,
     TSQLayer,
     TSQNet,
     TSQNetConfig,
     aggregate_saliency,
-    classification_loss,
-    union_select,
 )
-from nsnet.sampler.tsqnet_synthetic import TwoEventSpec, two_event_arrays
-from nsnet.sampler.tsqnet_train import TSQPriors, train_tsqnet
+from nsnet.sampler.tsqnet.samplers import union_select
+from nsnet.sampler.losses import classification_loss
+from nsnet.toys.two_event import TwoEventSpec, two_event_arrays
+from nsnet.sampler.tsqnet.train import TSQPriors, train_tsqnet
 
 
 def _identity_layer(width: int) -> TSQLayer:
@@ -199,23 +199,31 @@ def test_every_switch_trains_a_step(switch: dict) -> None:
 
 
 def test_bad_switches_are_config_errors() -> None:
-    for bad in ({"attention": "ca", "classifier": "cs"}, {"modality": "audio"}, {"nope": 1}, {"lambda_v": 2.0}):
-        with pytest.raises(SamplerConfigError):
-            SamplerConfig(variant="tsqnet", tsqnet=bad).resolved()
-    assert SamplerConfig(variant="tsqnet", width=384, tsqnet={"heads": 3}).resolved().tsqnet["heads"] == 3
+    for bad, key in (({"attention": "ca", "classifier": "cs"}, "attention"), ({"modality": "audio"}, "modality"),
+                     ({"nope": 1}, "nope"), ({"lambda_v": 2.0}, "lambda_v"), ({"layers": 2.5}, "layers"),
+                     ({"self_attention": 1}, "self_attention")):
+        with pytest.raises(SamplerConfigError, match=key):
+            sampler_config(variant="tsqnet", **bad)
+    with pytest.raises(SamplerConfigError, match="option layers must be an integer"):
+        sampler_config(variant="tsqnet", text=True, layers="2.5")
+    with pytest.raises(SamplerConfigError, match="option self_attention must be true or false"):
+        sampler_config(variant="tsqnet", text=True, self_attention="1")
+    assert sampler_config(variant="tsqnet", width=384, heads=3).options.heads == 3
     with pytest.raises(SamplerConfigError, match="divisible"):
-        SamplerConfig(variant="tsqnet", width=32, tsqnet={"heads": 3}).resolved()
-    with pytest.raises(SamplerConfigError, match="need variant tsqnet"):
-        SamplerConfig(variant="nsnet", tsqnet={"modality": "visual"}).resolved()
-    cfg = SamplerConfig(variant="tsqnet").resolved()
-    assert cfg.lr_milestones == [0.25, 0.5, 0.75] and cfg.tsqnet["objects"] == "light"
+        sampler_config(variant="tsqnet", width=32, heads=3)
+    with pytest.raises(SamplerConfigError, match="variant nsnet has no option 'modality'"):
+        sampler_config(variant="nsnet", modality="visual")
+    cfg = sampler_config(variant="tsqnet")
+    assert cfg.options.lr_milestones == [0.25, 0.5, 0.75] and cfg.options.objects == "light"
     assert cfg.needs_rec_logits() and not cfg.needs_rec_features() and cfg.resolved() == cfg
+    # an explicit value always wins: NSNet's milestones given to TSQNet are used as given
+    assert sampler_config(variant="tsqnet", lr_milestones=[50 / 120, 75 / 120]).options.lr_milestones == [50 / 120, 75 / 120]
 
 
 def _train(spec: TwoEventSpec, seed: int = 0, epochs: int = 40, **switch):
     arrays, _, priors = two_event_arrays(spec, "train")
-    cfg = SamplerConfig(name="toy", variant="tsqnet", epochs=epochs, width=32, batch_size=16, lr=0.03, device="cpu",
-                        seed=seed, tsqnet={"object_topk": 3, **switch}).resolved()
+    cfg = sampler_config(name="toy", variant="tsqnet", epochs=epochs, width=32, batch_size=16, lr=0.03, device="cpu",
+                        seed=seed, **{"object_topk": 3, **switch})
     result = train_tsqnet(arrays, cfg, priors=priors)
     return SamplerRun(run_dir=None, config=cfg, model=result.model, prototypes=None, meta={}), result
 

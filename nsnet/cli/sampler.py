@@ -1,125 +1,116 @@
 """typer commands ``nsnet fit-sampler`` and ``nsnet ablate`` (registered by :mod:`nsnet.cli`).
 
-Bad option values are rejected by typer (enum choices, ranges). Errors about the data -- a store
-that cannot be read, a split without videos, missing recognizer logits, a run / store mismatch,
-an invalid grid -- print one line to stderr and exit with code 2.
+Options follow one scheme (:mod:`nsnet.sampler.options`): the few common flags below, and every
+option of the chosen variant as ``--option KEY=VALUE`` (repeatable; ``--help-options`` lists the
+variant's keys, types, defaults and ranges). A bad key, a value of the wrong type or out of range,
+or an option the variant does not have print one ``error:`` line naming the key and exit with code
+2, as do errors about the data (a store that cannot be read, a split without videos, missing
+recognizer logits, a run / store mismatch, an invalid grid). The flags of earlier versions that
+name one option (``--epochs``, ``--width``, ``--lr``, ``--fsm``...; ``--tsq`` / ``--adafocus
+KEY=VALUE``) still work, hidden: each sets exactly that option of the chosen variant.
 """
 
 from __future__ import annotations
 
-import json
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from nsnet.cli.common import DeviceOption, Quiet, Seed
 from nsnet.errors import user_errors
 from nsnet.options import Device
-from nsnet.sampler.config import (
-    EncoderKind,
-    FSMMode,
-    FSMSaliency,
-    GuideMode,
-    SamplerConfig,
-    Variant,
-    VGMMode,
-)
+from nsnet.sampler.options import SamplerConfigError
+
+def _hidden(flag: str) -> object:
+    """Returns the typer option of a hidden flag of earlier versions: the spelling of one option."""
+    return typer.Option(flag, hidden=True, help=f"Same as --option {flag.lstrip('-').replace('-', '_')}=VALUE.")
 
 
-class ObjectSource(str, Enum):
-    """Where TSQNet's ImageNet object scores come from (cached features of the store)."""
-
-    light = "light"
-    recognizer = "recognizer"
-
-
-def _key_values(values: Optional[list[str]], hint: str) -> dict[str, Any]:
-    """Returns {KEY: VALUE} of repeated ``KEY=VALUE`` options (values parsed as JSON when they are
-    JSON: numbers, true/false; else kept as strings); a malformed item is a typer error."""
-    opts: dict[str, Any] = {}
-    for item in values or []:
+def parse_key_values(items: Optional[list[str]], flag: str = "--option") -> dict[str, str]:
+    """Returns {KEY: VALUE} (strings, converted later by the option's type) of repeated ``KEY=VALUE``
+    items; a malformed item or a key given twice raise SamplerConfigError."""
+    out: dict[str, str] = {}
+    for item in items or []:
         key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=hint)
-        try:
-            opts[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            opts[key.strip()] = raw
-    return opts
-
-
-def _tsq_options(objects: Optional[ObjectSource], values: Optional[list[str]]) -> dict[str, Any]:
-    """Returns the TSQNet switches of ``--objects`` and ``--tsq KEY=VALUE``."""
-    opts = _key_values(values, "--tsq")
-    if objects is not None:
-        opts["objects"] = objects.value
-    return opts
+        key = key.strip()
+        if not sep or not key:
+            raise SamplerConfigError(f"{flag} expects KEY=VALUE, got {item!r}")
+        if key in out:
+            raise SamplerConfigError(f"option {key} is given twice")
+        out[key] = raw.strip()
+    return out
 
 
 @user_errors
 def fit_sampler_command(
     store: Annotated[Path, typer.Argument(help="Feature store (zarr directory) with the train split.")],
-    out: Annotated[Path, typer.Option("--out", help="Run directory to write (sampler.pt + config.json).")],
-    variant: Annotated[Variant, typer.Option(help="Which sampler to train.")] = Variant.nsnet,
-    vgm: Annotated[Optional[VGMMode], typer.Option(help="VGM objective (default: ns).")] = None,
-    fsm: Annotated[Optional[FSMMode], typer.Option(help="FSM objective (default: ns; video for baselines).")] = None,
-    guide: Annotated[GuideMode, typer.Option(help="Guiding saliency score: prototype (Eq. 1), calibrated "
-                                             "(prototype, calibrated against other classes' frames) or response.")] = GuideMode.prototype,
-    guide_temperature: Annotated[float, typer.Option("--guide-temperature", min=1e-6,
-                                                     help="Temperature of the prototype softmax (Eq. 1).")] = 1.0,
-    guide_quantile: Annotated[float, typer.Option("--guide-quantile", min=1e-6, max=1.0,
-                                                  help="Calibrated guide: share rho of other classes' frames "
-                                                  "allowed closer to the prototype.")] = 0.02,
-    fsm_saliency: Annotated[Optional[FSMSaliency], typer.Option(
-        "--fsm-saliency", help="FSM saliency rule: max over classes (paper), predicted-class, or salient = "
-        "1 - p(non-salient) for data whose background is itself a class.")] = None,
-    encoder: Annotated[Optional[EncoderKind], typer.Option(help="FEM encoder (default: transformer).")] = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Training epochs (paper: 120).")] = 120,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Run directory to write (sampler.pt + config.json).")] = None,
+    variant: Annotated[str, typer.Option("--variant", help="Which sampler to train: a registered variant "
+                                         "(nsnet, maxconf-l, scsampler, oracle, tsqnet, adafocus, ...).")] = "nsnet",
+    option: Annotated[Optional[list[str]], typer.Option(
+        "--option", "-o", help="An option of the variant, KEY=VALUE (repeatable); see --help-options.")] = None,
+    help_options: Annotated[bool, typer.Option("--help-options", help="List the variant's options and exit.")] = False,
     seed: Seed = 0,
-    width: Annotated[int, typer.Option(min=1, help="FEM width d.")] = 512,
-    lr: Annotated[float, typer.Option(min=1e-8, help="Initial learning rate.")] = 1e-2,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Videos per step.")] = 64,
     device: DeviceOption = Device.auto,
-    quiet: Quiet = False,
-    objects: Annotated[Optional[ObjectSource], typer.Option(
-        "--objects", help="tsqnet: ImageNet object scores from the cached light features (default) or the "
-        "recognizer features, through that model's ImageNet classifier.")] = None,
-    tsq: Annotated[Optional[list[str]], typer.Option(
-        "--tsq", help="tsqnet switch KEY=VALUE, repeatable: modality both|visual|textual, attention/classifier "
-        "cs|ca, alpha, beta, object_topk, visual_init prototype|random, text_init names|random, "
-        "self_attention, layers, heads, aggregate_topk, lambda_v.")] = None,
     train_split: Annotated[str, typer.Option("--train-split", help="Split to train on; a percent slice such as "
                                              "train[:80%] holds the rest out for tuning.")] = "train",
-    adafocus: Annotated[Optional[list[str]], typer.Option(
-        "--adafocus", help="adafocus option KEY=VALUE, repeatable: hidden (256, or --width when given), "
-        "policy_hidden, policy_channels, dropout, stage1_epochs/stage2_epochs/stage3_epochs (10/15/5, or "
-        "--epochs when given), lr (1e-3, or --lr when given), stage3_lr, policy_lr, gamma (0.7), clip, "
-        "ppo_epochs, value_coef, entropy_coef, skip (AdaFocus+), lam, keep_ratio, drop_local.")] = None,
     stages: Annotated[Optional[str], typer.Option(
-        "--stages", help="adafocus: training stages to run, e.g. 1,2,3 (default) or 2,3 to resume from the "
-        "run's stage1.pt (redo stage 2 and 3).")] = None,
+        "--stages", help="Variants trained in stages (adafocus): the stages to run, e.g. 1,2,3 (default) or 2,3 to "
+        "resume from the run's stage1.pt.")] = None,
+    quiet: Quiet = False,
+    epochs: Annotated[Optional[str], _hidden("--epochs")] = None,
+    width: Annotated[Optional[str], _hidden("--width")] = None,
+    lr: Annotated[Optional[str], _hidden("--lr")] = None,
+    batch_size: Annotated[Optional[str], _hidden("--batch-size")] = None,
+    vgm: Annotated[Optional[str], _hidden("--vgm")] = None,
+    fsm: Annotated[Optional[str], _hidden("--fsm")] = None,
+    guide: Annotated[Optional[str], _hidden("--guide")] = None,
+    guide_temperature: Annotated[Optional[str], _hidden("--guide-temperature")] = None,
+    guide_quantile: Annotated[Optional[str], _hidden("--guide-quantile")] = None,
+    fsm_saliency: Annotated[Optional[str], _hidden("--fsm-saliency")] = None,
+    encoder: Annotated[Optional[str], _hidden("--encoder")] = None,
+    objects: Annotated[Optional[str], _hidden("--objects")] = None,
+    tsq: Annotated[Optional[list[str]], typer.Option("--tsq", hidden=True, help="Same as --option.")] = None,
+    adafocus: Annotated[Optional[list[str]], typer.Option("--adafocus", hidden=True, help="Same as --option.")] = None,
 ) -> None:
-    """Train an NSNet, TSQNet, AdaFocus (or baseline) sampler on a feature store's cached tensors."""
-    from nsnet.sampler.adafocus_train import parse_stages
+    """Train a sampler variant (NSNet, TSQNet, AdaFocus, a baseline...) on a feature store's cached tensors."""
+    from nsnet.sampler.config import COMMON_FIELDS, sampler_config
+    from nsnet.sampler.options import options_help
+    from nsnet.sampler.variants import variant_spec
+
+    if help_options:
+        spec = variant_spec(variant)
+        typer.echo(f"options of variant {variant} ({spec.summary}), each --option KEY=VALUE:")
+        for line in options_help(variant, spec.options):
+            typer.echo(f"  {line}")
+        return
+    if out is None:
+        raise SamplerConfigError("missing option --out: the run directory to write")
+    flags = dict(epochs=epochs, width=width, lr=lr, batch_size=batch_size, vgm=vgm, fsm=fsm, guide=guide,
+                 guide_temperature=guide_temperature, guide_quantile=guide_quantile, fsm_saliency=fsm_saliency,
+                 encoder=encoder, objects=objects)
+    values = parse_key_values([*(option or []), *(tsq or []), *(adafocus or [])])
+    common = sorted(set(values) & set(COMMON_FIELDS))
+    if common:
+        raise SamplerConfigError(f"{common[0]} is not an option of a variant: use --{common[0].replace('_', '-')}")
+    for name, value in flags.items():
+        if value is not None:
+            if name in values:
+                raise SamplerConfigError(f"option {name} is given twice")
+            values[name] = value
+    cfg = sampler_config(variant, text=True, name=out.name or "run", seed=seed, device=device.value,
+                         train_split=train_split, **values)
     from nsnet.sampler.train import fit_sampler
 
-    cfg = SamplerConfig(
-        name=out.name or "run", variant=variant.value, vgm=vgm.value if vgm else None, fsm=fsm.value if fsm else None,
-        guide=guide.value, guide_temperature=guide_temperature, guide_quantile=guide_quantile, fsm_saliency=fsm_saliency.value if fsm_saliency else None,
-        encoder=encoder.value if encoder else None, epochs=epochs, seed=seed, width=width,
-        lr=lr, batch_size=batch_size, device=device.value, train_split=train_split,
-        tsqnet=_tsq_options(objects, tsq), adafocus=_key_values(adafocus, "--adafocus"),
-    )
-    run_dir = fit_sampler(store, out, cfg, progress=not quiet, stages=None if stages is None else parse_stages(stages))
+    run_dir = fit_sampler(store, out, cfg, progress=not quiet, stages=stages)
     typer.echo(f"sampler run written to {run_dir}")
 
 
 @user_errors
 def ablate_command(
     store: Annotated[Path, typer.Argument(help="Feature store with train and val splits (and logits).")],
-    grid: Annotated[Path, typer.Option("--grid", help="JSON list of SamplerConfig overrides, each with a name.")],
+    grid: Annotated[Path, typer.Option("--grid", help="JSON list of runs: name, variant and option KEY: VALUE pairs.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the runs, ablation.csv and ablation.md.")],
     k: Annotated[int, typer.Option("--k", min=1, help="Frames selected per val video.")] = 5,
     device: Annotated[Optional[Device], typer.Option("--device", help="Where to train (default: each grid entry's "

@@ -1,27 +1,30 @@
 """Configuration of `nsnet evaluate`: budgets, methods and where results go (one dataclass).
 
-Methods (``--method``, repeatable; all applicable ones when none is given):
+Methods (``--method``, repeatable; all applicable ones when none is given) are the registered
+samplers (:mod:`nsnet.sampler.registry`, in their table order), their aliases, and ``fused:<s>``
+for a sampler that fuses two branches (NSNet: union, intersection, join, sum, max, mul). Runs
+(``--run``, repeatable) are keyed by the variant they record; a trained method needs a run of its
+variant. The built-in ones:
 
 ==============  ==========================================================================
 nsnet           NSNet, FSM and VGM fused with ``--fusion`` (union, alpha 0.6 by default)
-fused:<s>       NSNet fused with strategy <s> (union, intersection, join, sum, max, mul)
 fsm / vgm       one NSNet branch alone
 uniform         K evenly spaced frames (segment centres)
 random          K random frames (seeded)
 dense           all T frames (K is ignored)
 topk            MaxConf: the recognizer's max class confidence on all T frames (alias maxconf)
-maxconf-l       TSQNet's MaxConf-L (needs ``--run-maxconf-l``)
-scsampler       SCSampler-style per-frame sampler (needs ``--run-scsampler``)
+maxconf-l       TSQNet's MaxConf-L (a maxconf-l run)
+scsampler       SCSampler-style per-frame sampler (a scsampler run)
 oracle          the guiding score g_i (uses the labels): the sampler upper bound
-tsqnet          TSQNet: VQM and TQM frames united (needs ``--run-tsqnet``)
-vqm / tqm       one TSQNet module alone (needs ``--run-tsqnet``)
+tsqnet          TSQNet: VQM and TQM frames united (a tsqnet run)
+vqm / tqm       one TSQNet module alone
 adafocus        AdaFocus: one policy-chosen patch per frame on all T, its own classifier
-                (needs ``--run-adafocus`` and a store extracted with ``--patches``)
+                (an adafocus run and a store extracted with ``--patches``)
 adafocus+       AdaFocus+ : also skips the local CNN on frames below the keep threshold
 random-patch    a random candidate patch per frame (AdaFocus's stage-I classifier)
 centre-patch    the centre candidate on every frame (stage-I classifier)
-nsnet+adafocus  AdaFocus on the K frames NSNet picks (needs ``--run`` and ``--run-adafocus``)
-tsqnet+adafocus AdaFocus on the K frames TSQNet picks (``--run-tsqnet`` and ``--run-adafocus``)
+nsnet+adafocus  AdaFocus on the K frames NSNet picks (nsnet and adafocus runs)
+tsqnet+adafocus AdaFocus on the K frames TSQNet picks (tsqnet and adafocus runs)
 ==============  ==========================================================================
 """
 
@@ -33,13 +36,10 @@ from pathlib import Path
 
 from nsnet.errors import ConfigError
 from nsnet.sampler.fusion import DEFAULT_ALPHA, DEFAULT_FUSION, FUSIONS
-from nsnet.sampler.registry import table_order
+from nsnet.sampler.registry import resolve_alias, sampler_class, table_order
 
-METHOD_ALIASES: dict[str, str] = {"maxconf": "topk", "top-k": "topk", "ns": "nsnet"}
+FUSED = "fused:"  # method prefix: a two-branch sampler with another fusion strategy
 PATHS: tuple[str, ...] = ("reload", "cached")
-PREDICT_METHODS: tuple[str, ...] = ("nsnet", "fsm", "vgm", "uniform", "dense", "tsqnet", "vqm", "tqm", "adafocus",
-                                    "adafocus+", "random-patch", "centre-patch", "nsnet+adafocus",
-                                    "tsqnet+adafocus")  # what `nsnet predict` runs
 MAX_BUDGET = 100_000
 
 
@@ -76,21 +76,25 @@ def parse_budgets(values: list[str] | tuple[str, ...] | str) -> list[int]:
     return sorted(out)
 
 
-def parse_method(text: str) -> str:
-    """Returns the canonical method name for ``text`` (``nsnet``, ``fused:<strategy>``, ``topk``...).
+def fusing_sampler() -> str | None:
+    """Returns the registered sampler that ``fused:<strategy>`` methods name (the one declaring
+    ``fusions``), or None."""
+    return next((n for n in table_order() if sampler_class(n).fusions), None)
 
-    Raises EvaluateError naming the valid choices.
-    """
-    name = text.strip().lower()
-    name = METHOD_ALIASES.get(name, name)
-    if name.startswith("fused:"):
-        strategy = name.split(":", 1)[1]
-        if strategy not in FUSIONS:
-            raise EvaluateError(f"unknown fusion {strategy!r} in {text!r}; expected one of {', '.join(FUSIONS)}")
+
+def parse_method(text: str) -> str:
+    """Returns the canonical method name for ``text`` (a registered sampler, an alias of one, or
+    ``fused:<strategy>``). Raises EvaluateError naming the valid choices."""
+    name = resolve_alias(text.strip().lower())
+    if name.startswith(FUSED):
+        strategy, fused = name[len(FUSED):], fusing_sampler()
+        allowed = sampler_class(fused).fusions if fused else ()
+        if strategy not in allowed:
+            raise EvaluateError(f"unknown fusion {strategy!r} in {text!r}; expected one of {', '.join(allowed)}")
         return name
     if name not in table_order():
         raise EvaluateError(
-            f"unknown method {text!r}; expected one of {', '.join(table_order())}, maxconf or fused:<strategy>"
+            f"unknown method {text!r}; expected one of {', '.join(table_order())}, an alias or {FUSED}<strategy>"
         )
     return name
 
@@ -100,7 +104,7 @@ class EvaluateConfig:
     """Everything `nsnet evaluate` needs (mapped one-to-one from its options)."""
 
     store: Path
-    run: Path | None = None
+    runs: list[Path] = field(default_factory=list)  # trained runs, each keyed by the variant it records
     budgets: list[int] = field(default_factory=lambda: [5])
     methods: list[str] = field(default_factory=list)  # empty = every applicable method
     fusion: str = DEFAULT_FUSION
@@ -110,10 +114,6 @@ class EvaluateConfig:
     sweep: list[int] = field(default_factory=list)
     plots: bool = False
     out: Path | None = None
-    run_maxconf_l: Path | None = None
-    run_scsampler: Path | None = None
-    run_tsqnet: Path | None = None
-    run_adafocus: Path | None = None
     seed: int = 0
     batch_size: int = 64  # frames per recognizer forward (reload path)
     workers: int = 2  # decoding worker processes (reload path)
@@ -124,6 +124,9 @@ class EvaluateConfig:
     def validate(self) -> "EvaluateConfig":
         """Returns self after checking the values; raises EvaluateError with one line."""
         self.methods = list(dict.fromkeys(parse_method(m) for m in self.methods))
+        if isinstance(self.runs, (str, Path)):
+            self.runs = [self.runs]
+        self.runs = [Path(r) for r in self.runs if r is not None]
         if self.fusion not in FUSIONS:
             raise EvaluateError(f"--fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
         if not 0.0 <= float(self.alpha) <= 1.0:
@@ -146,9 +149,9 @@ class EvaluateConfig:
         return sorted(set(int(k) for k in self.budgets) | set(int(k) for k in self.sweep))
 
     def out_dir(self) -> Path:
-        """Returns the output directory: ``--out``, else ``RUN/eval``, else ``./nsnet-eval``."""
+        """Returns the output directory: ``--out``, else ``RUN/eval`` of the first run, else ``./nsnet-eval``."""
         if self.out is not None:
             return Path(self.out)
-        if self.run is not None:
-            return Path(self.run) / "eval"
+        if self.runs:
+            return Path(self.runs[0]) / "eval"
         return Path("nsnet-eval")

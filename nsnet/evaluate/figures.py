@@ -16,6 +16,7 @@ from nsnet.evaluate.methods import build_sampler, method_spec
 from nsnet.evaluate.plots import class_mean_curves, plot_frame_strips, plot_saliency, plot_tradeoff
 from nsnet.extract.video import VideoReadError, read_frames
 from nsnet.sampler.base import SamplerError, SamplerInputs
+from nsnet.sampler.variants import variant_spec
 from nsnet.store import schema as S
 
 STRIP_SHORT_SIDE = 128
@@ -47,24 +48,13 @@ def guide_scores(ctx: Any) -> np.ndarray | None:
 def saliency_figure(result: Any, path: Path) -> tuple[Path | None, str | None]:
     """Draws the per-class saliency curves (supp. Fig. 1); returns (PNG path or None, note or None)."""
     ctx = result.context
-    run, tsq = ctx.runs.get("nsnet"), ctx.runs.get("tsqnet")
-    if (run is None or run.model is None) and tsq is None:
-        return None, "saliency plot skipped: it needs the NSNet run (--run) or a TSQNet run (--run-tsqnet)"
     scores: dict[str, np.ndarray] = {}
-    if run is not None and run.model is not None:
-        sampler = build_sampler(method_spec("nsnet", ctx.cfg.fusion), ctx.runs, alpha=ctx.cfg.alpha,
-                                seed=ctx.cfg.seed, multilabel=ctx.store.multilabel)
-        branches = sampler.branch_scores(ctx.inputs)
-        a = ctx.cfg.alpha
-        scores = {f"NSNet ({a:g} s^f + {1 - a:g} s^v)": a * branches["fsm"] + (1 - a) * branches["vgm"],
-                  "FSM s^f": branches["fsm"], "VGM s^v": branches["vgm"]}
-    for module, label in (("vqm", "TSQNet VQM s^v"), ("tqm", "TSQNet TQM s^t")):
-        if tsq is not None and getattr(tsq.model, module, None) is not None:
-            try:
-                scores[label] = build_sampler(method_spec(module), ctx.runs, alpha=ctx.cfg.alpha, seed=ctx.cfg.seed,
-                                              multilabel=ctx.store.multilabel).scores(ctx.inputs)
-            except SamplerError:  # TQM on recognizer features that this evaluation did not load
-                pass
+    for run in ctx.runs.values():
+        hook = variant_spec(run.config.variant).curves
+        if hook is not None and run.model is not None:
+            scores.update(hook(run, ctx.inputs, ctx.cfg.alpha, str(ctx.device)))
+    if not scores:
+        return None, "saliency plot skipped: it needs a run whose variant draws saliency curves (NSNet, TSQNet)"
     g = guide_scores(ctx)
     if g is not None:
         scores["guide (g)"] = g
@@ -103,7 +93,7 @@ def frame_strip_figures(result: Any, out_dir: Path) -> tuple[list[Path], str | N
     ctx = result.context
     budgets = ctx.cfg.budgets or ctx.cfg.sweep
     k = int(budgets[0]) if ctx.cfg.budgets else int(sorted(budgets)[len(budgets) // 2])
-    methods = [m for m in ctx.methods if m.sampler != "dense" and not m.patch and (m.name, k) in result.selections]
+    methods = [m for m in ctx.methods if not m.ignores_budget and not m.patch and (m.name, k) in result.selections]
     if not methods:
         return [], "frame strips skipped: no K-frame method was evaluated"
     paths = ctx.store.read(S.PATH, ctx.rows)

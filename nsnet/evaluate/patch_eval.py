@@ -30,7 +30,6 @@ from nsnet.extract.patches import PatchGrid, feature_maps, patch_features
 from nsnet.extract.transforms import FrameTransform
 from nsnet.extract.video import decode_worker_init
 from nsnet.progress import progress_bar
-from nsnet.sampler.patch_methods import score_arrays
 from nsnet.store import schema as S
 
 VIDEOS_PER_BATCH = 64  # cached path: videos whose maps are in memory at once
@@ -68,8 +67,8 @@ def score_cached(store: Any, rows: np.ndarray, method: Any, inputs: Any, k: int)
     probs = []
     for lo in range(0, n, VIDEOS_PER_BATCH):
         hi = min(lo + VIDEOS_PER_BATCH, n)
-        choices[lo:hi], keep[lo:hi], p = score_arrays(
-            method, inputs.light[lo:hi], store.read(S.LIGHT_MAPS, rows[lo:hi]),
+        choices[lo:hi], keep[lo:hi], p = method.score_arrays(
+            inputs.light[lo:hi], store.read(S.LIGHT_MAPS, rows[lo:hi]),
             store.read(S.PATCH_FEATURES, rows[lo:hi]), positions[lo:hi], videos=np.arange(lo, hi))
         probs.append(p)
     return PatchScore(positions, choices, keep, np.concatenate(probs), np.ones(n, dtype=bool))
@@ -183,7 +182,7 @@ def patch_method_gflops(costs: Any, spec: Any, score: PatchScore, T: int, frame_
     for the random / centre baselines) + the local CNN on every kept patch + f_C on the K steps."""
     k = score.positions.shape[1]
     kept = float(score.keep[score.ok].sum(axis=1).mean()) if score.ok.any() else float(k)
-    parts = costs.patches
+    parts = costs.samplers[spec.run_key]
     total = costs.light_per_frame * T + parts["classifier_step"] * k + parts["local_per_patch"] * kept
     if "policy" in spec.branches:
         total += parts["policy_step"] * k

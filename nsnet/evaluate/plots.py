@@ -124,10 +124,12 @@ def plot_frame_strips(frames: Mapping[str, Sequence[np.ndarray]], captions: Mapp
     first = next(f for v in frames.values() for f in v)
     tile_w = 1.6
     tile_h = tile_w * first.shape[0] / max(1, first.shape[1]) + 0.3  # room for the caption
-    fig = Figure(figsize=(tile_w * cols + 1.0, tile_h * len(methods) + 0.5), layout="constrained")
+    fig = Figure(figsize=(tile_w * cols + 1.0, tile_h * len(methods) + 0.5))
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.02, top=0.94 if title else 0.99, wspace=0.05, hspace=0.35)
+    axes = fig.subplots(len(methods), cols, squeeze=False)  # a fixed grid: no layout engine over 70 tiles
     for r, method in enumerate(methods):
         for c in range(cols):
-            ax = fig.add_subplot(len(methods), cols, r * cols + c + 1)
+            ax = axes[r, c]
             ax.set_xticks([])
             ax.set_yticks([])
             if c >= len(frames[method]):

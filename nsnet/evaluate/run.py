@@ -78,12 +78,25 @@ class EvaluationResult:
     context: "EvalContext | None" = None
 
 
+def load_runs(run_dirs: list[Any], store: Any, device: str) -> dict[str, Any]:
+    """Returns the runs of ``run_dirs`` (checked against ``store``) keyed by the variant each records;
+    two runs of one variant raise EvaluateError."""
+    from nsnet.sampler.run import load_run
+
+    runs: dict[str, Any] = {}
+    for run_dir in run_dirs:
+        run = load_run(run_dir, store=store, device=device)
+        if run.config.variant in runs:
+            raise EvaluateError(f"two {run.config.variant} runs ({runs[run.config.variant].run_dir}, {run_dir}); "
+                                "pass one run per variant")
+        runs[run.config.variant] = run
+    return runs
+
+
 class EvalContext:
     """The opened store, split arrays, runs, samplers and (reload path) recognizer of one evaluation."""
 
     def __init__(self, cfg: EvaluateConfig, log: Any = None) -> None:
-        from nsnet.sampler.run import load_run
-
         self.cfg = cfg.validate()
         self.log = log or console(cfg.quiet)
         self.device = resolve_device(cfg.device)
@@ -97,13 +110,7 @@ class EvalContext:
         self.rows = np.asarray(store.valid_indices(cfg.split), dtype=np.int64)
         if self.rows.size == 0:
             raise EvaluateError(f"{cfg.store}: no extracted videos in split {cfg.split!r}")
-        self.runs: dict[str, Any] = {}
-        for key, run_dir in (("nsnet", cfg.run), ("maxconf-l", cfg.run_maxconf_l), ("scsampler", cfg.run_scsampler),
-                             ("tsqnet", cfg.run_tsqnet), ("adafocus", cfg.run_adafocus)):
-            self.runs[key] = None if run_dir is None else load_run(run_dir, store=store, device=str(self.device))
-        main_variant = None if self.runs["nsnet"] is None else self.runs["nsnet"].config.variant
-        if main_variant in ("tsqnet", "adafocus") and self.runs[main_variant] is None:
-            self.runs[main_variant], self.runs["nsnet"] = self.runs["nsnet"], None  # --run of a TSQNet / AdaFocus run
+        self.runs = load_runs(cfg.runs, store, str(self.device))
         self.methods, self.notes = resolve_methods(cfg.methods, cfg.fusion, self.runs)
         if cfg.path == "cached" and not store.has_logits:
             raise EvaluateError(f"{cfg.store}: the store has no recognizer logits for --path cached; "
@@ -119,10 +126,12 @@ class EvalContext:
                 self.methods.remove(m)
                 self.notes.append(f"{m.label} skipped: {err}")
         needs_features = any("rec_features" in getattr(s, "requires", ()) for s in self.samplers.values())
-        tsq_features = any("rec_features" in getattr(s, "requires", ()) for m, s in self.samplers.items()
-                           if m in ("tsqnet", "vqm", "tqm"))  # object scores from the cached recognizer features
+        # a sampler that needs them but not all T frames on reload (e.g. TSQNet's objects from the
+        # recognizer) reads the cached recognizer features on either path
+        cached_features = any("rec_features" in getattr(s, "requires", ()) for m, s in self.samplers.items()
+                              if not self.spec(m).all_frames)
         self.arrays: SamplerArrays = load_sampler_arrays(
-            store, cfg.split, rec_features=(needs_features and cfg.path == "cached") or tsq_features,
+            store, cfg.split, rec_features=(needs_features and cfg.path == "cached") or cached_features,
             rec_logits=store.has_logits)
         self.labels = self.arrays.labels
         self.inputs: SamplerInputs = self.arrays
@@ -148,6 +157,10 @@ class EvalContext:
             from nsnet.evaluate.patch_eval import require_patch_arrays
 
             self.grid = require_patch_arrays(store)
+
+    def spec(self, name: str) -> MethodSpec:
+        """Returns the MethodSpec of the evaluated method ``name``."""
+        return next(m for m in self.methods if m.name == name)
 
     # ------------------------------------------------------------------ reload helpers
     def reload(self, positions: np.ndarray, desc: str, keep_features: bool = False) -> ReloadOutput:
@@ -228,16 +241,16 @@ def evaluate(cfg: EvaluateConfig, log: Any = None, on_row: Callable[[EvalRow], N
     for bad options, a run trained on another store, or a store that cannot serve the path.
     """
     ctx = EvalContext(cfg, log)
-    costs = measure_costs(ctx.store.recognizer_spec, ctx.store.extractor_spec, ctx.store.num_classes, ctx.runs,
-                          ctx.T, ctx.arrays.D, recognizer=ctx.recognizer)
+    used = {key for m in ctx.methods for key in (m.run_key, m.frame_key) if key}  # measure only the runs evaluated
+    costs = measure_costs(ctx.store.recognizer_spec, ctx.store.extractor_spec, ctx.store.num_classes,
+                          {k: v for k, v in ctx.runs.items() if k in used}, ctx.T, ctx.arrays.D, recognizer=ctx.recognizer)
     result = EvaluationResult(rows=[], notes=ctx.notes, meta=_meta(ctx), costs=costs, context=ctx)
     if cfg.path == "reload" and any(m.all_frames for m in ctx.methods):
         result.notes.append("dense, topk and oracle share one all-T reload pass; its time is in each of their rows")
     budgets = cfg.all_budgets()
     for spec in ctx.methods:
         sampler = ctx.samplers[spec.name]
-        all_t = spec.sampler == "dense" or (spec.patch and not spec.frame_key)
-        for k in ([ctx.T] if all_t else budgets):
+        for k in ([ctx.T] if spec.ignores_budget else budgets):
             start = time.perf_counter()
             if spec.patch:
                 score = _score_patch(ctx, spec, sampler, k)
@@ -291,8 +304,8 @@ def _meta(ctx: EvalContext) -> dict[str, Any]:
         "excluded_classes": ctx.excluded_classes,
         "prediction": "mean over the chosen frames of the per-frame " + ("sigmoid" if store.multilabel else "softmax"),
         "map": "mean over classes of sklearn average_precision_score; classes without a positive video excluded",
-        "gflops": "MACs / 1e9 per video (torch.utils.flop_counter): P_rec*K + P_light*T + P_fem + P_fsm + P_vgm "
-                  "(TSQNet: P_fem = object head + VQM + TQM)",
+        "gflops": "MACs / 1e9 per video (torch.utils.flop_counter): P_rec*K + P_light*T + the sampler network's "
+                  "parts (NSNet: P_fem + P_fsm + P_vgm; TSQNet: object head + VQM + TQM)",
         "seconds": "wall time of selection + recognizer scoring in this evaluation (light features from the store)",
         "nsnet_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

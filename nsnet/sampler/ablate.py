@@ -1,21 +1,22 @@
 """Ablation grids: train several sampler configs on one store and compare them on its val split.
 
-The grid file is a JSON list of objects, each a set of :class:`SamplerConfig` overrides with a
-unique ``"name"`` (used as the run's sub-directory), e.g.::
+The grid file is a JSON list of objects, each one run: a unique ``"name"`` (the run's
+sub-directory), its ``"variant"`` (default nsnet), optionally the common fields (``seed``,
+``device``, ``train_split``, ``val_split``) and any option of that variant as ``"KEY": VALUE`` --
+the same keys as ``nsnet fit-sampler --option KEY=VALUE``, checked the same way, e.g.::
 
-    [{"name": "ns", "variant": "nsnet"},
+    [{"name": "ns", "variant": "nsnet", "epochs": 30},
      {"name": "fsm-video", "variant": "nsnet", "fsm": "video", "branches": "fsm"},
      {"name": "maxconf-l", "variant": "maxconf-l"},
-     {"name": "tsq-ca", "variant": "tsqnet", "tsqnet": {"attention": "ca", "classifier": "ca"}}]
+     {"name": "tsq-ca", "variant": "tsqnet", "attention": "ca", "classifier": "ca"}]
 
-Each run is trained on the train split; on the val split it selects K frames per video (the fused
-``nsnet`` sampler for two-branch NSNet runs, else the run's single branch) and is scored with the
-store's cached recognizer logits: mean of the K per-frame softmax (sigmoid if multi-label) ->
-mAP and top-1. Two-branch runs also report each branch alone; TSQNet runs (``"variant": "tsqnet"``,
-switches under ``"tsqnet"``) the union and each module (``mAP_vqm``, ``mAP_tqm``); AdaFocus runs (``"variant": "adafocus"``,
-options under ``"adafocus"``; the store needs the patch arrays) look at all T frames, one chosen
-patch each, and also report random patches through the same classifier (``mAP_random_patch``). An untrained ``uniform`` row is
-added as the reference. Results go to ``ablation.csv`` and ``ablation.md``.
+Each run is trained on the train split and scored on the val split by its variant's ``ablate``
+hook (:mod:`nsnet.sampler.variants`): K frames per video scored with the store's cached recognizer
+logits (mean of the K per-frame softmax, sigmoid if multi-label) -> mAP and top-1, plus what the
+variant adds (NSNet: each branch alone, ``mAP_fsm`` / ``mAP_vgm``; TSQNet: ``mAP_vqm`` /
+``mAP_tqm``; AdaFocus: all T frames with one chosen patch each and ``mAP_random_patch``). The
+``options`` column lists the options that differ from the variant's defaults. An untrained
+``uniform`` row is the reference. Results go to ``ablation.csv`` and ``ablation.md``.
 
 Resumable: an entry whose run directory already holds a run of the same config (trained on the
 same store) is loaded, not retrained. An entry whose training diverges (non-finite loss) becomes a
@@ -34,16 +35,16 @@ from typing import Any
 import numpy as np
 
 from nsnet.sampler.base import Sampler, SamplerInputs
-from nsnet.sampler.config import SamplerConfig, SamplerConfigError
+from nsnet.sampler.config import SamplerConfig, SamplerConfigError, sampler_config
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays
+from nsnet.sampler.options import changed_options
 from nsnet.sampler.registry import create_sampler
 from nsnet.sampler.run import CONFIG, RunError, RunMismatchError, SamplerRun, load_run, save_run
 from nsnet.sampler.train import train_sampler
+from nsnet.sampler.variants import variant_spec
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-COLUMNS = ("name", "variant", "fsm", "vgm", "guide", "encoder", "width", "epochs", "train_s", "final_loss",
-           "k", "mAP", "top1", "mAP_fsm", "mAP_vgm", "error", "mAP_vqm", "mAP_tqm", "tsqnet", "mAP_random_patch",
-           "adafocus")
+COLUMNS = ("name", "variant", "options", "train_s", "final_loss", "k", "mAP", "top1")  # then each variant's extras, error
 
 
 def load_grid(grid_file: str | Path) -> list[SamplerConfig]:
@@ -62,7 +63,15 @@ def load_grid(grid_file: str | Path) -> list[SamplerConfig]:
         if name in seen:
             raise SamplerConfigError(f"{grid_file}: duplicate run name {name!r}")
         seen.add(name)
-        configs.append(SamplerConfig.from_dict(entry).resolved())
+        values = dict(entry)
+        nested = [key for key, value in values.items() if isinstance(value, dict)]
+        if nested:
+            raise SamplerConfigError(f"{grid_file}: entry {name!r}: {nested[0]!r} holds a dict; give each option "
+                                     "as a key of the entry (e.g. \"attention\": \"ca\")")
+        try:
+            configs.append(sampler_config(str(values.pop("variant", "nsnet")), **values))
+        except SamplerConfigError as err:
+            raise SamplerConfigError(f"{grid_file}: entry {name!r}: {err}") from None
     return configs
 
 
@@ -76,41 +85,14 @@ def _video_scores(sampler: Sampler, inputs: SamplerInputs, val: SamplerArrays, k
     return {"mAP": mean_average_precision(scores, val.labels), "top1": top1_accuracy(scores, val.labels)}
 
 
-def _patch_scores(method: Any, val: SamplerArrays) -> dict[str, float]:
-    """Returns mAP and top-1 of a patch method (AdaFocus family) on all T frames of the val arrays."""
-    from nsnet.metrics import mean_average_precision, top1_accuracy
-    from nsnet.sampler.patch_methods import score_arrays
-
-    val.require_patches()
-    positions = np.tile(np.arange(val.T, dtype=np.int64), (val.N, 1))
-    _, _, probs = score_arrays(method, val.light, val.light_maps, val.patch_features, positions)
-    return {"mAP": mean_average_precision(probs, val.labels), "top1": top1_accuracy(probs, val.labels)}
-
-
 def evaluate_run(run: SamplerRun, val: SamplerArrays, k: int = 5) -> dict[str, float]:
-    """Returns ``mAP``/``top1`` (and ``mAP_fsm``/``mAP_vgm`` for two-branch NSNet runs) of a run
-    on in-memory val arrays (which need recognizer logits)."""
+    """Returns ``mAP``/``top1`` of a run on in-memory val arrays (which need recognizer logits) plus
+    the extra scores of its variant's ``ablate`` hook (e.g. ``mAP_fsm``/``mAP_vgm`` of NSNet)."""
     val.require("rec_logits")
-    inputs = val
-    cfg = run.config
-    if cfg.variant == "oracle":
-        return _video_scores(create_sampler("oracle", run=run), inputs, val, k)
-    if cfg.variant == "tsqnet":  # the union (both modules) and each module alone
-        mods = [m for m in ("vqm", "tqm") if getattr(run.model, m) is not None]
-        out = {f"mAP_{m}": _video_scores(create_sampler(m, run=run), inputs, val, k)["mAP"] for m in mods}
-        main = "tsqnet" if len(mods) == 2 else mods[0]
-        return {**_video_scores(create_sampler(main, run=run), inputs, val, k), **out}
-    if cfg.variant == "adafocus":  # all T frames, one patch each; and random patches with the same f_C
-        out = _patch_scores(create_sampler("adafocus", run=run), val)
-        out["mAP_random_patch"] = _patch_scores(create_sampler("random-patch", run=run), val)["mAP"]
-        return out
-    if cfg.variant == "nsnet" and cfg.branches == "both":
-        out = _video_scores(create_sampler("nsnet", run=run), inputs, val, k)
-        out["mAP_fsm"] = _video_scores(create_sampler("fsm", run=run), inputs, val, k)["mAP"]
-        out["mAP_vgm"] = _video_scores(create_sampler("vgm", run=run), inputs, val, k)["mAP"]
-        return out
-    name = {"maxconf-l": "maxconf-l", "scsampler": "scsampler"}.get(cfg.variant, cfg.branches)
-    return _video_scores(create_sampler(name, run=run), inputs, val, k)
+    hook = variant_spec(run.config.variant).ablate
+    if hook is None:
+        raise SamplerConfigError(f"variant {run.config.variant} cannot be scored in an ablation")
+    return hook(run, val, k, lambda name, r: _video_scores(create_sampler(name, run=r), val, val, k))
 
 
 def _existing_run(run_dir: Path, cfg: SamplerConfig, store: Any) -> SamplerRun | None:
@@ -138,20 +120,9 @@ def _train_or_resume(cfg: SamplerConfig, train: SamplerArrays, run_dir: Path, st
     return run, float(run.meta.get("train_seconds", 0.0)), history[-1]
 
 
-def _tsq_summary(opts: dict[str, Any]) -> str:
-    """Returns the TSQNet switches that differ from the defaults, e.g. ``attention=ca classifier=ca``."""
-    from nsnet.sampler.tsqnet_train import tsq_options
-
-    default = tsq_options({})
-    return " ".join(f"{k}={v}" for k, v in opts.items() if default.get(k) != v) or "default"
-
-
-def _af_summary(opts: dict[str, Any]) -> str:
-    """Returns the AdaFocus options that differ from the defaults, e.g. ``skip=True hidden=64``."""
-    from nsnet.sampler.adafocus_train import af_options
-
-    default = af_options({})
-    return " ".join(f"{k}={v}" for k, v in opts.items() if default.get(k) != v) or "default"
+def _summary(cfg: SamplerConfig) -> str:
+    """Returns the options that differ from the variant's defaults, e.g. ``attention=ca classifier=ca``."""
+    return " ".join(f"{k}={v}" for k, v in changed_options(cfg.options).items()) or "default"
 
 
 def _fmt(value: Any) -> str:
@@ -181,22 +152,12 @@ def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *
         raise SamplerConfigError("all grid entries must use the same train_split and val_split")
     train = load_sampler_arrays(store, splits[0].pop(), rec_features=needs_feat, rec_logits=needs_rec,
                                 patches=needs_patches)
-    val = load_sampler_arrays(store, splits[1].pop(), rec_features=any(
-        c.variant == "oracle" or (c.variant == "tsqnet" and c.needs_rec_features()) for c in configs),
-        patches=needs_patches)
+    val = load_sampler_arrays(store, splits[1].pop(), rec_features=needs_feat, patches=needs_patches)
     rows: list[dict[str, Any]] = []
     ref = _video_scores(create_sampler("uniform"), val, val, k)
     rows.append({"name": "uniform (untrained)", "variant": "uniform", "k": k, **ref})
     for cfg in configs:
-        row: dict[str, Any] = {
-            "name": cfg.name, "variant": cfg.variant, "fsm": cfg.fsm if cfg.branches != "vgm" else "",
-            "vgm": cfg.vgm if cfg.branches != "fsm" else "", "guide": cfg.guide, "encoder": cfg.encoder,
-            "width": cfg.width, "epochs": cfg.epochs, "k": k,
-        }
-        if cfg.variant == "tsqnet":  # its switches instead of the NSNet objectives
-            row.update(fsm="", vgm="", guide="", encoder="", tsqnet=_tsq_summary(cfg.tsqnet))
-        if cfg.variant == "adafocus":
-            row.update(fsm="", vgm="", guide="", encoder="", epochs="", adafocus=_af_summary(cfg.adafocus))
+        row: dict[str, Any] = {"name": cfg.name, "variant": cfg.variant, "options": _summary(cfg), "k": k}
         try:
             run, seconds, final_loss = _train_or_resume(cfg, train, out_dir / cfg.name, store, progress)
         except FloatingPointError as err:
@@ -210,23 +171,25 @@ def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *
 def _write_tables(rows: list[dict[str, Any]], out_dir: Path, store: Any, k: int) -> None:
     """Writes ``ablation.csv`` and ``ablation.md`` from the result rows."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    extra = [c for row in rows for c in row if c not in COLUMNS and c != "error"]
+    columns = (*COLUMNS, *dict.fromkeys(extra), "error")
     with open(out_dir / "ablation.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({c: _fmt(row.get(c)) for c in COLUMNS})
+            writer.writerow({c: _fmt(row.get(c)) for c in columns})
     lines = [
         "# Sampler ablation",
         "",
         f"Store `{getattr(store, 'path', store)}` (fingerprint `{str(store.fingerprint)[:12]}`), "
         f"K = {k} frames per val video, scored with the cached recognizer logits.",
         "",
-        "| " + " | ".join(COLUMNS) + " |",
-        "|" + "---|" * len(COLUMNS),
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
     ]
     for row in rows:
         cells = []
-        for c in COLUMNS:
+        for c in columns:
             v = row.get(c)
             cells.append(f"{100 * v:.2f}" if c.startswith(("mAP", "top1")) and isinstance(v, float) else _fmt(v))
         lines.append("| " + " | ".join(cells) + " |")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import field as dataclass_field
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
@@ -58,6 +59,20 @@ class SamplerInputs:
         return int(self.light.shape[1])
 
 
+@dataclass(frozen=True)
+class BuildContext:
+    """What a command hands a sampler class to build one: the loaded ``runs`` by variant, the
+    fusion / ``alpha`` of a two-branch sampler (None: its default), the ``seed`` of random ones,
+    whether the store is ``multilabel`` and the ``device``."""
+
+    runs: Mapping[str, Any] = dataclass_field(default_factory=dict)
+    fusion: str | None = None
+    alpha: float | None = None
+    seed: int = 0
+    multilabel: bool = False
+    device: str = "cpu"
+
+
 class Sampler:
     """Base class: subclasses implement :meth:`scores`; :meth:`select` takes their top-K."""
 
@@ -71,6 +86,17 @@ class Sampler:
     branches: ClassVar[tuple[str, ...]] = ()
     all_frames: ClassVar[bool] = False
     table_order: ClassVar[int] = 100
+    ignores_budget: ClassVar[bool] = False  # looks at all T frames whatever K (dense, the AdaFocus family)
+    aliases: ClassVar[tuple[str, ...]] = ()  # other method names that mean this sampler
+    fusions: ClassVar[tuple[str, ...]] = ()  # strategies it is also evaluated with, as ``fused:<strategy>``
+
+    @classmethod
+    def build(cls, ctx: BuildContext) -> "Sampler":
+        """Returns this sampler built for a command: from the run of its first variant (trained
+        samplers) or with no argument (rule-based ones); subclasses that take settings override it."""
+        if cls.variants:
+            return cls(run=ctx.runs[cls.variants[0]], device=ctx.device)
+        return cls()
 
     def check(self, inputs: SamplerInputs) -> None:
         """Raises SamplerError when ``inputs`` lacks an array this sampler needs."""

@@ -279,16 +279,3 @@ def compute_guide(
             p.class_weights = np.repeat(labels[lo : lo + step][:, None, :], p.g.shape[1], axis=1).astype(np.float32)
         weights.append(p.class_weights)
     return GuideTargets(g=g, class_weights=np.concatenate(weights))
-
-
-def ns_pseudo_labels(g: np.ndarray, labels: np.ndarray, class_weights: np.ndarray | None = None) -> np.ndarray:
-    """Returns the NS pseudo labels [N, T, C+1] = [g_i * w_i, 1 - g_i] (w_i = y_v when
-    ``class_weights`` is None) for guiding scores ``g`` [N, T] and multi-hot ``labels`` [N, C]."""
-    from nsnet.sampler.losses import ns_targets
-
-    out = ns_targets(
-        torch.from_numpy(np.asarray(g, np.float32)),
-        torch.from_numpy(np.asarray(labels, np.float32)),
-        None if class_weights is None else torch.from_numpy(np.asarray(class_weights, np.float32)),
-    )
-    return out.numpy()

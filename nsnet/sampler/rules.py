@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from nsnet.numeric import class_probabilities, uniform_positions
-from nsnet.sampler.base import Sampler, SamplerInputs
+from nsnet.sampler.base import BuildContext, Sampler, SamplerInputs
 from nsnet.sampler.registry import register_sampler
 
 
@@ -41,6 +41,11 @@ class RandomSampler(Sampler):
     def __init__(self, seed: int = 0) -> None:
         self.seed = int(seed)
 
+    @classmethod
+    def build(cls, ctx: BuildContext) -> "RandomSampler":
+        """Returns the sampler seeded with the context's seed."""
+        return cls(seed=ctx.seed)
+
     def scores(self, inputs: SamplerInputs) -> np.ndarray:
         """Returns [N, T] uniform random scores from a generator seeded with ``seed``."""
         return np.random.default_rng(self.seed).random((inputs.N, inputs.T))
@@ -52,6 +57,7 @@ class DenseSampler(Sampler):
 
     table_order = 5
     all_frames = True
+    ignores_budget = True
 
     def scores(self, inputs: SamplerInputs) -> np.ndarray:
         """Returns a flat [N, T] score of 1/T."""
@@ -69,9 +75,15 @@ class TopKSampler(Sampler):
     table_order = 6
     all_frames = True
     requires = ("rec_logits",)
+    aliases = ("maxconf", "top-k")
 
     def __init__(self, multilabel: bool = False) -> None:
         self.multilabel = bool(multilabel)
+
+    @classmethod
+    def build(cls, ctx: BuildContext) -> "TopKSampler":
+        """Returns the sampler for the context's store (sigmoid confidences when multi-label)."""
+        return cls(multilabel=ctx.multilabel)
 
     def scores(self, inputs: SamplerInputs) -> np.ndarray:
         """Returns [N, T]: max over classes of the softmax (sigmoid if multilabel) of the logits."""

@@ -1,11 +1,11 @@
 """A sampler run directory: saving, loading and checking it against a store.
 
 A run directory holds ``sampler.pt`` (plain tensors / dicts / strings: ``torch.load(...,
-weights_only=True)`` works) and ``config.json`` (the resolved :class:`SamplerConfig` plus the store
+weights_only=True)`` works) and ``config.json`` (the :class:`SamplerConfig` with its options plus the store
 identity: fingerprint, T, C, class names, light extractor spec). An AdaFocus run also records the
 candidate geometry (``patches``) and, per stage, its seconds and history (``stage_seconds``,
 ``stage_history``), and keeps ``stage{s}.pt`` checkpoints next to ``sampler.pt``
-(:mod:`nsnet.sampler.adafocus_train`).
+(:mod:`nsnet.sampler.adafocus.checkpoints`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from nsnet.errors import UserError
 from nsnet.store.location import location_text
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.data import SamplerArrays
-from nsnet.sampler.nsnet import NSNet, NSNetConfig
 from nsnet.sampler.prototypes import Prototypes
+from nsnet.sampler.variants import variant_spec
 
 if TYPE_CHECKING:
-    from nsnet.sampler.train import TrainResult
+    from nsnet.sampler.loop import TrainResult
 
 CHECKPOINT = "sampler.pt"
 CONFIG = "config.json"
@@ -48,7 +48,7 @@ class SamplerRun:
 
     run_dir: Path
     config: SamplerConfig
-    model: Any  # NSNet, TSQNet (variant tsqnet), AdaFocus (variant adafocus) or None (oracle)
+    model: Any  # the variant's model (VariantSpec.model), None for the oracle
     prototypes: Prototypes | None
     meta: dict[str, Any]
 
@@ -166,16 +166,8 @@ def load_run(run_dir: str | Path, store: Any = None, device: str = "cpu") -> Sam
     if store is not None:
         check_run_matches(meta, store, run_dir)
     model = None
-    if payload["model_config"] is not None and cfg.variant == "tsqnet":
-        from nsnet.sampler.tsqnet import TSQNet, TSQNetConfig
-
-        model = TSQNet(TSQNetConfig(**payload["model_config"]))
-    elif payload["model_config"] is not None and cfg.variant == "adafocus":
-        from nsnet.sampler.adafocus import AdaFocus, AdaFocusConfig
-
-        model = AdaFocus(AdaFocusConfig(**payload["model_config"]))
-    elif payload["model_config"] is not None:
-        model = NSNet(NSNetConfig(**payload["model_config"]))
+    if payload["model_config"] is not None:
+        model = variant_spec(cfg.variant).model(payload["model_config"])
     if model is not None:
         model.load_state_dict(payload["state_dict"])
         model.to(torch.device(device)).eval()

@@ -1,7 +1,7 @@
 """Proximal policy optimisation (Schulman et al. 2017) as pure tensor functions, for AdaFocus.
 
 AdaFocus (§3.2, Eq. 6) maximises the discounted sum of per-frame rewards with "off-the-shelf PPO";
-the pieces used by :mod:`nsnet.sampler.adafocus_train`:
+the pieces used by :mod:`nsnet.sampler.adafocus.train`:
 
 * :func:`discounted_returns` -- G_t = r_t + gamma G_{t+1} over the T steps of each episode (one
   episode = one video), the return to go from step t;

@@ -26,8 +26,9 @@ import numpy as np
 import torch
 
 from nsnet.numeric import check_budget
-from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
-from nsnet.sampler.registry import create_sampler, register_sampler
+from nsnet.sampler.base import BuildContext, Sampler, SamplerError, SamplerInputs
+from nsnet.sampler.adafocus.checkpoints import stage_model
+from nsnet.sampler.registry import create_sampler, register_sampler, sampler_class
 
 
 class PatchMethod(Sampler):
@@ -39,18 +40,31 @@ class PatchMethod(Sampler):
     variants = ("adafocus",)
     branches = ("policy",)
     table_order = 20
+    ignores_budget = True  # all T frames (the methods with a frame sampler set it False)
     frame_sampler: ClassVar[str | None] = None  # registry name that picks the K frames (None: all T)
     classifier_stage: ClassVar[str] = "final"  # which f_C predicts: "final" (stage III) or "random" (stage I)
 
+    @classmethod
+    def build(cls, ctx: BuildContext) -> "PatchMethod":
+        """Returns the method of the context's AdaFocus run; its frame sampler (if any) is built from
+        the same context (e.g. NSNet with the context's fusion and alpha)."""
+        frames = None
+        if cls.frame_sampler is not None:
+            frame_cls = sampler_class(cls.frame_sampler)
+            if ctx.runs.get(frame_cls.variants[0]) is None:
+                raise SamplerError(f"sampler {cls.name!r} needs a {frame_cls.variants[0]} run for its frames")
+            frames = frame_cls.build(ctx)
+        return cls(ctx.runs[cls.variants[0]], device=ctx.device, seed=ctx.seed, frame_selector=frames)
+
     def __init__(self, run: Any, frame_run: Any = None, device: str = "cpu", seed: int = 0,
-                 frame_kwargs: dict[str, Any] | None = None) -> None:
+                 frame_kwargs: dict[str, Any] | None = None, frame_selector: Sampler | None = None) -> None:
         if run is None or getattr(run, "model", None) is None or run.config.variant != "adafocus":
             raise SamplerError(f"sampler {self.name!r} needs a trained AdaFocus run (--run-adafocus)")
         self.run, self.model = run, run.model
         self.device = torch.device(device)
         self.seed = int(seed)
-        self.frame_selector: Sampler | None = None
-        if self.frame_sampler is not None:
+        self.frame_selector: Sampler | None = frame_selector
+        if self.frame_sampler is not None and frame_selector is None:
             if frame_run is None:
                 raise SamplerError(f"sampler {self.name!r} needs a {self.frame_sampler} run for its frames")
             self.frame_selector = create_sampler(self.frame_sampler, run=frame_run, device=device,
@@ -97,12 +111,17 @@ class PatchMethod(Sampler):
         mask = None if keep is None else torch.from_numpy(np.asarray(keep, dtype=bool)).to(self.device)
         return model.classify(g, loc, mask).double().cpu().numpy()
 
+    def score_arrays(self, light: np.ndarray, maps: np.ndarray, patch_features: np.ndarray, positions: np.ndarray,
+                     videos: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Returns (choices, keep, probs) on cached arrays: :func:`score_arrays` of this method."""
+        return score_arrays(self, light, maps, patch_features, positions, videos)
+
     def _classifier(self) -> Any:
         """Returns the model whose f_C predicts: the stage-I one (trained on random candidates) for
         the random / centre baselines when the run kept ``stage1.pt``, else the final one."""
         if self.classifier_stage == "random":
             if not hasattr(self, "_stage1"):
-                self._stage1 = stage_model(self.run.run_dir, 1, self.device)
+                self._stage1 = stage_model(self.run, 1, self.device)
             return self._stage1 or self.model
         return self.model
 
@@ -124,7 +143,7 @@ class AdaFocusPlusMethod(PatchMethod):
     def __init__(self, run: Any, **kw: Any) -> None:
         super().__init__(run, **kw)
         if getattr(self.model, "skip", None) is None:
-            raise SamplerError("adafocus+ needs an AdaFocus run trained with the skip policy (--adafocus skip=true)")
+            raise SamplerError("adafocus+ needs an AdaFocus run trained with the skip policy (--option skip=true)")
 
     @torch.no_grad()
     def keep(self, maps: np.ndarray) -> np.ndarray:
@@ -170,6 +189,7 @@ class NSNetAdaFocusMethod(PatchMethod):
 
     table_order = 24
     frame_sampler = "nsnet"
+    ignores_budget = False
 
 
 @register_sampler("tsqnet+adafocus")
@@ -178,6 +198,7 @@ class TSQNetAdaFocusMethod(PatchMethod):
 
     table_order = 25
     frame_sampler = "tsqnet"
+    ignores_budget = False
 
 
 def score_arrays(method: PatchMethod, light: np.ndarray, maps: np.ndarray, patch_features: np.ndarray,
@@ -194,29 +215,11 @@ def score_arrays(method: PatchMethod, light: np.ndarray, maps: np.ndarray, patch
     return choices, keep, probs
 
 
-def stage_model(run_dir: Any, stage: int, device: torch.device) -> Any:
-    """Returns the AdaFocus model saved after ``stage`` in ``run_dir`` (eval mode), or None when
-    the run has no such checkpoint."""
-    from pathlib import Path
-
-    from nsnet.sampler.adafocus import AdaFocus, AdaFocusConfig
-    from nsnet.sampler.adafocus_train import STAGE_FILE
-
-    path = Path(run_dir) / STAGE_FILE.format(stage)
-    if not path.is_file():
-        return None
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    model = AdaFocus(AdaFocusConfig(**payload["model_config"]))
-    model.load_state_dict(payload["state_dict"])
-    return model.to(device).eval()
-
-
 def centre_candidate(run: Any) -> int:
     """Returns the index of the candidate box whose centre is nearest the frame centre (ties: lowest)."""
+    from nsnet.extract.patches import PatchGrid
+
     geometry = run.meta.get("patches") or {}
-    boxes = np.asarray(geometry.get("boxes", []), dtype=np.float64)
-    if boxes.size == 0:
+    if not geometry.get("boxes"):
         raise SamplerError("the AdaFocus run does not record its candidate boxes")
-    w, h = geometry["frame_size"]
-    centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
-    return int(np.argmin(((centres - [w / 2.0, h / 2.0]) ** 2).sum(axis=1)))
+    return PatchGrid.from_attrs(geometry).centre_index()

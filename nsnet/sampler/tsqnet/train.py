@@ -1,17 +1,17 @@
-"""Training TSQNet on cached tensors (called by :func:`nsnet.sampler.train.train_sampler`).
+"""Training TSQNet on cached tensors (registered as the trainer of variant tsqnet).
 
 Priors (fixed, saved inside the run): the ImageNet object head of the store's light extractor
 (``objects="light"``) or recognizer (``"recognizer"``) -- :func:`nsnet.extract.objects.imagenet_classifier`
 -- and MiniLM embeddings of the 1000 object names and of the store's class names
-(:mod:`nsnet.sampler.text_embed`). Query initialisation: visual TSQ embeddings = class prototypes
+(:mod:`nsnet.sampler.tsqnet.text_embed`). Query initialisation: visual TSQ embeddings = class prototypes
 of the light features, frames judged by the recognizer's cached per-frame logits (supp. A, m =
 ``proto_eps`` = 30 %); textual = class-name embeddings; class-agnostic attention (one query)
 starts from their mean; ``random`` draws N(mean, std) of the light features (visual) or a random
 unit vector (textual), the scale of what it replaces.
 
 Recipe (supp. A): SGD momentum 0.9, lr 1e-2, batch 64, x0.1 at 25/50/75 % of the epochs (the
-SamplerConfig defaults for the tsqnet variant), the NSNet trainer's temporal random shift, seeding
-and deterministic algorithms (the same :func:`nsnet.sampler.train._fit` loop). The object features
+TSQNetOptions defaults), the shared temporal random shift, seeding and deterministic algorithms
+(the same :func:`nsnet.sampler.loop.fit_epochs` loop). The object features
 x^t = top-10(O) W are computed once before training (they have no trainable parameter).
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,22 +27,10 @@ import torch
 from torch import nn
 
 from nsnet.sampler.data import SamplerArrays, SamplerDataError
-from nsnet.sampler.tsqnet import OPTION_FIELDS, TSQNet, TSQNetConfig, check_options
-
-TSQ_MILESTONES = [0.25, 0.5, 0.75]
-
-
-def tsq_options(data: Mapping[str, Any] | None, width: int = 512) -> dict[str, Any]:
-    """Returns the complete, validated TSQNet switches of ``data`` (defaults filled in) for a TSQ
-    width ``width``; raises ValueError for unknown keys or bad values."""
-    data = dict(data or {})
-    unknown = sorted(set(data) - set(OPTION_FIELDS))
-    if unknown:
-        raise ValueError(f"unknown tsqnet options {unknown}; known: {sorted(OPTION_FIELDS)}")
-    opts = TSQNetConfig(**data, width=width)
-    check_options(opts)
-    return {name: getattr(opts, name) for name in OPTION_FIELDS}
-
+from nsnet.device import resolve_device
+from nsnet.sampler.loop import TrainResult, deterministic, fit_epochs
+from nsnet.sampler.tsqnet.model import SWITCHES, TSQNet, TSQNetConfig
+from nsnet.sampler.tsqnet.options import TSQNetOptions
 
 @dataclass
 class TSQPriors:
@@ -62,7 +49,7 @@ def build_priors(arrays: SamplerArrays, objects: str = "light") -> TSQPriors:
     """Returns the priors for ``arrays``' store: the ImageNet classifier of its light extractor
     or recognizer and the MiniLM embeddings of the ImageNet object names and its class names."""
     from nsnet.extract.objects import imagenet_classifier
-    from nsnet.sampler.text_embed import TEXT_MODEL, embed_texts, imagenet_object_names, split_class_name
+    from nsnet.sampler.tsqnet.text_embed import TEXT_MODEL, embed_texts, imagenet_object_names, split_class_name
 
     spec = arrays.extractor_spec if objects == "light" else arrays.recognizer_spec
     head = imagenet_classifier(spec)
@@ -76,12 +63,11 @@ def build_priors(arrays: SamplerArrays, objects: str = "light") -> TSQPriors:
     )
 
 
-def model_config(cfg: Any, arrays: SamplerArrays, priors: TSQPriors | None) -> TSQNetConfig:
-    """Returns the TSQNetConfig of a resolved SamplerConfig ``cfg`` for ``arrays`` and ``priors``."""
-    opts = dict(cfg.tsqnet)
-    base = TSQNetConfig(**opts)
-    obj_in = arrays.D if opts["objects"] == "light" else (arrays.rec_features.shape[2] if arrays.rec_features is not None else 0)
-    shapes: dict[str, Any] = dict(in_dim=arrays.D, num_classes=arrays.C, num_frames=arrays.T, width=cfg.width,
+def model_config(opts: TSQNetOptions, arrays: SamplerArrays, priors: TSQPriors | None) -> TSQNetConfig:
+    """Returns the TSQNetConfig of the options ``opts`` for ``arrays`` and ``priors``."""
+    base = TSQNetConfig(**{name: getattr(opts, name) for name in SWITCHES})
+    obj_in = arrays.D if opts.objects == "light" else (arrays.rec_features.shape[2] if arrays.rec_features is not None else 0)
+    shapes: dict[str, Any] = dict(in_dim=arrays.D, num_classes=arrays.C, num_frames=arrays.T, width=opts.width,
                                   multilabel=bool(arrays.multilabel), obj_in_dim=obj_in)
     if priors is not None:
         shapes.update(num_objects=priors.obj_weight.shape[0], text_dim=priors.obj_embed.shape[1],
@@ -102,7 +88,7 @@ def _init_queries(model: TSQNet, arrays: SamplerArrays, cfg: Any, priors: TSQPri
                 if arrays.rec_logits is None:
                     raise SamplerDataError("tsqnet visual_init=prototype needs the recognizer logits (fit-recognizer "
                                            "first, or set visual_init=random)")
-                protos = build_prototypes(arrays.light, arrays.rec_logits, arrays.labels, cfg.proto_eps)
+                protos = build_prototypes(arrays.light, arrays.rec_logits, arrays.labels, cfg.options.proto_eps)
                 feats = protos.features.astype(np.float32)
                 feats[~protos.valid] = feats[protos.valid].mean(axis=0)
                 init = torch.from_numpy(feats)
@@ -150,25 +136,23 @@ class _TrainView(nn.Module):
         return m(x_v, x_t, labels)
 
 
-def train_tsqnet(arrays: SamplerArrays, cfg: Any, *, priors: TSQPriors | None = None, progress: bool = False) -> Any:
-    """Returns a :class:`nsnet.sampler.train.TrainResult` holding a trained TSQNet for the resolved
-    ``cfg`` (variant tsqnet) on the train ``arrays``. ``priors`` default to :func:`build_priors`
-    of the arrays' store (needs the packaged ImageNet weights and the MiniLM package)."""
-    from nsnet.device import resolve_device
-    from nsnet.sampler.train import TrainResult, _deterministic, _fit
-
+def train_tsqnet(arrays: SamplerArrays, cfg: Any, *, priors: TSQPriors | None = None, progress: bool = False,
+                 **_: Any) -> TrainResult:
+    """Returns a :class:`TrainResult` holding a trained TSQNet for ``cfg`` (variant tsqnet) on the
+    train ``arrays``. ``priors`` default to :func:`build_priors` of the arrays' store (needs the
+    packaged ImageNet weights and the MiniLM package)."""
     start = time.perf_counter()
-    opts = cfg.tsqnet
-    textual = opts["modality"] in ("both", "textual")
+    opts: TSQNetOptions = cfg.options
+    textual = opts.modality in ("both", "textual")
     if textual and priors is None:
-        priors = build_priors(arrays, opts["objects"])
-    if textual and opts["objects"] == "recognizer":
+        priors = build_priors(arrays, opts.objects)
+    if textual and opts.objects == "recognizer":
         arrays.require("rec_features")
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    with _deterministic():
-        model = TSQNet(model_config(cfg, arrays, priors if textual else None))
+    with deterministic():
+        model = TSQNet(model_config(opts, arrays, priors if textual else None))
         _init_queries(model, arrays, cfg, priors if textual else None)
         model.to(device)
         parts, split = [], 0
@@ -176,10 +160,15 @@ def train_tsqnet(arrays: SamplerArrays, cfg: Any, *, priors: TSQPriors | None = 
             parts.append(arrays.light)
             split = arrays.D
         if model.tqm is not None:
-            src = arrays.light if opts["objects"] == "light" else arrays.rec_features
+            src = arrays.light if opts.objects == "light" else arrays.rec_features
             parts.append(object_features(model, src, device))
         x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)
         train = dataclasses.replace(arrays, light=x, rec_features=None, rec_logits=None)
-        history, epoch_seconds = _fit(_TrainView(model, split), train, None, cfg, device, gen, progress)
+        history, epoch_seconds = fit_epochs(_TrainView(model, split), train, None, opts, device, gen, progress, cfg.name)
     model.eval()
     return TrainResult(model.cpu(), cfg, None, history, time.perf_counter() - start, arrays.N, epoch_seconds)
+
+
+def load_model(config: dict[str, Any]) -> TSQNet:
+    """Returns a TSQNet rebuilt from its saved ``model_config``."""
+    return TSQNet(TSQNetConfig(**config))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nsnet.sampler.data import SamplerArrays
-from nsnet.sampler.tsqnet_train import TSQPriors
+from nsnet.sampler.tsqnet.train import TSQPriors
 
 
 @dataclass

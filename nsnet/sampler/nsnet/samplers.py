@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
+from nsnet.sampler.base import BuildContext, Sampler, SamplerError, SamplerInputs
 from nsnet.sampler.fusion import DEFAULT_ALPHA, DEFAULT_FUSION, FUSIONS, fuse_select_batch
 from nsnet.sampler.prototypes import GUIDES_WITH_PROTOTYPES, Prototypes, compute_guide
 from nsnet.sampler.registry import register_sampler
@@ -122,6 +122,14 @@ class NSNetSampler(TrainedSampler):
     variants = ("nsnet",)
     branches = ("fsm", "vgm")
     table_order = 0
+    aliases = ("ns",)
+    fusions = FUSIONS  # evaluated as ``fused:<strategy>`` too
+
+    @classmethod
+    def build(cls, ctx: BuildContext) -> "NSNetSampler":
+        """Returns the sampler of the context's nsnet run with its fusion and alpha (defaults if None)."""
+        return cls(run=ctx.runs["nsnet"], fusion=ctx.fusion or DEFAULT_FUSION,
+                   alpha=DEFAULT_ALPHA if ctx.alpha is None else ctx.alpha, device=ctx.device)
 
     def __init__(self, run_dir: str | Path | None = None, *, fusion: str = DEFAULT_FUSION, alpha: float = DEFAULT_ALPHA,
                  **kwargs: Any) -> None:
@@ -151,6 +159,15 @@ class OracleSampler(Sampler):
     all_frames = True
     table_order = 9
 
+    @classmethod
+    def build(cls, ctx: BuildContext) -> "OracleSampler":
+        """Returns the oracle of the context's nsnet run when it kept prototypes (or used the response
+        guide), else the response oracle (recognizer logits only)."""
+        run = ctx.runs.get("nsnet")
+        if run is not None and (run.prototypes is not None or run.config.options.guide == "response"):
+            return cls(run=run)
+        return cls(guide="response")
+
     def __init__(
         self, run_dir: str | Path | None = None, *, run: SamplerRun | None = None, store: Any = None,
         prototypes: Prototypes | None = None, guide: str | None = None, temperature: float | None = None,
@@ -159,9 +176,10 @@ class OracleSampler(Sampler):
             run = load_run(run_dir, store=store)
         elif run is not None and store is not None:
             check_run_matches(run.meta, store, run.run_dir)
-        self.guide = guide or (run.config.guide if run is not None else "prototype")
-        self.temperature = temperature or (run.config.guide_temperature if run is not None else 1.0)
-        self.quantile = run.config.guide_quantile if run is not None else 0.02
+        opts = run.config.options if run is not None else None
+        self.guide = guide or (opts.guide if opts is not None else "prototype")
+        self.temperature = temperature or (opts.guide_temperature if opts is not None else 1.0)
+        self.quantile = opts.guide_quantile if opts is not None else 0.02
         self.prototypes = prototypes if prototypes is not None else (run.prototypes if run is not None else None)
         if self.guide in GUIDES_WITH_PROTOTYPES and self.prototypes is None:
             raise SamplerError(f"the {self.guide} oracle needs prototypes: a run trained with guide={self.guide}, "

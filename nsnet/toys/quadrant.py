@@ -51,12 +51,10 @@ class QuadrantSpec:
 
 def grid_geometry(grid: int, patch_size: int, frame_size: int, map_shape: tuple[int, int, int]) -> dict[str, Any]:
     """Returns the store's geometry dict (FeatureStore.patches) for a ``grid`` x ``grid`` set of
-    ``patch_size`` patches on a square ``frame_size`` frame: corners at round(linspace(0, S - P, G))."""
-    corners = np.round(np.linspace(0, frame_size - patch_size, grid)).astype(int) if grid > 1 else \
-        np.array([(frame_size - patch_size) // 2])
-    boxes = [[int(x), int(y), int(x) + patch_size, int(y) + patch_size] for y in corners for x in corners]
-    return {"grid": grid, "patch_size": patch_size, "frame_size": [frame_size, frame_size], "boxes": boxes,
-            "map_shape": [int(v) for v in map_shape]}
+    ``patch_size`` patches on a square ``frame_size`` frame (:class:`nsnet.extract.patches.PatchGrid`)."""
+    from nsnet.extract.patches import PatchGrid
+
+    return PatchGrid(grid, patch_size, frame_size, frame_size).to_attrs(map_shape)
 
 
 def candidate_quadrants(boxes: Any, width: int, height: int) -> np.ndarray:

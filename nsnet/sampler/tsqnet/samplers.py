@@ -1,7 +1,7 @@
 """Samplers of a trained TSQNet run (registered as ``tsqnet``, ``vqm`` and ``tqm``).
 
 * ``tsqnet`` -- the union of the top lambda_v K frames of VQM and the top K - lambda_v K of TQM,
-  duplicates refilled from the VQM ranking (:func:`nsnet.sampler.tsqnet.union_select`); its
+  duplicates refilled from the VQM ranking (:func:`union_select`); its
   :meth:`scores` (for plots) is lambda_v s^v + (1 - lambda_v) s^t.
 * ``vqm`` / ``tqm`` -- top-K of one module's aggregated class-specific saliency (Eq. 5).
 
@@ -11,6 +11,7 @@ from the recognizer, the recognizer features of all T frames.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +22,34 @@ from nsnet.numeric import check_budget
 from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
 from nsnet.sampler.registry import register_sampler
 from nsnet.sampler.run import SamplerRun, check_run_matches, load_run
-from nsnet.sampler.tsqnet import union_select
+
+
+def union_select(s_v, s_t, k: int, lambda_v: float = 0.6):
+    """Returns np.int64 [N, K]: per video the top round(lambda_v K) frames of ``s_v`` (rounded half
+    up), then the top K - that of ``s_t`` not already chosen, then -- duplicates left the union
+    short -- the next frames of the ``s_v`` ranking until K (supp. "Saliency score fusion"). Ties go
+    to the lower frame index."""
+
+    s_v, s_t = np.asarray(s_v, np.float64), np.asarray(s_t, np.float64)
+    n, t = s_v.shape
+    if not 1 <= k <= t:
+        raise ValueError(f"budget K must satisfy 1 <= K <= T={t}, got K={k}")
+    kv = min(k, int(math.floor(lambda_v * k + 0.5)))
+    rank_v = np.argsort(-s_v, axis=1, kind="stable")
+    rank_t = np.argsort(-s_t, axis=1, kind="stable")
+    out = np.empty((n, k), np.int64)
+    for b in range(n):
+        chosen = list(rank_v[b, :kv])
+        for i in rank_t[b, : k - kv]:
+            if i not in chosen:
+                chosen.append(int(i))
+        for i in rank_v[b, kv:]:
+            if len(chosen) == k:
+                break
+            if i not in chosen:
+                chosen.append(int(i))
+        out[b] = chosen
+    return out
 
 
 class TSQNetRunSampler(Sampler):

@@ -55,15 +55,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "modality": ("both", "visual", "textual"),
-    "attention": ("cs", "ca"),
-    "classifier": ("cs", "ca"),
-    "objects": ("light", "recognizer"),
-    "visual_init": ("prototype", "random"),
-    "text_init": ("names", "random"),
-}
-
+from nsnet.sampler.losses import classification_loss
 
 @dataclass
 class TSQNetConfig:
@@ -77,8 +69,8 @@ class TSQNetConfig:
     text_dim: int = 384  # E: sentence embedding width (all-MiniLM-L6-v2)
     num_objects: int = 1000
     multilabel: bool = False
-    width: int = 512  # d': TSQ width (SamplerConfig.width)
-    # --- switches (SamplerConfig.tsqnet holds these)
+    width: int = 512  # d': TSQ width (TSQNetOptions.width)
+    # --- switches (TSQNetOptions holds these)
     modality: str = "both"
     attention: str = "cs"
     classifier: str = "cs"
@@ -114,30 +106,7 @@ class TSQNetConfig:
 
 SHAPE_FIELDS = ("in_dim", "obj_in_dim", "num_classes", "num_frames", "text_dim", "num_objects", "multilabel",
                 "width", "object_source", "text_model")
-OPTION_FIELDS = tuple(f.name for f in fields(TSQNetConfig) if f.name not in SHAPE_FIELDS)
-
-
-def check_options(opts: TSQNetConfig) -> None:
-    """Raises ValueError when a switch of ``opts`` is out of range or contradictory."""
-    for name, allowed in CHOICES.items():
-        if getattr(opts, name) not in allowed:
-            raise ValueError(f"tsqnet {name}={getattr(opts, name)!r} is not one of {list(allowed)}")
-    if opts.attention == "ca" and opts.classifier == "cs":
-        raise ValueError("tsqnet attention=ca has one query: a class-specific classifier needs attention=cs")
-    checks = [
-        (opts.alpha >= 0 and opts.beta >= 0, f"tsqnet alpha/beta must be >= 0, got {opts.alpha}, {opts.beta}"),
-        (opts.object_topk >= 0, f"tsqnet object_topk must be >= 0 (0 = all), got {opts.object_topk}"),
-        (opts.layers >= 1 and opts.heads >= 1, f"tsqnet layers and heads must be >= 1, got {opts.layers}, {opts.heads}"),
-        (0.0 <= opts.dropout < 1.0, f"tsqnet dropout must lie in [0, 1), got {opts.dropout}"),
-        (opts.aggregate_topk >= 1, f"tsqnet aggregate_topk must be >= 1, got {opts.aggregate_topk}"),
-        (0.0 <= opts.lambda_v <= 1.0, f"tsqnet lambda_v must lie in [0, 1], got {opts.lambda_v}"),
-        (not isinstance(opts.self_attention, str), "tsqnet self_attention must be true or false"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ValueError(message)
-    if opts.width and opts.width % opts.heads:
-        raise ValueError(f"tsqnet width {opts.width} must be divisible by heads {opts.heads}")
+SWITCHES = tuple(f.name for f in fields(TSQNetConfig) if f.name not in SHAPE_FIELDS)  # TSQNetOptions has them
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -252,14 +221,6 @@ class TSQModule(nn.Module):
 
 
 # ----------------------------------------------------------------------------- losses and inference
-def classification_loss(z: torch.Tensor, labels: torch.Tensor, multilabel: bool) -> torch.Tensor:
-    """Returns softmax cross-entropy against the normalised multi-hot ``labels`` (BCE if multi-label)."""
-    if multilabel:
-        return F.binary_cross_entropy_with_logits(z, labels)
-    target = labels / labels.sum(dim=1, keepdim=True).clamp_min(1e-12)
-    return -(target * F.log_softmax(z, dim=1)).sum(dim=1).mean()
-
-
 def aggregate_saliency(A: torch.Tensor, z: torch.Tensor, topk: int = 5, multilabel: bool = False) -> torch.Tensor:
     """Returns s [B, T] = sum over the ``topk`` classes of highest z of p_c A_{c,i} (Eq. 5), p the
     softmax (sigmoid if multi-label) of z. Class-agnostic attention (one row) returns that row."""
@@ -271,42 +232,12 @@ def aggregate_saliency(A: torch.Tensor, z: torch.Tensor, topk: int = 5, multilab
     return (weights[..., None] * A).sum(dim=1)
 
 
-def union_select(s_v, s_t, k: int, lambda_v: float = 0.6):
-    """Returns np.int64 [N, K]: per video the top round(lambda_v K) frames of ``s_v`` (rounded half
-    up), then the top K - that of ``s_t`` not already chosen, then -- duplicates left the union
-    short -- the next frames of the ``s_v`` ranking until K (supp. "Saliency score fusion"). Ties go
-    to the lower frame index."""
-    import numpy as np
-
-    s_v, s_t = np.asarray(s_v, np.float64), np.asarray(s_t, np.float64)
-    n, t = s_v.shape
-    if not 1 <= k <= t:
-        raise ValueError(f"budget K must satisfy 1 <= K <= T={t}, got K={k}")
-    kv = min(k, int(math.floor(lambda_v * k + 0.5)))
-    rank_v = np.argsort(-s_v, axis=1, kind="stable")
-    rank_t = np.argsort(-s_t, axis=1, kind="stable")
-    out = np.empty((n, k), np.int64)
-    for b in range(n):
-        chosen = list(rank_v[b, :kv])
-        for i in rank_t[b, : k - kv]:
-            if i not in chosen:
-                chosen.append(int(i))
-        for i in rank_v[b, kv:]:
-            if len(chosen) == k:
-                break
-            if i not in chosen:
-                chosen.append(int(i))
-        out[b] = chosen
-    return out
-
-
 # ----------------------------------------------------------------------------- the model
 class TSQNet(nn.Module):
     """VQM + TQM with swap attention; ``forward`` returns outputs and, given labels, losses."""
 
     def __init__(self, cfg: TSQNetConfig) -> None:
         super().__init__()
-        check_options(cfg)
         self.cfg = cfg
         self.vqm = TSQModule(cfg, cfg.in_dim, cfg.in_dim) if cfg.use_visual else None
         self.tqm = TSQModule(cfg, cfg.text_dim, cfg.text_dim) if cfg.use_textual else None

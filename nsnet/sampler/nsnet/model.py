@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nsnet.sampler.losses import CLASSIFICATION_FSM, fsm_loss, vgm_loss
+from nsnet.sampler.nsnet.losses import CLASSIFICATION_FSM, fsm_loss, vgm_loss
 
 
 @dataclass

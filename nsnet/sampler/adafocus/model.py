@@ -140,16 +140,6 @@ def label_confidence(logits: torch.Tensor, labels: torch.Tensor, multilabel: boo
     return (probabilities(logits, multilabel) * target).sum(dim=-1)
 
 
-def classification_loss(logits: torch.Tensor, labels: torch.Tensor, multilabel: bool) -> torch.Tensor:
-    """Returns (1/T) sum_t L_CE(p_t, y) (Eq. 5) for per-step ``logits`` [B, T, C] and multi-hot
-    ``labels`` [B, C]: softmax cross-entropy against the normalised labels, or BCE if multi-label."""
-    y = labels[:, None, :].expand_as(logits)
-    if multilabel:
-        return F.binary_cross_entropy_with_logits(logits, y)
-    target = y / y.sum(dim=-1, keepdim=True).clamp_min(1e-12)
-    return -(target * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
-
-
 # ----------------------------------------------------------------------------- the model
 class AdaFocus(nn.Module):
     """f_C + π (+ π' for AdaFocus+) on cached features; see the module docstring."""

@@ -1,0 +1,1 @@
+"""Toy data sets for tests, benchmarks and sanity checks (not used by the product commands)."""
