@@ -38,33 +38,56 @@ def _weights_version(module: nn.Module) -> tuple[int, ...]:
 TOLERANCE = 1e-4  # max |frozen - eager| accepted, relative to max |eager| (checked on each new trace)
 
 
-def _freeze(module: nn.Module, x: Tensor) -> nn.Module:
-    """Returns a frozen trace of ``module``, or ``module`` itself when the trace does not reproduce
-    the eager outputs on another batch size (a trace can bake a batch size into a reshape)."""
+class _ForwardFeatures(nn.Module):
+    """Traces a timm backbone's ``forward_features`` (the map before pooling)."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.backbone.forward_features(x)
+
+
+def _freeze(module: nn.Module, x: Tensor):
+    """Returns a frozen trace of ``module.forward_features`` (or of ``module``), or the eager callable
+    when the trace does not reproduce it on another batch size (a trace can bake a batch size in)."""
+    plain = getattr(module, "forward_features", module)
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer warnings
         gen = torch.Generator().manual_seed(0)
         example, check = (torch.randn((b, *x.shape[1:]), generator=gen, dtype=x.dtype)
                           .contiguous(memory_format=torch.channels_last) for b in (2, 3))
+        target = _ForwardFeatures(module) if plain is not module else module
         try:
-            traced = torch.jit.trace(module, example, check_trace=False)
+            traced = torch.jit.trace(target, example, check_trace=False)
             frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
-            got, want = frozen(check), module(check)
+            got, want = frozen(check), plain(check)
         except (RuntimeError, TypeError, ValueError):  # not traceable: stay eager
-            return module
-        if got.shape != want.shape or (got - want).abs().max() > TOLERANCE * max(1.0, float(want.abs().max())):
-            return module
-        return frozen
+            return plain
+    if got.shape != want.shape or (got - want).abs().max() > TOLERANCE * max(1.0, float(want.abs().max())):
+        return plain
+    return frozen
 
 
-def fast_forward(module: nn.Module, x: Tensor) -> Tensor:
-    """Returns ``module(x)``, through a frozen trace of ``module`` when frozen inference applies."""
+def fast_features(module: nn.Module, x: Tensor) -> Tensor:
+    """Returns ``module.forward_features(x)`` (``module(x)`` for a module without it), through a frozen
+    trace when frozen inference applies (CPU, float32, no gradients, eval mode, switched on)."""
+    plain = getattr(module, "forward_features", module)
     if (not jit_enabled() or module.training or torch.is_grad_enabled() or x.device.type != "cpu"
             or x.dtype != torch.float32 or x.ndim != 4):
-        return module(x)
+        return plain(x)
     entry = _frozen.get(module)
     key = (tuple(x.shape[1:]), _weights_version(module))
     if entry is None or entry["key"] != key:
         entry = {"key": key, "frozen": _freeze(module, x)}
         _frozen[module] = entry
     return entry["frozen"](x)
+
+
+def fast_forward(module: nn.Module, x: Tensor) -> Tensor:
+    """Returns ``module(x)``; for a timm backbone ``forward_head(fast_features(x))``, which is what its
+    forward computes, so pooled features and feature maps come from the same frozen graph."""
+    if hasattr(module, "forward_features") and hasattr(module, "forward_head"):
+        return module.forward_head(fast_features(module, x))
+    return fast_features(module, x)
