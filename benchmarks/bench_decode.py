@@ -12,7 +12,8 @@ extraction with the default decoder vs today's decord path, and frozen vs eager 
    (a) today's path: ``--decoder decord --no-jit``, (b) ``--decoder auto --no-jit``, (c) the
    default ``--decoder auto`` with frozen inference; best of ``--repeats`` whole calls each
    (model building included; random-init weights, same cost). Ratio: videos/s over (a). Target
-   >= 0.9 for (b) and (c).
+   >= 0.9 for (b) and (c). Tracing + freezing the two models is a one-off cost per call (seconds),
+   measured inside the call and also shown subtracted (what a long extraction approaches).
 3. **jit**: MobileNetV2 @ 112 and EfficientNet-Lite0 @ 224 on 50 frames, eager vs frozen (median
    of 5 interleaved forwards) and max |frozen - eager|.
 
@@ -114,7 +115,18 @@ def extract_rows(clips: list[Path], T: int, repeats: int, workers: int, batch: i
     """Returns one row per extraction variant: best whole-call wall time and videos/s vs decord + eager."""
     variants = [("today: decord, eager", "decord", False), ("auto, eager", "auto", False),
                 ("auto + frozen (default)", "auto", True)]
-    walls: dict[str, list[float]] = {v[0]: [] for v in variants}
+    walls: dict[str, list[tuple[float, float]]] = {v[0]: [] for v in variants}
+    freeze_s = [0.0]
+    untimed = inference._freeze
+
+    def timed_freeze(module: Any, x: Any) -> Any:  # measures the one-off tracing inside each call
+        start = time.perf_counter()
+        try:
+            return untimed(module, x)
+        finally:
+            freeze_s[0] += time.perf_counter() - start
+
+    inference._freeze = timed_freeze
     with tempfile.TemporaryDirectory(prefix="bench_decode_") as tmp:
         write_csv(clips, Path(tmp) / "clips.csv")
         for rep in range(repeats):
@@ -124,15 +136,19 @@ def extract_rows(clips: list[Path], T: int, repeats: int, workers: int, batch: i
                                     format="csv", frames=T, extractor=EXTRACTOR, extractor_size=EXTRACTOR_SIZE,
                                     recognizer=RECOGNIZER, weights="none", recognizer_weights="none", batch_size=batch, workers=workers, device="cpu",
                                     quiet=True, decoder=decoder, command="bench_decode")
-                start = time.perf_counter()
+                freeze_s[0], start = 0.0, time.perf_counter()
                 store = pipeline.extract(cfg)
-                walls[label].append(time.perf_counter() - start)
+                walls[label].append((time.perf_counter() - start, freeze_s[0]))
                 if store.status_counts()["done"] != len(clips):
                     raise SystemExit(f"{label}: {store.status_counts()}")
     inference.use_jit(True)
-    base = len(clips) / min(walls[variants[0][0]])
-    return [{"variant": k, "best wall s": min(w), "videos/s": len(clips) / min(w),
-             "x today": ratio(len(clips) / min(w), base)} for k, w in walls.items()]
+    inference._freeze = untimed
+    n = len(clips)
+    best = {k: min(w) for k, w in walls.items()}
+    base = n / best[variants[0][0]][0]
+    return [{"variant": k, "best wall s": wall, "of it freezing s": fr, "videos/s": n / wall,
+             "x today": ratio(n / wall, base), "x today, minus freezing": ratio(n / (wall - fr), base)}
+            for k, (wall, fr) in best.items()]
 
 
 def jit_rows() -> list[dict[str, Any]]:
@@ -187,7 +203,8 @@ def main() -> None:
     print_table(ext, f"nsnet extract on {args.extract_clips} H.264 fight clips, T=50 (best of {args.repeats} calls)")
     jit = jit_rows()
     print_table(jit, "Frozen (torch.jit.freeze) vs eager forward")
-    print_line(f"extract, default / today = {ext[2]['x today']:.2f}; auto (eager) / today = {ext[1]['x today']:.2f}; "
+    print_line(f"extract, default / today = {ext[2]['x today']:.2f} ({ext[2]['x today, minus freezing']:.2f} minus the "
+               f"one-off freezing); auto (eager) / today = {ext[1]['x today']:.2f}; "
                f"target >= 0.9 -> {'MET' if min(ext[1]['x today'], ext[2]['x today']) >= 0.9 else 'NOT met'}")
     if args.json:
         args.json.write_text(json.dumps({"command": "python " + " ".join(sys.argv), "machine": machine(),

@@ -151,8 +151,11 @@ def predict_command(
     apply_runtime_options(decoder.value, jit)
     pred = predict_video(video, run, budget, store=store, device=device.value, fusion=fusion.value, alpha=alpha,
                          method=method.value, top=top, adafocus_run=run_adafocus)
+    from nsnet.extract.video import backend_for, current_decoder
+
+    decoded_by = {"decoder": current_decoder(), "backend": backend_for(video)}  # the store's, unless --decoder
     if as_json:
-        typer.echo(json.dumps(pred.to_dict(), indent=2))
+        typer.echo(json.dumps({**pred.to_dict(), **decoded_by}, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -173,4 +176,4 @@ def predict_command(
     else:
         times = ", ".join(f"{f.time_s:.2f}s (#{f.frame})" for f in pred.frames)
         out.print(f"frames: {times}", markup=False)
-    out.print(f"time: {pred.seconds['total']:.3f}s", markup=False)
+    out.print(f"time: {pred.seconds['total']:.3f}s; decoder {decoded_by['decoder']} ({decoded_by['backend']})", markup=False)
