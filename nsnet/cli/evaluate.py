@@ -143,7 +143,8 @@ def predict_command(
     device: DeviceOption = Device.auto,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     decoder: StoreDecoderOption = StoreDecoder("store"),
-    jit: JitOption = True,
+    jit: Annotated[bool, typer.Option("--jit/--no-jit", help="Frozen TorchScript inference on CPU; off by default "
+                                      "here: freezing costs about 1 s per model, more than one video's forward saves.")] = False,
 ) -> None:
     """Recognise one video: light extractor on T frames, sampler picks K, recognizer on those K."""
     from nsnet.evaluate.predict import predict_video

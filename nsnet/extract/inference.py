@@ -1,9 +1,10 @@
 """Frozen TorchScript inference on CPU: the backbones of extract, evaluate's reload path and predict
-run as ``torch.jit.freeze`` d traces (batch norm folded, ops fused), about 1.6x faster on this CPU
-(benchmarks/RESULTS.md). Outputs equal eager ones within max |diff| 1e-4 (x max |eager|, at least 1; checked
+run as ``torch.jit.freeze`` d traces (batch norm folded, constants inlined): 1.2-1.6x faster
+forwards on this CPU, for about 1 s of freezing per model and input size (benchmarks/RESULTS.md). Outputs equal eager ones within max |diff| 1e-4 (x max |eager|, at least 1; checked
 on a second batch size at each trace, else the module stays eager; tests/test_inference.py).
 
-On by default; ``--no-jit`` (or ``NSNET_JIT=0``) turns it off. The setting is an environment
+On by default in extract and evaluate (``--no-jit`` or ``NSNET_JIT=0`` turns it off); off by default
+in predict (one video does not pay back the freezing; ``--jit`` turns it on). The setting is an environment
 variable so DataLoader workers and subprocesses inherit it. Not used with gradients, in training
 mode or off the CPU; a trace is rebuilt when the module's weights change.
 """
@@ -61,7 +62,7 @@ def _freeze(module: nn.Module, x: Tensor):
         target = _ForwardFeatures(module) if plain is not module else module
         try:
             traced = torch.jit.trace(target, example, check_trace=False)
-            frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+            frozen = torch.jit.freeze(traced.eval())  # optimize_for_inference measured no faster (lite0: slower)
             got, want = frozen(check), plain(check)
         except (RuntimeError, TypeError, ValueError):  # not traceable: stay eager
             return plain
