@@ -1,7 +1,8 @@
 """Frozen TorchScript inference on CPU: the backbones of extract, evaluate's reload path and predict
 run as ``torch.jit.freeze`` d traces (batch norm folded, constants inlined): 1.2-1.6x faster
-forwards on this CPU, for about 1 s of freezing per model and input size (benchmarks/RESULTS.md). Outputs equal eager ones within max |diff| 1e-4 (x max |eager|, at least 1; checked
-on a second batch size at each trace, else the module stays eager; tests/test_inference.py).
+forwards on this CPU, for about 1 s of freezing per model and input size (benchmarks/RESULTS.md).
+Outputs equal eager ones within max |diff| 1e-4 (x max |eager|, at least 1), checked on a second
+batch size at each trace, else the module stays eager (tests/test_inference.py).
 
 On by default in extract and evaluate (``--no-jit`` or ``NSNET_JIT=0`` turns it off); off by default
 in predict (one video does not pay back the freezing; ``--jit`` turns it on). The setting is an environment

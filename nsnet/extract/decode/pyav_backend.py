@@ -8,9 +8,10 @@ order, or the seeking decode gives up (InexactDecodeError) and the file is decod
 which is exact by definition; so it is where the index says timestamps cannot be trusted.
 
 Speed: for H.264 and HEVC in containers whose packets carry their own frame's timestamp (MP4/MOV,
-Matroska), a packet that is not wanted is decoded with ``skip_frame=NONREF``: if no other picture references
-it, the decoder skips it (it cannot change any other frame); a wrong guess can only make a wanted
-frame missing, which the timestamp check turns into the sequential fallback, never a wrong frame.
+Matroska), a packet that is not wanted is decoded with ``skip_frame=NONREF``: if no other picture
+references it, the decoder skips it (it cannot change any other frame); a wrong guess can only make
+a wanted frame missing, which the timestamp check turns into the sequential fallback, never a
+wrong frame.
 """
 
 from __future__ import annotations
