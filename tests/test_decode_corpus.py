@@ -78,3 +78,21 @@ def test_rotation_tag_is_applied(corpus: dict[str, Path]) -> None:
     info = probe_video(corpus["h264_rotated"])
     assert (info.width, info.height, info.rotation) == (90, 160, 90)
     assert read_frames(corpus["h264_rotated"], np.array([0]), SHORT_SIDE).shape == (1, 86, 48, 3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_seeking_decode_is_exact_without_its_sequential_fallback(corpus: dict[str, Path], name: str) -> None:
+    from nsnet.extract.decode.index import packet_index
+    from nsnet.extract.decode.pyav_backend import PyAVBackend
+
+    if name not in corpus:
+        pytest.skip(f"no encoder for {name}")
+    index = packet_index(corpus[name])
+    if not index.timestamps_ok:
+        pytest.skip(f"{name}: decoded sequentially ({index.reason})")
+    info = index.info
+    w, h = scaled_size(info.width, info.height, SHORT_SIDE)
+    for pattern, indices in _patterns(info.num_frames).items():
+        unique, inverse = np.unique(indices, return_inverse=True)
+        got = PyAVBackend().read_seeking(corpus[name], index, unique, w, h, info)[inverse]
+        np.testing.assert_array_equal(got, _reference(corpus[name], indices), err_msg=f"{name} {pattern}")

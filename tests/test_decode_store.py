@@ -112,3 +112,16 @@ def test_check_decode_reads_annotations_and_fails_on_an_undecodable_video(hard_d
     rows = json.loads(done.stdout)
     assert done.returncode == 1 and len(rows) == 4
     assert [r["mismatches"] for r in rows] == [0, 0, 0, 0] and rows[3]["status"].startswith("error: decoding failed")
+
+
+def test_an_unusable_decoder_is_one_error_line(corpus: dict[str, Path], hard_dataset: Path, tmp_path: Path) -> None:
+    from nsnet.extract.decode.torchcodec_backend import TorchCodecBackend
+
+    if TorchCodecBackend().unavailable() is None:
+        pytest.skip("torchcodec loads here")
+    for args in (["check-decode", corpus["one_frame"], "--decoder", "torchcodec"],
+                 ["extract", hard_dataset, "--out", tmp_path / "s.zarr", "--decoder", "torchcodec", "--weights", "none"]):
+        done = run_cli(args)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1, done.stderr
+        assert lines[0].startswith("error: torchcodec is not available here")

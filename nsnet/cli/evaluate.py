@@ -145,7 +145,8 @@ def predict_command(
     device: DeviceOption = Device.auto,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     decoder: StoreDecoderOption = StoreDecoder("store"),
-    jit: JitOption = True,
+    jit: Annotated[bool, typer.Option("--jit/--no-jit", help="Frozen TorchScript inference on CPU; off by default "
+                                      "here: freezing costs about 1 s per model, more than one video's forward saves.")] = False,
 ) -> None:
     """Recognise one video: light extractor on T frames, sampler picks K, recognizer on those K."""
     from nsnet.evaluate.predict import predict_video
@@ -154,8 +155,11 @@ def predict_command(
     runs = [*run, *([run_adafocus] if run_adafocus else [])]
     pred = predict_video(video, runs[0], budget, store=store, device=device.value, fusion=fusion.value, alpha=alpha,
                          method=method, top=top, extra_runs=runs[1:])
+    from nsnet.extract.video import backend_for, current_decoder
+
+    decoded_by = {"decoder": current_decoder(), "backend": backend_for(video)}  # the store's, unless --decoder
     if as_json:
-        typer.echo(json.dumps(pred.to_dict(), indent=2))
+        typer.echo(json.dumps({**pred.to_dict(), **decoded_by}, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -176,4 +180,4 @@ def predict_command(
     else:
         times = ", ".join(f"{f.time_s:.2f}s (#{f.frame})" for f in pred.frames)
         out.print(f"frames: {times}", markup=False)
-    out.print(f"time: {pred.seconds['total']:.3f}s", markup=False)
+    out.print(f"time: {pred.seconds['total']:.3f}s; decoder {decoded_by['decoder']} ({decoded_by['backend']})", markup=False)

@@ -1,9 +1,11 @@
 """Frozen TorchScript inference on CPU: the backbones of extract, evaluate's reload path and predict
-run as ``torch.jit.freeze`` d traces (batch norm folded, ops fused), about 1.6x faster on this CPU
-(benchmarks/RESULTS.md). Outputs equal eager ones within max |diff| 1e-4 (x max |eager|, at least 1; checked
-on a second batch size at each trace, else the module stays eager; tests/test_inference.py).
+run as ``torch.jit.freeze`` d traces (batch norm folded, constants inlined): 1.2-1.6x faster
+forwards on this CPU, for about 1 s of freezing per model and input size (benchmarks/RESULTS.md).
+Outputs equal eager ones within max |diff| 1e-4 (x max |eager|, at least 1), checked on a second
+batch size at each trace, else the module stays eager (tests/test_inference.py).
 
-On by default; ``--no-jit`` (or ``NSNET_JIT=0``) turns it off. The setting is an environment
+On by default in extract and evaluate (``--no-jit`` or ``NSNET_JIT=0`` turns it off); off by default
+in predict (one video does not pay back the freezing; ``--jit`` turns it on). The setting is an environment
 variable so DataLoader workers and subprocesses inherit it. Not used with gradients, in training
 mode or off the CPU; a trace is rebuilt when the module's weights change.
 """
@@ -38,33 +40,56 @@ def _weights_version(module: nn.Module) -> tuple[int, ...]:
 TOLERANCE = 1e-4  # max |frozen - eager| accepted, relative to max |eager| (checked on each new trace)
 
 
-def _freeze(module: nn.Module, x: Tensor) -> nn.Module:
-    """Returns a frozen trace of ``module``, or ``module`` itself when the trace does not reproduce
-    the eager outputs on another batch size (a trace can bake a batch size into a reshape)."""
+class _ForwardFeatures(nn.Module):
+    """Traces a timm backbone's ``forward_features`` (the map before pooling)."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.backbone.forward_features(x)
+
+
+def _freeze(module: nn.Module, x: Tensor):
+    """Returns a frozen trace of ``module.forward_features`` (or of ``module``), or the eager callable
+    when the trace does not reproduce it on another batch size (a trace can bake a batch size in)."""
+    plain = getattr(module, "forward_features", module)
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer warnings
         gen = torch.Generator().manual_seed(0)
         example, check = (torch.randn((b, *x.shape[1:]), generator=gen, dtype=x.dtype)
                           .contiguous(memory_format=torch.channels_last) for b in (2, 3))
+        target = _ForwardFeatures(module) if plain is not module else module
         try:
-            traced = torch.jit.trace(module, example, check_trace=False)
-            frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
-            got, want = frozen(check), module(check)
+            traced = torch.jit.trace(target, example, check_trace=False)
+            frozen = torch.jit.freeze(traced.eval())  # optimize_for_inference measured no faster (lite0: slower)
+            got, want = frozen(check), plain(check)
         except (RuntimeError, TypeError, ValueError):  # not traceable: stay eager
-            return module
-        if got.shape != want.shape or (got - want).abs().max() > TOLERANCE * max(1.0, float(want.abs().max())):
-            return module
-        return frozen
+            return plain
+    if got.shape != want.shape or (got - want).abs().max() > TOLERANCE * max(1.0, float(want.abs().max())):
+        return plain
+    return frozen
 
 
-def fast_forward(module: nn.Module, x: Tensor) -> Tensor:
-    """Returns ``module(x)``, through a frozen trace of ``module`` when frozen inference applies."""
+def fast_features(module: nn.Module, x: Tensor) -> Tensor:
+    """Returns ``module.forward_features(x)`` (``module(x)`` for a module without it), through a frozen
+    trace when frozen inference applies (CPU, float32, no gradients, eval mode, switched on)."""
+    plain = getattr(module, "forward_features", module)
     if (not jit_enabled() or module.training or torch.is_grad_enabled() or x.device.type != "cpu"
             or x.dtype != torch.float32 or x.ndim != 4):
-        return module(x)
+        return plain(x)
     entry = _frozen.get(module)
     key = (tuple(x.shape[1:]), _weights_version(module))
     if entry is None or entry["key"] != key:
         entry = {"key": key, "frozen": _freeze(module, x)}
         _frozen[module] = entry
     return entry["frozen"](x)
+
+
+def fast_forward(module: nn.Module, x: Tensor) -> Tensor:
+    """Returns ``module(x)``; for a timm backbone ``forward_head(fast_features(x))``, which is what its
+    forward computes, so pooled features and feature maps come from the same frozen graph."""
+    if hasattr(module, "forward_features") and hasattr(module, "forward_head"):
+        return module.forward_head(fast_features(module, x))
+    return fast_features(module, x)

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from nsnet.errors import ConfigError
+from nsnet.extract.inference import fast_features
 from nsnet.extract.models import FrameModel, run_model
 from nsnet.extract.video import scaled_size
 
@@ -154,7 +155,7 @@ class PatchGrid:
 def _forward_maps(model: FrameModel, x: Tensor) -> tuple[Tensor, Tensor]:
     """Returns (map [B, D, h, w], pooled [B, D]) of the backbone, the pooled one as FrameModel computes it."""
     backbone = model.backbone
-    fmap = backbone.forward_features(x.contiguous(memory_format=torch.channels_last))
+    fmap = fast_features(backbone, x.contiguous(memory_format=torch.channels_last))  # as FrameModel's forward
     return fmap.float(), backbone.forward_head(fmap).float()
 
 

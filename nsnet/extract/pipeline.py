@@ -117,6 +117,7 @@ def extract(cfg: ExtractConfig) -> FeatureStore:
     Under ``torchrun`` each rank processes its own chunks; rank 0 creates the store.
     """
     cfg.validate()
+    decoder_version(cfg.decoder)  # an unknown or unusable decoder (torchcodec not loading) fails here, in one line
     dist = TorchrunRanks()
     try:
         with disk_full_resumable(cfg.out):

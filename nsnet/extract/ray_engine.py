@@ -27,6 +27,7 @@ import torch
 from nsnet.errors import UserError
 from nsnet.extract.chunks import ChunkWriter
 from nsnet.extract.config import ExtractConfig
+from nsnet.extract.decode.policy import decoder_version
 from nsnet.extract.features import VideoFeatures
 from nsnet.extract.inference import jit_enabled, use_jit
 from nsnet.extract.pipeline import (VideoFrames, disk_full_resumable, finish_store, log_failure, open_store,
@@ -106,6 +107,7 @@ def _init_ray(address: str | None) -> Any:
 def extract_with_ray(cfg: ExtractConfig, address: str | None = None, actors: int | None = None) -> FeatureStore:
     """Runs the extraction of ``cfg`` on Ray and returns the (complete) store; resumes a matching store."""
     cfg.validate()
+    decoder_version(cfg.decoder)  # an unknown or unusable decoder fails here, in one line
     with disk_full_resumable(cfg.out):
         return _extract_with_ray(cfg, address, actors)
 

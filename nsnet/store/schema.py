@@ -94,7 +94,8 @@ def identity_differences(stored: StoreIdentity, asked: StoreIdentity) -> list[st
     if a.get("patches") != b.get("patches"):
         diffs.append(f"patches: store has {_patch_text(a.get('patches'))}, asked {_patch_text(b.get('patches'))}")
     if a.get("decoder", "decord") != b.get("decoder", "decord"):
-        diffs.append(f"decoder: store has {a.get('decoder', 'decord')!r}, asked {b.get('decoder', 'decord')!r}")
+        diffs.append(f"decoder: store has {a.get('decoder', 'decord')!r}, asked {b.get('decoder', 'decord')!r} "
+                     f"(--decoder {a.get('decoder', 'decord')} resumes it)")
     for key in ("T", "extractor", "recognizer", "class_names", "video_ids"):
         if a[key] == b[key]:
             continue

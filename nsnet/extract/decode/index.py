@@ -35,7 +35,9 @@ class PacketIndex:
 
 
 def _rotation(stream: av.video.stream.VideoStream, container: av.container.InputContainer) -> int:
+    """Returns the display rotation (counter-clockwise degrees) of the first decoded frame, 0 if none."""
     try:
+        container.seek(0)
         frame = next(container.decode(stream))
     except (StopIteration, *decode_errors()):
         return 0
@@ -63,8 +65,7 @@ def _scan(path: Path) -> PacketIndex:
             tiny += packet.size <= _PACKED_PLACEHOLDER_BYTES
             if packet.is_keyframe:
                 keys.append(int(packet.pts))
-        codec, fmt = stream.codec_context.name, container.format.name
-        container.seek(0)
+        codec, fmt = stream.codec_context.codec.canonical_name, container.format.name
         rotation = _rotation(stream, container)
     if not pts:
         raise VideoReadError("video has no frames")

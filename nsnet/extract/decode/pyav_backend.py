@@ -4,8 +4,14 @@ match frames by presentation timestamp against the demuxed index.
 Safe start: for a wanted timestamp t the decode starts at the last keyframe K with pts <= t. Frames
 that come out with a timestamp below K's (leading pictures of an open GOP, B-frames of the previous
 GOP) are dropped, never matched. Every wanted timestamp must come out of the decoder, in increasing
-order, or the file is refused with InexactDecodeError. Where the index says timestamps cannot be
-trusted the file is decoded sequentially instead, which is exact by definition.
+order, or the seeking decode gives up (InexactDecodeError) and the file is decoded sequentially,
+which is exact by definition; so it is where the index says timestamps cannot be trusted.
+
+Speed: for H.264 and HEVC in containers whose packets carry their own frame's timestamp (MP4/MOV,
+Matroska), a packet that is not wanted is decoded with ``skip_frame=NONREF``: if no other picture
+references it, the decoder skips it (it cannot change any other frame); a wrong guess can only make
+a wanted frame missing, which the timestamp check turns into the sequential fallback, never a
+wrong frame.
 """
 
 from __future__ import annotations
@@ -21,13 +27,23 @@ from nsnet.extract.decode.scale import RgbScaler
 from nsnet.extract.decode.sequential import read_sequential
 
 
+# Demuxers whose packets carry the presentation timestamp of the frame they hold, and the codecs whose
+# decoders skip exactly the pictures no other picture references (AV1's dav1d does not: measured).
+_OWN_PTS_CONTAINERS = ("mov", "matroska")
+_SKIP_CODECS = ("h264", "hevc")
+
+
 class _Seeker:
     """One open file: decodes forward from keyframes and hands out frames by timestamp."""
 
-    def __init__(self, container: av.container.InputContainer, index: PacketIndex, scale: RgbScaler) -> None:
+    def __init__(self, container: av.container.InputContainer, index: PacketIndex, scale: RgbScaler,
+                 wanted: set[int]) -> None:
         self.container, self.index, self.scale = container, index, scale
         self.stream = container.streams.video[0]
         self.stream.codec_context.thread_count = 1  # one decode thread per worker, as decord is run
+        skips = (container.format.name.split(",")[0] in _OWN_PTS_CONTAINERS
+                 and self.stream.codec_context.codec.canonical_name in _SKIP_CODECS)
+        self.wanted = wanted if skips else None
         self.frames = None  # the frame iterator of the current decode run
         self.start_pts = self.last_pts = None
 
@@ -42,6 +58,8 @@ class _Seeker:
                 if not packet.is_keyframe or packet.pts is None or packet.pts > key_pts:
                     raise InexactDecodeError(f"seek to keyframe at pts {key_pts} landed on pts {packet.pts}")
                 self.start_pts, started = int(packet.pts), True
+            if self.wanted is not None:
+                self.stream.codec_context.skip_frame = "DEFAULT" if packet.pts in self.wanted else "NONREF"
             yield from packet.decode()
 
     def get(self, target: int) -> np.ndarray:
@@ -90,13 +108,23 @@ class PyAVBackend:
         index = packet_index(path)
         if not index.timestamps_ok:
             return read_sequential(path, indices, width, height, info)
+        try:
+            return self.read_seeking(path, index, indices, width, height, info)
+        except InexactDecodeError:
+            return read_sequential(path, indices, width, height, info)
+
+    def read_seeking(self, path: Path, index: PacketIndex, indices: np.ndarray, width: int, height: int,
+                     info: VideoInfo) -> np.ndarray:
+        """Returns the frames by seeking and timestamp matching; raises InexactDecodeError where that
+        cannot be exact (the caller then decodes sequentially)."""
         scale = RgbScaler(width, height, info.rotation)
         out = np.empty((len(indices), height, width, 3), dtype=np.uint8)
+        wanted = index.pts[indices]
         try:
             with av.open(str(path)) as container:
-                seeker = _Seeker(container, index, scale)
-                for slot, i in enumerate(indices.tolist()):
-                    out[slot] = seeker.get(int(index.pts[i]))
+                seeker = _Seeker(container, index, scale, set(wanted.tolist()))
+                for slot, pts in enumerate(wanted.tolist()):
+                    out[slot] = seeker.get(int(pts))
         except VideoReadError:
             raise
         except decode_errors() as err:
