@@ -183,3 +183,15 @@ def restore_sampler_registry():
     """Lets a test register samplers (and variants): the registries are put back as they were afterwards."""
     with sampler_registry_snapshot() as registry:
         yield registry
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray cluster of 2 CPUs shared by the tests (the engines join it instead of starting one)."""
+    ray = pytest.importorskip("ray")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    if started:
+        ray.shutdown()

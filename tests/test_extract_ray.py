@@ -24,14 +24,6 @@ ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow  # a Ray cluster takes ~10 s to start on this machine
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """A local Ray cluster of 2 CPUs for this module (the engine joins it instead of starting one)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield
-    ray.shutdown()
-
-
 def assert_same_store(a: Path, b: Path) -> None:
     sa, sb = FeatureStore.open(a), FeatureStore.open(b)
     assert sa.fingerprint == sb.fingerprint

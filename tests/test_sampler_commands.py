@@ -123,6 +123,7 @@ def test_ablate_writes_tables(store, tmp_path) -> None:
 
 def test_ablate_resumes_finished_runs_and_records_diverged_ones(store, tmp_path, monkeypatch) -> None:
     import nsnet.sampler.ablate as ablate_module
+    import nsnet.sampler.ablate_entry as entry_module
 
     common = {"epochs": 1, "width": 16, "heads": 4, "batch_size": 8, "device": "cpu"}
     grid = tmp_path / "grid.json"
@@ -131,7 +132,7 @@ def test_ablate_resumes_finished_runs_and_records_diverged_ones(store, tmp_path,
     ablate_module.ablate(store.path, grid, out, progress=False)
     first = list(csv.DictReader(open(out / "ablation.csv")))
 
-    real_train = ablate_module.train_sampler
+    real_train = entry_module.train_sampler
     trained: list[str] = []
 
     def train_or_diverge(arrays, cfg, progress=True):
@@ -140,7 +141,7 @@ def test_ablate_resumes_finished_runs_and_records_diverged_ones(store, tmp_path,
             raise FloatingPointError("training loss became nan (lr 0.01 too high?)")
         return real_train(arrays, cfg, progress=progress)
 
-    monkeypatch.setattr(ablate_module, "train_sampler", train_or_diverge)
+    monkeypatch.setattr(entry_module, "train_sampler", train_or_diverge)
     grid.write_text(json.dumps([{"name": "ns", **common}, {"name": "lstm", "encoder": "lstm", **common},
                                 {"name": "mlp", "encoder": "mlp", **{**common, "epochs": 2}}]))
     ablate_module.ablate(store.path, grid, out, progress=False)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -167,3 +168,43 @@ def test_a_half_made_url_store_is_refused_by_readers_and_recreated_by_extract(s3
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(FeatureStore.open(url).read(S.LIGHT_FEATURES),
                                   FeatureStore.open(store_path).read(S.LIGHT_FEATURES))
+
+
+def _rows(result_dir: Path) -> list[tuple]:
+    rows = json.loads((result_dir / "results.json").read_text())["rows"]
+    return sorted((r["method"], r["K"], r["path"], round(r["mAP"], 10), round(r["top1"], 10), r["gflops"]) for r in rows)
+
+
+def test_fit_sampler_evaluate_and_predict_on_a_url_store_equal_the_local_ones(
+        s3: str, dataset: Path, store_path: Path, tmp_path: Path) -> None:
+    import shutil
+
+    url = f"s3://{BUCKET}/e2e/store.zarr"
+    local = tmp_path / "local.zarr"
+    shutil.copytree(store_path, local)
+    assert runner.invoke(app, ["extract", str(dataset), "--out", url, "--chunk-videos", "4", *SMALL_CLI, "-q"]).exit_code == 0
+    fit = ["-o", "epochs=2", "-o", "width=16", "-o", "heads=4", "-o", "batch_size=4", "--device", "cpu", "-q"]
+    results = {}
+    for name, where in (("url", url), ("local", str(local))):
+        assert runner.invoke(app, ["fit-recognizer", where, "-q"]).exit_code == 0
+        run = tmp_path / f"run-{name}"
+        done = runner.invoke(app, ["fit-sampler", where, "--out", str(run), *fit])
+        assert done.exit_code == 0, done.output
+        for path in ("cached", "reload"):
+            out = tmp_path / f"eval-{name}-{path}"
+            ev = runner.invoke(app, ["evaluate", where, "--run", str(run), "--budget", "2", "--path", path,
+                                     "--method", "uniform", "--method", "nsnet", "--out", str(out), "--device", "cpu",
+                                     "-q", "--workers", "0"])
+            assert ev.exit_code == 0, ev.output
+            results[name, path] = _rows(out)
+        video = str(FeatureStore.open(where).read(S.PATH)[0])
+        pred = runner.invoke(app, ["predict", video, "--run", str(run), "--budget", "2", "--json", "--device", "cpu"])
+        assert pred.exit_code == 0, pred.output
+        results[name, "predict"] = pred.stdout[pred.stdout.index("{"):]
+    assert results["url", "cached"] == results["local", "cached"]
+    assert results["url", "reload"] == results["local", "reload"]
+    assert [r[3:5] for r in results["url", "reload"]] == [r[3:5] for r in results["url", "cached"]]
+    def strip(text: str) -> dict:  # where the run and store live, and timings, differ by design
+        return {k: v for k, v in json.loads(text).items() if k not in ("store", "run", "seconds")}
+
+    assert strip(results["url", "predict"]) == strip(results["local", "predict"])

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from nsnet.cli.common import (DeviceOption, JitOption, Quiet, Seed, StoreDecoder, StoreDecoderOption,
-                              apply_runtime_options, choices)
+from nsnet.cli.common import (DeviceOption, JitOption, Quiet, Seed, StorageOptions, StoreDecoder, StoreDecoderOption,
+                              apply_runtime_options, choices, use_storage_options)
 from nsnet.errors import user_errors
 from nsnet.evaluate.config import PATHS
 from nsnet.options import Device
@@ -49,7 +49,7 @@ def _methods(values: Optional[list[str]]) -> list[str]:
 
 @user_errors
 def evaluate_command(
-    store: Annotated[Path, typer.Argument(help="Feature store (zarr directory) with the split to evaluate.")],
+    store: Annotated[str, typer.Argument(help="Feature store (a folder or a URL) with the split to evaluate.")],
     run: Annotated[Optional[list[Path]], typer.Option(
         "--run", help="A trained run directory (fit-sampler --out), repeatable: each is used by the methods of the "
         "variant it records (nsnet, maxconf-l, tsqnet, adafocus, ...).")] = None,
@@ -77,9 +77,11 @@ def evaluate_command(
     device: DeviceOption = Device.auto,
     decoder: StoreDecoderOption = StoreDecoder("store"),
     jit: JitOption = True,
+    storage_option: StorageOptions = None,
     quiet: Quiet = False,
 ) -> None:
     """Evaluate samplers at budget K: mAP, top-1, GFLOPs per video and time (JSON, CSV, Markdown)."""
+    use_storage_options(storage_option)
     from nsnet.evaluate.config import EvaluateConfig
 
     budgets = _budgets(budget)
@@ -133,8 +135,9 @@ def predict_command(
         "--run", help="Sampler run directory (fit-sampler --out), repeatable: the first one's method is the default; "
         "e.g. an NSNet and an AdaFocus run give nsnet+adafocus.")],
     budget: Annotated[int, typer.Option("--budget", "-k", min=1, max=100_000, help="Frames K the recognizer sees.")] = 5,
-    store: Annotated[Optional[Path], typer.Option(
-        "--store", help="Feature store the run was trained on (default: the one the run records).")] = None,
+    store: Annotated[Optional[str], typer.Option(
+        "--store", help="Feature store (folder or URL) the run was trained on (default: the one the run records).")]
+        = None,
     method: Annotated[Optional[str], typer.Option(
         "--method", help="A registered method the runs allow, or uniform / dense / random (default: the first "
         "run's own).")] = None,
@@ -147,10 +150,12 @@ def predict_command(
     decoder: StoreDecoderOption = StoreDecoder("store"),
     jit: Annotated[bool, typer.Option("--jit/--no-jit", help="Frozen TorchScript inference on CPU; off by default "
                                       "here: freezing costs about 1 s per model, more than one video's forward saves.")] = False,
+    storage_option: StorageOptions = None,
 ) -> None:
     """Recognise one video: light extractor on T frames, sampler picks K, recognizer on those K."""
     from nsnet.evaluate.predict import predict_video
 
+    use_storage_options(storage_option)
     apply_runtime_options(decoder.value, jit)
     runs = [*run, *([run_adafocus] if run_adafocus else [])]
     pred = predict_video(video, runs[0], budget, store=store, device=device.value, fusion=fusion.value, alpha=alpha,

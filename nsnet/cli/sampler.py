@@ -17,10 +17,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from nsnet.cli.common import DeviceOption, Quiet, Seed
+from nsnet.cli.common import DeviceOption, Quiet, Seed, StorageOptions, choices, use_storage_options
 from nsnet.errors import user_errors
 from nsnet.options import Device
 from nsnet.sampler.options import SamplerConfigError
+
+AblateEngine = choices("AblateEngine", ("local", "ray"))
 
 def _hidden(flag: str) -> object:
     """Returns the typer option of a hidden flag of earlier versions: the spelling of one option."""
@@ -44,7 +46,7 @@ def parse_key_values(items: Optional[list[str]], flag: str = "--option") -> dict
 
 @user_errors
 def fit_sampler_command(
-    store: Annotated[Path, typer.Argument(help="Feature store (zarr directory) with the train split.")],
+    store: Annotated[str, typer.Argument(help="Feature store (a folder or a URL) with the train split.")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Run directory to write (sampler.pt + config.json).")] = None,
     variant: Annotated[str, typer.Option("--variant", help="Which sampler to train: a registered variant "
                                          "(nsnet, maxconf-l, scsampler, oracle, tsqnet, adafocus, ...).")] = "nsnet",
@@ -58,6 +60,7 @@ def fit_sampler_command(
     stages: Annotated[Optional[str], typer.Option(
         "--stages", help="Variants trained in stages (adafocus): the stages to run, e.g. 1,2,3 (default) or 2,3 to "
         "resume from the run's stage1.pt.")] = None,
+    storage_option: StorageOptions = None,
     quiet: Quiet = False,
     epochs: Annotated[Optional[str], _hidden("--epochs")] = None,
     width: Annotated[Optional[str], _hidden("--width")] = None,
@@ -75,6 +78,7 @@ def fit_sampler_command(
     adafocus: Annotated[Optional[list[str]], typer.Option("--adafocus", hidden=True, help="Same as --option.")] = None,
 ) -> None:
     """Train a sampler variant (NSNet, TSQNet, AdaFocus, a baseline...) on a feature store's cached tensors."""
+    use_storage_options(storage_option)
     from nsnet.sampler.config import COMMON_FIELDS, sampler_config
     from nsnet.sampler.options import options_help
     from nsnet.sampler.variants import variant_spec
@@ -109,16 +113,31 @@ def fit_sampler_command(
 
 @user_errors
 def ablate_command(
-    store: Annotated[Path, typer.Argument(help="Feature store with train and val splits (and logits).")],
+    store: Annotated[str, typer.Argument(help="Feature store (a folder or a URL) with train and val splits (and logits).")],
     grid: Annotated[Path, typer.Option("--grid", help="JSON list of runs: name, variant and option KEY: VALUE pairs.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the runs, ablation.csv and ablation.md.")],
     k: Annotated[int, typer.Option("--k", min=1, help="Frames selected per val video.")] = 5,
     device: Annotated[Optional[Device], typer.Option("--device", help="Where to train (default: each grid entry's "
                                                      "own, auto unless set).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=1024,
+        help="Grid entries trained at once in local worker processes (each reads the store once).")] = 1,
+    engine: Annotated[AblateEngine, typer.Option("--engine",
+        help="local: this machine (--jobs); ray: one Ray task per entry (--out shared by every node).")]
+        = AblateEngine("local"),
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, max=1024,
+        help="Torch threads per entry (default: all cores when serial, cores / --jobs in parallel). The same "
+        "--threads gives the same table whatever --jobs or --engine.")] = None,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address",
+        help="Ray cluster to join (default: RAY_ADDRESS, else a new local one). Needs --engine ray.")] = None,
+    storage_option: StorageOptions = None,
     quiet: Quiet = False,
 ) -> None:
     """Train a grid of sampler configs on one store and compare them on its val split."""
     from nsnet.sampler.ablate import ablate
 
-    out_dir = ablate(store, grid, out, k=k, progress=not quiet, device=device.value if device else None)
+    use_storage_options(storage_option)
+    if ray_address and engine.value != "ray":
+        raise SamplerConfigError("--ray-address needs --engine ray")
+    out_dir = ablate(store, grid, out, k=k, progress=not quiet, device=device.value if device else None, jobs=jobs,
+                     engine=engine.value, threads=threads, ray_address=ray_address)
     typer.echo(f"ablation written to {out_dir / 'ablation.md'}")

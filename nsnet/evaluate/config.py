@@ -103,7 +103,7 @@ def parse_method(text: str) -> str:
 class EvaluateConfig:
     """Everything `nsnet evaluate` needs (mapped one-to-one from its options)."""
 
-    store: Path
+    store: str | Path  # a folder or a URL
     runs: list[Path] = field(default_factory=list)  # trained runs, each keyed by the variant it records
     budgets: list[int] = field(default_factory=lambda: [5])
     methods: list[str] = field(default_factory=list)  # empty = every applicable method

@@ -17,14 +17,13 @@ store equals a single-process run's.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import torch
 
-from nsnet.errors import UserError
+from nsnet.cluster import init_ray
 from nsnet.extract.chunks import ChunkWriter
 from nsnet.extract.config import ExtractConfig
 from nsnet.extract.decode.policy import decoder_version
@@ -40,10 +39,6 @@ from nsnet.store import schema as S
 # Per-video arrays an actor returns (the ones ChunkWriter knows); the optional ones only when present.
 _OUTPUTS = (S.LIGHT_FEATURES, S.REC_FEATURES, S.REC_LOGITS, S.LIGHT_MAPS, S.PATCH_FEATURES, S.FRAME_INDICES,
             S.NUM_FRAMES, S.FPS, S.DECODE_BACKEND)
-
-
-class RayUnavailableError(UserError, RuntimeError):
-    """Ray is not installed, or the cluster cannot be reached."""
 
 
 def _decode(item: dict[str, Any], T: int, light: dict, rec: dict, decoder: str) -> dict[str, Any]:
@@ -86,24 +81,6 @@ class _ModelActor:
         return out
 
 
-def _init_ray(address: str | None) -> Any:
-    """Returns the ``ray`` module, connected to ``address`` (None: a new local cluster, or RAY_ADDRESS)."""
-    try:
-        import ray
-        import ray.data  # noqa: F401  (Ray Data is a separate extra: ray[data])
-    except ImportError as err:
-        raise RayUnavailableError(f"--engine ray needs Ray Data: pip install 'ray[data]' ({err})") from None
-    if not ray.is_initialized():
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-        except (ConnectionError, RuntimeError, ValueError) as err:
-            raise RayUnavailableError(f"cannot start or reach the Ray cluster {address or '(local)'}: "
-                                      f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
-    ray.data.DataContext.get_current().enable_progress_bars = False  # ours counts videos, theirs blocks
-    logging.getLogger("ray.data").setLevel(logging.ERROR)  # no "execution plan" / progress-bar notes
-    return ray
-
-
 def extract_with_ray(cfg: ExtractConfig, address: str | None = None, actors: int | None = None) -> FeatureStore:
     """Runs the extraction of ``cfg`` on Ray and returns the (complete) store; resumes a matching store."""
     cfg.validate()
@@ -121,7 +98,7 @@ def _extract_with_ray(cfg: ExtractConfig, address: str | None, actors: int | Non
     report_resume(store, log)
     rows = writer.rows
     if rows:
-        ray = _init_ray(address)
+        ray = init_ray(address)
         gpus = int(ray.cluster_resources().get("GPU", 0)) if cfg.device != "cpu" else 0
         pool = actors or max(1, gpus)
         paths = store.read(S.PATH)

@@ -32,16 +32,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import torch
 
-from nsnet.sampler.base import Sampler, SamplerInputs
+from nsnet.progress import progress_bar
+from nsnet.sampler.ablate_entry import grid_row, video_scores
+from nsnet.sampler.ablate_parallel import default_threads, grid_data, process_rows, ray_rows
 from nsnet.sampler.config import SamplerConfig, SamplerConfigError, sampler_config
-from nsnet.sampler.data import SamplerArrays, load_sampler_arrays
-from nsnet.sampler.options import changed_options
+from nsnet.sampler.data import load_sampler_arrays
 from nsnet.sampler.registry import create_sampler
-from nsnet.sampler.run import CONFIG, RunError, RunMismatchError, SamplerRun, load_run, save_run
-from nsnet.sampler.train import train_sampler
-from nsnet.sampler.variants import variant_spec
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 COLUMNS = ("name", "variant", "options", "train_s", "final_loss", "k", "mAP", "top1")  # then each variant's extras, error
@@ -75,56 +73,6 @@ def load_grid(grid_file: str | Path) -> list[SamplerConfig]:
     return configs
 
 
-def _video_scores(sampler: Sampler, inputs: SamplerInputs, val: SamplerArrays, k: int) -> dict[str, float]:
-    """Returns mAP and top-1 of the recognizer on the K frames ``sampler`` selects."""
-    from nsnet.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
-
-    sel = sampler.select(inputs, k)
-    logits = np.take_along_axis(val.rec_logits, sel[..., None], axis=1)  # [N, K, C]
-    scores = average_frame_predictions(logits, multilabel=val.multilabel)
-    return {"mAP": mean_average_precision(scores, val.labels), "top1": top1_accuracy(scores, val.labels)}
-
-
-def evaluate_run(run: SamplerRun, val: SamplerArrays, k: int = 5) -> dict[str, float]:
-    """Returns ``mAP``/``top1`` of a run on in-memory val arrays (which need recognizer logits) plus
-    the extra scores of its variant's ``ablate`` hook (e.g. ``mAP_fsm``/``mAP_vgm`` of NSNet)."""
-    val.require("rec_logits")
-    hook = variant_spec(run.config.variant).ablate
-    if hook is None:
-        raise SamplerConfigError(f"variant {run.config.variant} cannot be scored in an ablation")
-    return hook(run, val, k, lambda name, r: _video_scores(create_sampler(name, run=r), val, val, k))
-
-
-def _existing_run(run_dir: Path, cfg: SamplerConfig, store: Any) -> SamplerRun | None:
-    """Returns the run saved in ``run_dir`` when it was trained with ``cfg`` on ``store``, else None."""
-    if not (run_dir / CONFIG).is_file():
-        return None
-    try:
-        run = load_run(run_dir, store=store)
-    except (RunError, RunMismatchError):  # unreadable, or trained on another store: retrain
-        return None
-    return run if run.config == cfg else None
-
-
-def _train_or_resume(cfg: SamplerConfig, train: SamplerArrays, run_dir: Path, store: Any,
-                     progress: bool) -> tuple[SamplerRun, float, float | None]:
-    """Returns (run, training seconds, final epoch loss), training only when ``run_dir`` holds no
-    run of ``cfg``. Raises FloatingPointError when training diverges."""
-    run = _existing_run(run_dir, cfg, store)
-    if run is None:
-        result = train_sampler(train, cfg, progress=progress)
-        saved = save_run(run_dir, result, train, store=store)
-        run = SamplerRun(saved, result.config, result.model, result.prototypes,
-                         json.loads((saved / CONFIG).read_text())["run"])
-    history = run.meta.get("history") or [None]  # the saved record, so a resumed row equals the first
-    return run, float(run.meta.get("train_seconds", 0.0)), history[-1]
-
-
-def _summary(cfg: SamplerConfig) -> str:
-    """Returns the options that differ from the variant's defaults, e.g. ``attention=ca classifier=ca``."""
-    return " ".join(f"{k}={v}" for k, v in changed_options(cfg.options).items()) or "default"
-
-
 def _fmt(value: Any) -> str:
     """Returns a CSV cell: floats with 4 decimals, None as an empty cell."""
     if isinstance(value, float):
@@ -133,10 +81,14 @@ def _fmt(value: Any) -> str:
 
 
 def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *, k: int = 5,
-           progress: bool = True, device: str | None = None) -> Path:
+           progress: bool = True, device: str | None = None, jobs: int = 1, engine: str = "local",
+           threads: int | None = None, ray_address: str | None = None) -> Path:
     """Trains every grid entry on the store's train split, scores it on the val split, writes
     ``out_dir/ablation.csv`` and ``out_dir/ablation.md``; returns ``out_dir``. ``device`` (when
-    given) replaces every entry's own."""
+    given) replaces every entry's own. ``jobs`` > 1 trains entries in that many local processes,
+    ``engine="ray"`` as Ray tasks (:mod:`~nsnet.sampler.ablate_parallel`); ``threads`` is the torch
+    threads of each entry (default: torch's current setting when serial, this machine's cores / ``jobs``
+    in parallel; the same value gives the same table)."""
     from nsnet.store import FeatureStore
 
     configs = load_grid(grid_file)
@@ -153,17 +105,24 @@ def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *
     train = load_sampler_arrays(store, splits[0].pop(), rec_features=needs_feat, rec_logits=needs_rec,
                                 patches=needs_patches)
     val = load_sampler_arrays(store, splits[1].pop(), rec_features=needs_feat, patches=needs_patches)
-    rows: list[dict[str, Any]] = []
-    ref = _video_scores(create_sampler("uniform"), val, val, k)
-    rows.append({"name": "uniform (untrained)", "variant": "uniform", "k": k, **ref})
-    for cfg in configs:
-        row: dict[str, Any] = {"name": cfg.name, "variant": cfg.variant, "options": _summary(cfg), "k": k}
+    ref = video_scores(create_sampler("uniform"), val, val, k)
+    rows: list[dict[str, Any]] = [{"name": "uniform (untrained)", "variant": "uniform", "k": k, **ref}]
+    if engine not in ("local", "ray") or jobs < 1:
+        raise SamplerConfigError(f"ablate: engine must be local or ray and jobs >= 1, got {engine!r}, {jobs}")
+    if engine == "local" and jobs == 1:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads or previous)
         try:
-            run, seconds, final_loss = _train_or_resume(cfg, train, out_dir / cfg.name, store, progress)
-        except FloatingPointError as err:
-            rows.append({**row, "error": str(err)})
-            continue
-        rows.append({**row, "train_s": round(seconds, 2), "final_loss": final_loss, **evaluate_run(run, val, k)})
+            rows += [grid_row(cfg, train, val, out_dir, store, k, progress) for cfg in configs]
+        finally:
+            torch.set_num_threads(previous)
+    else:
+        with progress_bar(disable=not progress) as bar:
+            task = bar.add_task(f"ablate ({engine})", total=len(configs))
+            data, threads = grid_data(store, configs), threads or default_threads(jobs if engine == "local" else 1)
+            rows += (ray_rows(configs, data, out_dir, k, threads, ray_address, lambda: bar.advance(task))
+                     if engine == "ray" else
+                     process_rows(configs, data, out_dir, k, jobs, threads, lambda: bar.advance(task)))
     _write_tables(rows, out_dir, store, k)
     return out_dir
 

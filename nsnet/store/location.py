@@ -27,6 +27,11 @@ def set_storage_options(options: dict[str, Any]) -> None:
     _STORAGE_OPTIONS.update(options)
 
 
+def current_storage_options() -> dict[str, Any]:
+    """Returns a copy of this process's storage options (to hand to worker processes)."""
+    return dict(_STORAGE_OPTIONS)
+
+
 def parse_storage_options(pairs: list[str]) -> dict[str, Any]:
     """Returns ``{key: value}`` from ``KEY=VALUE`` strings; values are JSON when they parse as JSON
     (``anon=true``, ``config_kwargs={"connect_timeout": 5}``), strings otherwise. Raises StoreError."""
