@@ -127,6 +127,39 @@ def projection(costs: dict[str, float], frames: int, videos: int, gpu_fps: float
     return rows
 
 
+def ablation_scaling(work: Path, entries: int, videos: int, epochs: int) -> list[dict]:
+    """Returns the wall seconds of one ablation grid run serially (all cores to one entry at a time)
+    and with 2 jobs (one core each), on a planted store of real feature widths; tables checked equal
+    at equal threads (serial with --threads 1 vs 2 jobs)."""
+    import dataclasses
+
+    from nsnet.sampler.ablate import ablate
+    from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays, write_store
+
+    spec = PlantedSpec(num_videos=videos, num_classes=8, num_frames=50, light_dim=1280, rec_dim=1280)
+    store = write_store(work / "planted.zarr", {"train": planted_saliency_arrays(spec, "train")[0],
+                                                "val": planted_saliency_arrays(dataclasses.replace(spec, seed=1),
+                                                                               "val")[0]})
+    common = {"epochs": epochs, "width": 128, "device": "cpu"}
+    grid = work / "grid.json"
+    grid.write_text(json.dumps([{"name": f"e{i}", **common, "seed": i} for i in range(entries)]))
+    rows, tables = [], {}
+    for label, kwargs in (("serial, all cores", {}), ("serial, 1 thread", {"threads": 1}),
+                          ("2 jobs x 1 thread", {"jobs": 2, "threads": 1})):
+        out = work / label.replace(" ", "_").replace(",", "")
+        t0 = time.perf_counter()
+        ablate(store.path, grid, out, progress=False, **kwargs)
+        seconds = time.perf_counter() - t0
+        tables[label] = [{k: v for k, v in r.items() if k != "train_s"}
+                         for r in csv.DictReader(open(out / "ablation.csv"))]
+        rows.append({"ablate": label, "seconds": seconds, "entries": entries})
+    same = tables["serial, 1 thread"] == tables["2 jobs x 1 thread"]
+    for row in rows:
+        row["speed-up vs serial, all cores"] = ratio(rows[0]["seconds"], row["seconds"])
+        row["table == serial, 1 thread"] = same if row["ablate"] != "serial, all cores" else None
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--src", type=Path, default=REPO.parent / "shared" / "data" / "fight-surv")
@@ -137,6 +170,9 @@ def main() -> None:
     p.add_argument("--gpu-frames-per-s", type=float, default=2000.0,
                    help="ASSUMED frames/s of one GPU for both models (not measured here)")
     p.add_argument("--cpus-per-gpu", type=int, default=8)
+    p.add_argument("--ablation-entries", type=int, default=4)
+    p.add_argument("--ablation-videos", type=int, default=400)
+    p.add_argument("--ablation-epochs", type=int, default=5)
     p.add_argument("--tmp", default=tempfile.gettempdir())
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
@@ -181,13 +217,16 @@ def main() -> None:
                       [1, 4, 16, 64])
     print_table(proj, f"Projection: {args.project_videos:,} videos at T = {args.frames}; GPU model throughput "
                       f"ASSUMED {args.gpu_frames_per_s:.0f} frames/s, {args.cpus_per_gpu} decode CPUs per GPU")
+    abl = ablation_scaling(work, args.ablation_entries, args.ablation_videos, args.ablation_epochs)
+    print_table(abl, f"nsnet ablate: {args.ablation_entries} NSNet entries ({args.ablation_epochs} epochs, width 128) on "
+                     f"a planted store of {args.ablation_videos} + {args.ablation_videos} videos x 50 frames x 1280-d")
     print_line(f"machine: {machine()}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "command": "python " + " ".join(sys.argv), "machine": machine(), "ray_start_s": ray_start,
             "settings": {k: str(v) for k, v in vars(args).items()}, "extraction": rows,
-            "stage_seconds_per_video": costs, "projection": proj,
+            "stage_seconds_per_video": costs, "projection": proj, "ablation": abl,
             "projection_assumptions": {"gpu_frames_per_s": args.gpu_frames_per_s, "measured": False,
                                        "cpus_per_gpu": args.cpus_per_gpu}}, indent=2))
 
