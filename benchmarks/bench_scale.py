@@ -112,18 +112,19 @@ def stage_costs(cfg: ExtractConfig, store_path: Path) -> dict[str, float]:
 
 def projection(costs: dict[str, float], frames: int, videos: int, gpu_fps: float, cpus_per_gpu: int,
                workers: list[int]) -> list[dict]:
-    """Returns hours for ``videos`` on N GPU workers (each with ``cpus_per_gpu`` decode CPUs) and on N CPU
-    workers (measured costs), the slowest stage bounding a streaming pipeline."""
+    """Returns hours for ``videos`` on N GPU workers (each with ``cpus_per_gpu`` decode CPUs; the slowest
+    stage bounds a streaming pipeline) and on N CPU workers like this machine's one process (each decodes
+    and runs both models, as measured); the driver's chunk writes bound both."""
     rows = []
     model_gpu = 2 * frames / gpu_fps  # both models see the T frames of a video
     model_cpu = costs["light"] + costs["recognizer"]
     for n in workers:
         gpu = max(costs["decode"] / (n * cpus_per_gpu), model_gpu / n, costs["write"])
-        cpu = max(costs["decode"] / n, model_cpu / n, costs["write"])  # a CPU worker decodes and runs the models
+        cpu = max((costs["decode"] + model_cpu) / n, costs["write"])  # a CPU worker decodes and runs the models
         rows.append({"workers": n, "GPU workers: hours": videos * gpu / 3600,
                      "GPU bound by": ("decode" if gpu == costs["decode"] / (n * cpus_per_gpu) else
                                       "models" if gpu == model_gpu / n else "write"),
-                     "CPU workers: hours": videos * cpu / 3600})
+                     "CPU workers (as measured here): hours": videos * cpu / 3600})
     return rows
 
 

@@ -195,3 +195,19 @@ def ray_cluster():
     yield ray
     if started:
         ray.shutdown()
+
+
+_PROCESS_SETTINGS = ("NSNET_JIT", "NSNET_DECODER", "NSNET_DECODER_CHOSEN")
+
+
+@pytest.fixture(autouse=True)
+def _restore_process_settings():
+    """A command run in-process (CliRunner) sets its decoder and frozen inference for the whole process
+    (environment variables, so decode workers inherit them): put them back after every test."""
+    saved = {key: os.environ.get(key) for key in _PROCESS_SETTINGS}
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -40,6 +40,7 @@ def _without_time(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "train_s"} for r in rows]
 
 
+@pytest.mark.slow
 def test_two_jobs_give_the_serial_table_resume_and_record_a_diverged_entry(store, tmp_path: Path) -> None:
     grid = tmp_path / "grid.json"
     grid.write_text(json.dumps(GRID))

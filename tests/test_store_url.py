@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from conftest import SMALL_CLI
 from nsnet.cli import app
 from nsnet.extract.recognizer import HEAD_FILE
-from nsnet.store import FeatureStore, StoreLocation, set_storage_options
+from nsnet.store import FeatureStore, StoreError, StoreLocation, set_storage_options
 from nsnet.store import schema as S
 
 pytest.importorskip("s3fs")
@@ -161,8 +161,8 @@ def test_a_half_made_url_store_is_refused_by_readers_and_recreated_by_extract(s3
     from nsnet.store.create import CREATING_ATTR
 
     url = f"s3://{BUCKET}/half/store.zarr"
-    zarr.open_group(store=StoreLocation.parse(url).zarr_store(read_only=False), mode="w-",
-                    attributes={CREATING_ATTR: True, "T": 4})  # what a creation killed before its last write leaves
+    zarr.open_group(store=StoreLocation.parse(url).zarr_store(read_only=False), mode="w-",  # what a creation killed
+                    attributes={CREATING_ATTR: time.time() - 3600, "T": 4})     # an hour ago leaves behind
     assert "half-made store" in _one_error_line(runner.invoke(app, ["info", url]))
     result = runner.invoke(app, ["extract", str(dataset), "--out", url, "--chunk-videos", "4", *SMALL_CLI, "-q"])
     assert result.exit_code == 0, result.output
@@ -175,6 +175,7 @@ def _rows(result_dir: Path) -> list[tuple]:
     return sorted((r["method"], r["K"], r["path"], round(r["mAP"], 10), round(r["top1"], 10), r["gflops"]) for r in rows)
 
 
+@pytest.mark.slow
 def test_fit_sampler_evaluate_and_predict_on_a_url_store_equal_the_local_ones(
         s3: str, dataset: Path, store_path: Path, tmp_path: Path) -> None:
     import shutil
@@ -208,3 +209,30 @@ def test_fit_sampler_evaluate_and_predict_on_a_url_store_equal_the_local_ones(
         return {k: v for k, v in json.loads(text).items() if k not in ("store", "run", "seconds")}
 
     assert strip(results["url", "predict"]) == strip(results["local", "predict"])
+
+
+@pytest.mark.slow
+def test_two_jobs_on_one_url_give_the_clean_store(s3: str, dataset12: Path, reference12: Path,
+                                                  hooked_cli: Path) -> None:
+    from conftest import cli_env
+
+    url = f"s3://{BUCKET}/twice/store.zarr"
+    args = [sys.executable, str(hooked_cli), "extract", str(dataset12), "--out", url, "--chunk-videos", "2",
+            *SMALL_CLI, "-q"]
+    first = subprocess.Popen(args, env=cli_env(NSNET_TEST_WRITE_SLEEP="0.5"), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    def first_chunk_done() -> bool:
+        try:
+            return bool(FeatureStore.open(url).read(S.DONE).any())
+        except StoreError:  # not there yet, or still being created
+            return False
+
+    while not first_chunk_done():
+        assert first.poll() is None and time.monotonic() < deadline, "the first job ended before the second began"
+        time.sleep(0.2)
+    second = subprocess.run(args, env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    remote, local = FeatureStore.open(url), FeatureStore.open(reference12)
+    for name in S.PER_FRAME_ARRAYS + S.PER_VIDEO_ARRAYS:
+        np.testing.assert_array_equal(remote.read(name), local.read(name), err_msg=name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from nsnet.store.location import StoreLocation, remote_errors
 
 # The attribute a store at a URL carries while it is being created (object storage has no rename):
 # ``schema_version`` is written last, so a killed creation leaves a store no reader accepts.
-CREATING_ATTR = "creating"
+CREATING_ATTR = "creating"  # its value: when the creation began (seconds since the epoch)
+CREATION_PATIENCE_S = 120.0  # a creation younger than this may still be running in another job: wait for it
 
 
 def write_new_store(location: StoreLocation, layout: StoreLayout, light_dim: int, rec_dim: int) -> None:
@@ -42,7 +44,7 @@ def write_new_store(location: StoreLocation, layout: StoreLayout, light_dim: int
                 raise StoreError(f"{location}: exists and is not empty; choose another location")
             version = attrs.pop("schema_version")
             group = zarr.open_group(store=location.zarr_store(read_only=False), mode="w-",
-                                    attributes={**attrs, CREATING_ATTR: True})
+                                    attributes={**attrs, CREATING_ATTR: time.time()})
             _allocate(group, layout, light_dim, rec_dim)
             group.attrs.update({"schema_version": version})
             del group.attrs[CREATING_ATTR]
@@ -65,17 +67,28 @@ def write_new_store(location: StoreLocation, layout: StoreLayout, light_dim: int
         raise StoreError(f"{path}: cannot create the store ({error})") from error
 
 
-def remove_half_made(location: StoreLocation) -> bool:
-    """Deletes a store at a URL whose creation was interrupted; returns True when it did."""
+def remove_half_made(location: StoreLocation, patience_s: float = CREATION_PATIENCE_S) -> bool:
+    """Deletes a store at a URL whose creation was interrupted; returns True when it did.
+
+    A creation that another job may still be running (its marker younger than ``patience_s``) is
+    waited for instead: False once it has finished, so the caller opens the finished store.
+    """
     if not location.is_url:
         return False
     fs, root = location.filesystem()
-    try:
-        group = zarr.open_group(store=location.zarr_store(read_only=True), mode="r")
-    except Exception:  # not a readable group: leave it to the caller's open, which says why
-        return False
-    if not group.attrs.get(CREATING_ATTR) or "schema_version" in group.attrs:
-        return False
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            attrs = dict(zarr.open_group(store=location.zarr_store(read_only=True), mode="r").attrs)
+        except Exception:  # not a readable group: leave it to the caller's open, which says why
+            return False
+        if not attrs.get(CREATING_ATTR) or "schema_version" in attrs:
+            return False
+        started = attrs.get(CREATING_ATTR)
+        age = time.time() - started if isinstance(started, (int, float)) and started is not True else patience_s
+        if age >= patience_s or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
     with remote_errors(location):
         fs.rm(root, recursive=True)
     return True
