@@ -61,3 +61,17 @@ def test_a_trace_that_bakes_the_batch_size_stays_eager(monkeypatch: pytest.Monke
     with torch.inference_mode():
         out = inference.fast_forward(module, x)
     assert out.shape == (5, 3) and inference._frozen[module]["frozen"] is module
+
+
+def test_flops_are_counted_on_the_eager_model_when_frozen_inference_is_on(model, monkeypatch) -> None:
+    from nsnet.evaluate.flops import count_gflops
+
+    x = torch.randn(2, 3, 64, 64)
+    monkeypatch.setenv("NSNET_JIT", "0")
+    eager_gflops = count_gflops(model, x)
+    monkeypatch.setenv("NSNET_JIT", "1")
+    with torch.no_grad():
+        model(x)  # a frozen graph now exists for this model and input size
+    assert model.backbone in inference._frozen
+    assert count_gflops(model, x) == eager_gflops > 0
+    assert inference.jit_enabled()  # counting paused frozen inference only for its own forward

@@ -29,6 +29,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from nsnet.errors import UserError
+from nsnet.extract.inference import eager
 
 
 class CostError(UserError, ValueError):
@@ -43,7 +44,7 @@ def count_flops(module: torch.nn.Module, *inputs: Any) -> int:
     module.eval()
     try:
         counter = FlopCounterMode(display=False)
-        with torch.no_grad(), counter:
+        with torch.no_grad(), eager(), counter:  # the model's own ops, not a frozen graph's fused ones
             module(*inputs)
     finally:
         module.train(was_training)

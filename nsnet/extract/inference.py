@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import warnings
 import weakref
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -29,8 +31,22 @@ def use_jit(enabled: bool) -> None:
 
 
 def jit_enabled() -> bool:
-    """Returns whether frozen inference is on (``NSNET_JIT`` is not '0')."""
-    return os.environ.get(_ENV, "1") != "0"
+    """Returns whether frozen inference is on (``NSNET_JIT`` is not '0') and not paused by :func:`eager`."""
+    return os.environ.get(_ENV, "1") != "0" and not _paused[0]
+
+
+_paused = [0]  # depth of eager() blocks in this process
+
+
+@contextmanager
+def eager() -> Iterator[None]:
+    """Runs the block with frozen inference paused (e.g. while FlopCounterMode counts a forward: a
+    frozen graph's fused ops are not the model's own, so they must not be counted)."""
+    _paused[0] += 1
+    try:
+        yield
+    finally:
+        _paused[0] -= 1
 
 
 def _weights_version(module: nn.Module) -> tuple[int, ...]:

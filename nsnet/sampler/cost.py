@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
+from nsnet.extract.inference import eager
+
 
 @dataclass
 class CostContext:
@@ -61,7 +63,7 @@ def count_module_gflops(module: nn.Module, *inputs: Any) -> float:
     """Returns the GFLOPs (MACs / 1e9, as :func:`nsnet.evaluate.flops.count_gflops`) of one
     eval-mode, no-grad forward, counting transformer encoders fully (no fast path, CPU SDPA)."""
     counter = FlopCounterMode(display=False, custom_mapping=_EXTRA_FORMULAS)
-    with _no_mha_fastpath(), torch.no_grad(), counter:
+    with _no_mha_fastpath(), torch.no_grad(), eager(), counter:  # eager(): no frozen backbone graph
         module(*inputs)
     return counter.get_total_flops() / 2.0 / 1e9
 
