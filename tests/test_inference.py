@@ -60,7 +60,7 @@ def test_a_trace_that_bakes_the_batch_size_stays_eager(monkeypatch: pytest.Monke
     x = torch.randn(5, 3, 8, 8)
     with torch.inference_mode():
         out = inference.fast_forward(module, x)
-    assert out.shape == (5, 3) and inference._frozen[module]["frozen"] is module
+    assert out.shape == (5, 3) and inference._frozen[module][(3, 8, 8)]["frozen"] is module
 
 
 def test_flops_are_counted_on_the_eager_model_when_frozen_inference_is_on(model, monkeypatch) -> None:
@@ -75,3 +75,15 @@ def test_flops_are_counted_on_the_eager_model_when_frozen_inference_is_on(model,
     assert model.backbone in inference._frozen
     assert count_gflops(model, x) == eager_gflops > 0
     assert inference.jit_enabled()  # counting paused frozen inference only for its own forward
+
+
+def test_alternating_input_sizes_are_frozen_once_each(model, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NSNET_JIT", "1")
+    calls: list[tuple] = []
+    freeze = inference._freeze
+    monkeypatch.setattr(inference, "_freeze", lambda module, x: calls.append(tuple(x.shape[1:])) or freeze(module, x))
+    with torch.no_grad():
+        for _ in range(3):  # whole frames and patch crops, as a --patches extraction alternates them
+            model(torch.randn(2, 3, 64, 64))
+            model(torch.randn(4, 3, 32, 32))
+    assert calls == [(3, 64, 64), (3, 32, 32)]

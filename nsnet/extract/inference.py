@@ -22,7 +22,8 @@ import torch
 from torch import Tensor, nn
 
 _ENV = "NSNET_JIT"
-_frozen: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+_frozen: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()  # module -> {input size: trace}
+MAX_TRACES = 8  # frozen traces kept per module
 
 
 def use_jit(enabled: bool) -> None:
@@ -95,11 +96,14 @@ def fast_features(module: nn.Module, x: Tensor) -> Tensor:
     if (not jit_enabled() or module.training or torch.is_grad_enabled() or x.device.type != "cpu"
             or x.dtype != torch.float32 or x.ndim != 4):
         return plain(x)
-    entry = _frozen.get(module)
-    key = (tuple(x.shape[1:]), _weights_version(module))
-    if entry is None or entry["key"] != key:
-        entry = {"key": key, "frozen": _freeze(module, x)}
-        _frozen[module] = entry
+    traces = _frozen.setdefault(module, {})  # one per input size: frames and patch crops alternate
+    version = _weights_version(module)
+    key = tuple(x.shape[1:])
+    entry = traces.get(key)
+    if entry is None or entry["version"] != version:
+        if len(traces) >= MAX_TRACES:  # e.g. a caller feeding ever new sizes: keep memory bounded
+            traces.pop(next(iter(traces)))
+        entry = traces[key] = {"version": version, "frozen": _freeze(module, x)}
     return entry["frozen"](x)
 
 
