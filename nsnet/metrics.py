@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import average_precision_score
 
 from nsnet.errors import UserError
 
@@ -62,6 +61,8 @@ def per_class_average_precision(scores: Any, labels: Any) -> np.ndarray:
     """Returns a float64 [C] array: scikit-learn's ``average_precision_score`` of each class
     over the N videos, NaN for a class with no positive video in the evaluated set (its AP is
     undefined)."""
+    from sklearn.metrics import average_precision_score  # here: scikit-learn takes ~2 s to import
+
     s = _check_scores(scores)
     pos = _multi_hot(labels, s.shape)
     ap = np.full(s.shape[1], np.nan, dtype=np.float64)
