@@ -1,16 +1,16 @@
 # Two entry points: `make demo` (set up, then run the whole chain on a generated dataset) and
 # `make test` (set up, check the import layers, then run the whole test suite, as CI does);
-# `make test-fast` is the edit loop (the layers and every test not marked slow, ~90 s on 2 shared cores). Setup installs the CPU torch first, pinned, so
+# `make test-fast` is the edit loop (the layers and every test not marked slow, ~3 min on 2 cores). Setup installs the CPU torch first, pinned, so
 # that no CUDA build is pulled on a CPU-only machine.
 PY ?= python3
 PIP := $(PY) -m pip
 DEMO_DIR ?= demo_out
-# The demo (README, "make demo"): T = 32 frames, 2 x 2 candidate patches, AdaFocus 20/10/5 epochs; every
+# The demo (README, "make demo"): 30 videos, T = 32 frames, 2 x 2 candidate patches, AdaFocus 15/8/4 epochs; every
 # method on the cached path (table, mAP-vs-GFLOPs sweep, plots), a few on the reload path (same numbers).
-DEMO_DATA ?=
+DEMO_DATA ?= --videos-per-class 6
 DEMO_EXTRACT ?= --frames 32 --extractor-size 112 --patches 2 --patch-size 112
-DEMO_SAMPLER ?= -o epochs=40 -o width=128 -o lr=0.03
-DEMO_ADAFOCUS ?= -o stage1_epochs=20 -o stage2_epochs=10 -o stage3_epochs=5
+DEMO_SAMPLER ?= -o epochs=30 -o width=128 -o lr=0.03
+DEMO_ADAFOCUS ?= -o stage1_epochs=15 -o stage2_epochs=8 -o stage3_epochs=4
 DEMO_RELOAD ?= nsnet uniform tsqnet nsnet+adafocus
 DEMO_RUNS = $(foreach r,nsnet maxconf-l scsampler tsqnet adafocus,--run $(DEMO_DIR)/runs/$(r))
 STAMP := .setup.stamp
