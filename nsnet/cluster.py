@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nsnet.errors import UserError
+from nsnet.errors import UserError, first_line
 
 
 class RayUnavailableError(UserError, RuntimeError):
@@ -24,8 +24,8 @@ def init_ray(address: str | None = None) -> Any:
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         except (ConnectionError, RuntimeError, ValueError) as err:
-            first = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise RayUnavailableError(f"cannot start or reach the Ray cluster {address or '(local)'}: {first}") from None
+            raise RayUnavailableError(f"cannot start or reach the Ray cluster {address or '(local)'}: "
+                                      f"{first_line(err)}") from None
     ray.data.DataContext.get_current().enable_progress_bars = False  # ours count videos / entries, theirs blocks
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # no "execution plan" / progress-bar notes
     return ray

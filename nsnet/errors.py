@@ -24,6 +24,12 @@ class DiskFullError(UserError, OSError):
     """The disk (or quota) filled up while writing; the message says where and how to go on."""
 
 
+def first_line(err: BaseException) -> str:
+    """Returns the first line of an exception's message (at most 200 characters; its type when empty)."""
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:200]
+
+
 def is_disk_full(err: BaseException) -> bool:
     """Returns True when ``err`` (or its cause chain) is "no space left" / "disk quota exceeded"."""
     seen: set[int] = set()

@@ -38,7 +38,6 @@ from nsnet.progress import progress_bar
 from nsnet.sampler.ablate_entry import grid_row, video_scores
 from nsnet.sampler.ablate_parallel import default_threads, grid_data, process_rows, ray_rows
 from nsnet.sampler.config import SamplerConfig, SamplerConfigError, sampler_config
-from nsnet.sampler.data import load_sampler_arrays
 from nsnet.sampler.registry import create_sampler
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -95,20 +94,16 @@ def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *
     if device is not None:
         configs = [dataclasses.replace(c, device=device) for c in configs]
     out_dir = Path(out_dir)
+    if engine not in ("local", "ray") or jobs < 1:
+        raise SamplerConfigError(f"ablate: engine must be local or ray and jobs >= 1, got {engine!r}, {jobs}")
     store = FeatureStore.open(store_path) if isinstance(store_path, (str, Path)) else store_path
-    needs_rec = any(c.needs_rec_logits() for c in configs)
-    needs_feat = any(c.needs_rec_features() for c in configs)
-    needs_patches = any(c.needs_patches() for c in configs)
     splits = {c.train_split for c in configs}, {c.val_split for c in configs}
     if len(splits[0]) != 1 or len(splits[1]) != 1:
         raise SamplerConfigError("all grid entries must use the same train_split and val_split")
-    train = load_sampler_arrays(store, splits[0].pop(), rec_features=needs_feat, rec_logits=needs_rec,
-                                patches=needs_patches)
-    val = load_sampler_arrays(store, splits[1].pop(), rec_features=needs_feat, patches=needs_patches)
+    data = grid_data(store, configs)
+    train, val = data.arrays(store)
     ref = video_scores(create_sampler("uniform"), val, val, k)
     rows: list[dict[str, Any]] = [{"name": "uniform (untrained)", "variant": "uniform", "k": k, **ref}]
-    if engine not in ("local", "ray") or jobs < 1:
-        raise SamplerConfigError(f"ablate: engine must be local or ray and jobs >= 1, got {engine!r}, {jobs}")
     if engine == "local" and jobs == 1:
         previous = torch.get_num_threads()
         torch.set_num_threads(threads or previous)
@@ -119,8 +114,9 @@ def ablate(store_path: str | Path, grid_file: str | Path, out_dir: str | Path, *
     else:
         with progress_bar(disable=not progress) as bar:
             task = bar.add_task(f"ablate ({engine})", total=len(configs))
-            data, threads = grid_data(store, configs), threads or default_threads(jobs if engine == "local" else 1)
-            rows += (ray_rows(configs, data, out_dir, k, threads, ray_address, lambda: bar.advance(task))
+            threads = threads or default_threads(jobs if engine == "local" else 1)
+            rows += (ray_rows(configs, data, (train, val), out_dir, k, threads, ray_address,
+                              lambda: bar.advance(task))
                      if engine == "ray" else
                      process_rows(configs, data, out_dir, k, jobs, threads, lambda: bar.advance(task)))
     _write_tables(rows, out_dir, store, k)

@@ -38,14 +38,18 @@ class GridData:
     rec_logits: bool
     patches: bool
 
-    def load(self) -> tuple[FeatureStore, SamplerArrays, SamplerArrays]:
-        """Returns (store, train arrays, val arrays), read once."""
-        set_storage_options(self.storage_options)
-        store = FeatureStore.open(self.store)
+    def arrays(self, store: FeatureStore) -> tuple[SamplerArrays, SamplerArrays]:
+        """Returns the (train, val) arrays of the grid, read from ``store`` once."""
         train = load_sampler_arrays(store, self.train_split, rec_features=self.rec_features,
                                     rec_logits=self.rec_logits, patches=self.patches)
         val = load_sampler_arrays(store, self.val_split, rec_features=self.rec_features, patches=self.patches)
-        return store, train, val
+        return train, val
+
+    def load(self) -> tuple[FeatureStore, SamplerArrays, SamplerArrays]:
+        """Returns (store, train arrays, val arrays) in a worker process (storage options set first)."""
+        set_storage_options(self.storage_options)
+        store = FeatureStore.open(self.store)
+        return (store, *self.arrays(store))
 
 
 def default_threads(jobs: int) -> int:
@@ -96,13 +100,12 @@ def _ray_row(cfg: SamplerConfig, train: SamplerArrays, val: SamplerArrays, data:
     return grid_row(cfg, train, val, Path(out_dir), FeatureStore.open(data.store), k, progress=False)
 
 
-def ray_rows(configs: list[SamplerConfig], data: GridData, out_dir: Path, k: int, threads: int, address: str | None,
-             done: Callable[[], None]) -> list[dict[str, Any]]:
-    """Returns the rows of ``configs`` (grid order), one Ray task per entry; the arrays go to the
-    cluster's object store once. ``out_dir`` must be reachable from every node (a shared folder)."""
+def ray_rows(configs: list[SamplerConfig], data: GridData, arrays: tuple[SamplerArrays, SamplerArrays], out_dir: Path,
+             k: int, threads: int, address: str | None, done: Callable[[], None]) -> list[dict[str, Any]]:
+    """Returns the rows of ``configs`` (grid order), one Ray task per entry; the driver's (train, val)
+    ``arrays`` go to the cluster's object store once. ``out_dir`` must be reachable from every node."""
     ray = init_ray(address)
-    _, train, val = data.load()
-    train_ref, val_ref = ray.put(train), ray.put(val)
+    train_ref, val_ref = ray.put(arrays[0]), ray.put(arrays[1])
     task = ray.remote(num_cpus=threads)(_ray_row)
     refs = [task.remote(cfg, train_ref, val_ref, data, str(out_dir), k, threads) for cfg in configs]
     pending = list(refs)

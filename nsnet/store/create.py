@@ -7,7 +7,6 @@ import datetime as _dt
 import os
 import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np

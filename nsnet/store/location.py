@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nsnet.errors import first_line
 from nsnet.store.layout import StoreError
 
 _URL = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://")
@@ -91,7 +92,7 @@ class StoreLocation:
         try:
             fs, root = fsspec.core.url_to_fs(self.text, **self.options)
         except (ImportError, ValueError) as err:  # no fsspec implementation for this scheme
-            raise StoreError(f"{self.text}: cannot use this URL ({_one_line(err)})") from None
+            raise StoreError(f"{self.text}: cannot use this URL ({first_line(err)})") from None
         fs.invalidate_cache()  # other writers (zarr's own filesystem, other processes) change the listing
         return fs, root
 
@@ -104,30 +105,30 @@ class StoreLocation:
         try:
             return FsspecStore.from_url(self.text, storage_options=self.options or None, read_only=read_only)
         except (ImportError, ValueError, TypeError) as err:
-            raise StoreError(f"{self.text}: cannot open this URL as a store ({_one_line(err)})") from None
+            raise StoreError(f"{self.text}: cannot open this URL as a store ({first_line(err)})") from None
 
-    def child(self, name: str) -> str:
-        """Returns the path (inside :meth:`filesystem`) of the file ``name`` in the store's folder."""
-        _, root = self.filesystem()
-        return f"{root.rstrip('/')}/{name}"
+    def file(self, name: str) -> tuple[Any, str]:
+        """Returns (filesystem, path inside it) of the file ``name`` in the store's folder."""
+        fs, root = self.filesystem()
+        return fs, f"{root.rstrip('/')}/{name}"
 
     def exists(self, name: str) -> bool:
         """Returns True when the store's folder holds the file ``name``."""
-        fs, _ = self.filesystem()
+        fs, path = self.file(name)
         with remote_errors(self):
-            return bool(fs.exists(self.child(name)))
+            return bool(fs.exists(path))
 
     def read_bytes(self, name: str) -> bytes:
         """Returns the bytes of the file ``name`` in the store's folder (FileNotFoundError if absent)."""
-        fs, _ = self.filesystem()
+        fs, path = self.file(name)
         with remote_errors(self, missing_ok=True):
-            return fs.cat_file(self.child(name))
+            return fs.cat_file(path)
 
     def write_bytes(self, name: str, data: bytes) -> None:
         """Writes ``data`` to the file ``name`` in the store's folder; returns nothing."""
-        fs, _ = self.filesystem()
+        fs, path = self.file(name)
         with remote_errors(self):
-            fs.pipe_file(self.child(name), data)
+            fs.pipe_file(path, data)
 
     def __str__(self) -> str:
         return self.text
@@ -137,11 +138,6 @@ def location_text(store_or_location: Any) -> str:
     """Returns the canonical text of a store's place (absolute path or URL) for a run record."""
     loc = getattr(store_or_location, "location", store_or_location)
     return StoreLocation.parse(loc).text
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return (text[0] if text else type(err).__name__)[:200]
 
 
 class remote_errors:
@@ -167,7 +163,7 @@ def describe_remote_error(err: BaseException) -> str:
     """Returns a one-line reason for a failed object-storage call (bucket missing, access denied,
     endpoint unreachable, ...)."""
     name = type(err).__name__
-    text = _one_line(err)
+    text = first_line(err)
     lowered = f"{name} {text}".lower()
     if "nosuchbucket" in lowered or "bucket does not exist" in lowered or "specified bucket" in lowered:
         return f"the bucket does not exist ({text})"

@@ -47,12 +47,6 @@ def decode_errors() -> tuple[type[BaseException], ...]:
     return (av.FFmpegError, decord.DECORDError, RuntimeError, OSError)
 
 
-def first_line(err: BaseException) -> str:
-    """Returns the first line of an exception's message (at most 200 characters)."""
-    text = str(err).strip().splitlines()
-    return (text[0] if text else type(err).__name__)[:200]
-
-
 def check_file(path: Path) -> None:
     """Raises VideoReadError unless ``path`` is a non-empty regular file; returns nothing."""
     if not path.exists():

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nsnet.extract.decode.base import InexactDecodeError, VideoInfo, VideoReadError, decode_errors, first_line
+from nsnet.extract.decode.base import InexactDecodeError, VideoInfo, VideoReadError, decode_errors
+from nsnet.errors import first_line
 
 # (codec, container) pairs on which decord's frames equal a sequential decode in the corpus tests.
 EXACT = {("h264", "mov,mp4,m4a,3gp,3g2,mj2"), ("vp8", "matroska,webm"), ("vp9", "matroska,webm"),

@@ -14,7 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from nsnet.extract.decode.base import VideoInfo, VideoReadError, check_file, decode_errors, first_line
+from nsnet.extract.decode.base import VideoInfo, VideoReadError, check_file, decode_errors
+from nsnet.errors import first_line
 
 # MPEG-4 Part 2 "packed bitstream" (DivX/XviD B-frames in AVI): a B-frame rides in its reference's
 # packet and a placeholder packet of a few bytes follows; FFmpeg's output timestamps are then out of

@@ -21,7 +21,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from nsnet.extract.decode.base import InexactDecodeError, VideoInfo, VideoReadError, decode_errors, first_line
+from nsnet.extract.decode.base import InexactDecodeError, VideoInfo, VideoReadError, decode_errors
+from nsnet.errors import first_line
 from nsnet.extract.decode.index import PacketIndex, packet_index
 from nsnet.extract.decode.scale import RgbScaler
 from nsnet.extract.decode.sequential import read_sequential

@@ -9,7 +9,8 @@ from typing import Iterator
 import av
 import numpy as np
 
-from nsnet.extract.decode.base import VideoInfo, VideoReadError, decode_errors, first_line
+from nsnet.extract.decode.base import VideoInfo, VideoReadError, decode_errors
+from nsnet.errors import first_line
 from nsnet.extract.decode.scale import RgbScaler
 
 

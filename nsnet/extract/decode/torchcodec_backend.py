@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nsnet.extract.decode.base import InexactDecodeError, VideoInfo, VideoReadError, first_line
+from nsnet.extract.decode.base import InexactDecodeError, VideoInfo, VideoReadError
+from nsnet.errors import first_line
 
 
 @functools.lru_cache(maxsize=1)
