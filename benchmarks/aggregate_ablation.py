@@ -30,7 +30,7 @@ def read_seed(dirs: list[Path]) -> dict[str, dict[str, str]]:
 
 
 def aggregate(seeds: dict[int, dict[str, dict[str, str]]], columns: list[str]) -> list[dict[str, object]]:
-    """Returns one dict per run name: for each column its mean, std and the number of seeds with a value
+    """Returns one dict per run name: for each column its mean, sample std (ddof = 1) and the number of seeds with a value
     (score columns in %, i.e. x100 for mAP/top1)."""
     names: list[str] = []
     for rows in seeds.values():
@@ -44,7 +44,8 @@ def aggregate(seeds: dict[int, dict[str, dict[str, str]]], columns: list[str]) -
                 continue
             scale = 100.0 if col.startswith(("mAP", "top1")) else 1.0
             arr = scale * np.asarray(vals)
-            entry[col] = {"mean": float(arr.mean()), "std": float(arr.std()), "seeds": len(vals)}
+            std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0  # sample std, recorded as "std_ddof": 1
+            entry[col] = {"mean": float(arr.mean()), "std": std, "seeds": len(vals)}
         out.append(entry)
     return out
 
@@ -81,7 +82,7 @@ def main() -> None:
         names = [e["name"] for e in json.loads(args.order.read_text())]
         rows.sort(key=lambda r: names.index(r["name"]) if r["name"] in names else -1)
     if args.json:
-        args.json.write_text(json.dumps({"seeds": sorted(seeds), "rows": rows}, indent=1))
+        args.json.write_text(json.dumps({"seeds": sorted(seeds), "std_ddof": 1, "rows": rows}, indent=1))
     print(render(rows, args.columns))
 
 

@@ -194,7 +194,7 @@ def paired_comparisons(args: argparse.Namespace, name: str, store: Path) -> dict
 
 
 def aggregate(per_store: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Returns one row per (store, method, K): mAP mean +- std over seeds (in %), GFLOPs, seeds."""
+    """Returns one row per (store, method, K): mAP mean +- sample std (ddof = 1) over seeds (in %), GFLOPs, seeds."""
     rows = []
     for name, seeds in per_store.items():
         acc: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -204,7 +204,7 @@ def aggregate(per_store: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]
                 acc.setdefault((method, r["K"]), []).append(r)
         for (method, k), entries in acc.items():
             maps = 100 * np.asarray([e["mAP"] for e in entries])
-            rows.append({"store": name, "method": method, "K": k, "mAP": float(maps.mean()), "mAP_std": float(maps.std()),
+            rows.append({"store": name, "method": method, "K": k, "mAP": float(maps.mean()), "mAP_std": float(maps.std(ddof=1)) if maps.size > 1 else 0.0,
                          "top1": float(100 * np.mean([e["top1"] for e in entries])),
                          "gflops": float(np.mean([e["gflops"] for e in entries])), "seeds": len(entries)})
     return rows
@@ -294,7 +294,7 @@ def main() -> None:
     rows = aggregate(per_store)
     paired = {name: paired_comparisons(args, name, path) for name, path in stores.items()} if args.paired else {}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.prefix}_table.json").write_text(json.dumps({"rows": rows, "runs": per_store, "paired": paired},
+    (args.out / f"{args.prefix}_table.json").write_text(json.dumps({"std_ddof": 1, "rows": rows, "runs": per_store, "paired": paired},
                                                                    indent=1))
     plot(rows, args.out / f"{args.prefix}_gflops.png", args.title)
     print(render(rows, per_store))

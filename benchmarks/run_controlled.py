@@ -410,7 +410,7 @@ def stage_summary(args: argparse.Namespace, work: Path, store: FeatureStore) -> 
             sweep.setdefault((row["method"], row["K"]), []).append(row)
     summary: dict[str, Any] = {
         "store": str(args.store), "fingerprint": store.fingerprint, "videos": store.status_counts(),
-        "seeds": seeds, "sampler": base_settings(args), "K": args.k,
+        "seeds": seeds, "sampler": base_settings(args), "K": args.k, "std_ddof": 1,
         "tuned": tuned_overrides(work),
         "table1": rows, "reload": reload_rows,
         "random_seeds": ({"values": [100 * v for v in per_seed[0]["random"]], **_agg(per_seed[0]["random"])}
@@ -447,7 +447,7 @@ def stage_summary(args: argparse.Namespace, work: Path, store: FeatureStore) -> 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "controlled_table1.json").write_text(json.dumps(
-        [{k: v for k, v in r.items() if k != "shares"} for r in rows], indent=1))
+        [{**{k: v for k, v in r.items() if k != "shares"}, "std_ddof": 1} for r in rows], indent=1))
     (out / "controlled_summary.json").write_text(json.dumps(summary, indent=1))
     plot_sweep(sweep, out / "controlled_sweep.png", title="controlled untrimmed, K = 1..10 of T = 50")
     print(render_markdown(summary))

@@ -87,9 +87,10 @@ INVESTIGATION_GRID: list[dict[str, Any]] = [
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
-    """Returns (mean, population std) of a list of numbers."""
+    """Returns (mean, sample std) of a list of numbers: the std with ddof = 1 (0.0 for one value);
+    the JSON files record this as ``"std_ddof": 1``."""
     arr = np.asarray(values, dtype=np.float64)
-    return float(arr.mean()), float(arr.std())
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
 
 
 def average_dicts(items: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
@@ -361,13 +362,13 @@ def main() -> None:
                      "seeds": len(entries),
                      "gflops": entries[0]["gflops"], "path": path,
                      "seconds": float(np.mean([e["seconds"] for e in entries])),
-                     "event_hit_rate": (float(np.mean(hits[name])) if name in hits else None)})
+                     "event_hit_rate": (float(np.mean(hits[name])) if name in hits else None), "std_ddof": 1})
     order = {m: i for i, m in enumerate(TABLE1_METHODS)}
     rows.sort(key=lambda r: order.get(r["method"], 99))
     (out / "real_table1.json").write_text(json.dumps(rows, indent=1))
 
     summary = {
-        "store": str(args.store), "fingerprint": store.fingerprint,
+        "store": str(args.store), "fingerprint": store.fingerprint, "std_ddof": 1,
         "recognizer_head": {k: v for k, v in (store.attrs.get("recognizer_head") or {}).items() if k != "sha256"},
         "seeds": args.seeds, "sampler": base,
         "K": args.k, "table1": rows,
@@ -435,7 +436,7 @@ def plot_sweep(sweep: dict[tuple[str, int], list[dict[str, float]]], path: Path,
             continue
         g = [sweep[(name, k)][0]["gflops"] for k in ks]
         m = [100 * np.mean([e["mAP"] for e in sweep[(name, k)]]) for k in ks]
-        s = [100 * np.std([e["mAP"] for e in sweep[(name, k)]]) for k in ks]
+        s = [100 * mean_std([e["mAP"] for e in sweep[(name, k)]])[1] for k in ks]
         ax.errorbar(g, m, yerr=s, marker="o", ms=3, capsize=2, label=name)
     ax.set_xlabel("GFLOPs per video")
     ax.set_ylabel("mAP (%)")
