@@ -1,0 +1,130 @@
+"""Renders the results tables of ``benchmarks/RESULTS.md`` from the committed JSON files of
+``benchmarks/results``.
+
+Each generated table (or prose block) sits between ``<!-- table: NAME -->`` and ``<!-- /table -->``
+in RESULTS.md; NAME is a renderer of :data:`RENDERERS` (JSON data -> Markdown). Stds are sample stds
+(ddof = 1): a JSON without ``"std_ddof": 1`` holds population stds, converted with sqrt(n / (n - 1)).
+
+    python benchmarks/report.py --write   # rewrite every marked table in place
+    python benchmarks/report.py --check   # exit 1 with a diff of the first table that differs
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.tables import controlled, controlled_claims, infra, real, tsqnet_adafocus  # noqa: E402
+from benchmarks.tables.stats import RESULTS_DIR, Results  # noqa: E402
+
+RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
+
+RENDERERS: dict[str, Callable[[Results], str]] = {
+    "real_table1": real.real_table1,
+    "real_fusions": real.real_fusions,
+    "real_guide": real.real_guide,
+    "real_probe": real.real_probe,
+    "real_saliency": real.real_saliency,
+    "real_ablation": real.real_ablation,
+    "real_investigation": real.real_investigation,
+    "real_sweep": real.real_sweep,
+    "real_targets": real.real_targets,
+    "real_table1_tsqnet": real.real_table1_tsqnet,
+    "real_adafocus_table": tsqnet_adafocus.real_adafocus_table,
+    "controlled_table1": controlled.controlled_table1,
+    "controlled_gap": controlled.controlled_gap,
+    "controlled_reload": controlled.controlled_reload,
+    "controlled_fusions": controlled.controlled_fusions,
+    "controlled_guide": controlled.controlled_guide,
+    "controlled_tune": controlled.controlled_tune,
+    "controlled_ablation": controlled.controlled_ablation,
+    "controlled_grid": controlled.controlled_grid,
+    "controlled_claims": controlled_claims.controlled_claims,
+    "tsqnet_tables": tsqnet_adafocus.tsqnet_tables,
+    "tsqnet_union": tsqnet_adafocus.tsqnet_union,
+    "tsqnet_reconcile": tsqnet_adafocus.tsqnet_reconcile,
+    "adafocus_table": tsqnet_adafocus.adafocus_table,
+    "adafocus_stages": tsqnet_adafocus.adafocus_stages,
+    "adafocus_paired": tsqnet_adafocus.adafocus_paired,
+    "decode_speed": infra.decode_speed,
+    "decode_extract": infra.decode_extract,
+    "decode_jit": infra.decode_jit,
+    "decode_unchanged": infra.decode_unchanged,
+    "store_url": infra.store_url,
+    "scale_extraction": infra.scale_extraction,
+    "scale_stages": infra.scale_stages,
+    "scale_projection": infra.scale_projection,
+}
+
+# a block's body never holds another marker, so an empty block cannot swallow the next one
+BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>(?:(?!<!-- /?table).)*?)\n?(<!-- /table -->)", re.S)
+
+
+class ReportError(Exception):
+    """A marked block names no registered renderer."""
+
+
+def blocks(text: str) -> list[tuple[str, str]]:
+    """Returns (renderer name, current body) of every marked block of ``text``, in order."""
+    return [(m["name"], m["body"]) for m in BLOCK.finditer(text)]
+
+
+def render(name: str, results: Results) -> str:
+    """Returns the Markdown that renderer ``name`` makes from ``results``."""
+    if name not in RENDERERS:
+        raise ReportError(f"RESULTS.md marks a table {name!r} that report.py has no renderer for")
+    return RENDERERS[name](results).rstrip("\n")
+
+
+def regenerate(text: str, results: Results) -> str:
+    """Returns ``text`` with every marked block replaced by its renderer's output."""
+    return BLOCK.sub(lambda m: m.group(1) + render(m["name"], results) + "\n" + m.group(4), text)
+
+
+def check(text: str, results: Results) -> str | None:
+    """Returns None when every marked block equals its regeneration, else a unified diff of the
+    first block that differs (headed by its name)."""
+    for name, body in blocks(text):
+        fresh = render(name, results)
+        if body != fresh:
+            diff = difflib.unified_diff(body.splitlines(), fresh.splitlines(), f"RESULTS.md [{name}]",
+                                        f"regenerated [{name}]", lineterm="")
+            return "\n".join(diff)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line; returns the exit status (1: a marked table differs)."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="rewrite the marked tables in place")
+    mode.add_argument("--check", action="store_true", help="exit 1 if a marked table differs from its JSON")
+    mode.add_argument("--show", metavar="NAME", help="print one renderer's output")
+    ap.add_argument("--results", type=Path, default=RESULTS_MD)
+    ap.add_argument("--json-dir", type=Path, default=RESULTS_DIR)
+    args = ap.parse_args(argv)
+    results = Results(args.json_dir)
+    if args.show:
+        print(render(args.show, results))
+        return 0
+    text = args.results.read_text()
+    if args.write:
+        args.results.write_text(regenerate(text, results))
+        print(f"{len(blocks(text))} tables written")
+        return 0
+    diff = check(text, results)
+    if diff:
+        print(diff)
+        return 1
+    print(f"{len(blocks(text))} tables match their JSON")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
