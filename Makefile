@@ -12,7 +12,7 @@ DEMO_EXTRACT ?= --frames 32 --extractor-size 112 --patches 2 --patch-size 112
 DEMO_SAMPLER ?= -o epochs=30 -o width=128 -o lr=0.03
 DEMO_ADAFOCUS ?= -o stage1_epochs=15 -o stage2_epochs=8 -o stage3_epochs=4
 DEMO_RELOAD ?= nsnet uniform tsqnet nsnet+adafocus
-DEMO_RUNS = $(foreach r,nsnet maxconf-l scsampler tsqnet adafocus,--run $(DEMO_DIR)/runs/$(r))
+DEMO_RUNS = $(foreach r,nsnet maxconf-l scsampler tsqnet adafocus auto,--run $(DEMO_DIR)/runs/$(r))
 STAMP := .setup.stamp
 TORCH_PIN := torch==2.13.0 torchvision==0.28.0
 # The real benchmark (benchmarks/RESULTS.md): built videos, store and runs live outside the repo.
@@ -68,6 +68,7 @@ demo: setup
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/scsampler --variant scsampler $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/tsqnet --variant tsqnet $(DEMO_SAMPLER)
 	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/adafocus --variant adafocus $(DEMO_ADAFOCUS)
+	$(PY) -m nsnet.cli fit-sampler $(DEMO_DIR)/store.zarr --out $(DEMO_DIR)/runs/auto --variant auto $(DEMO_SAMPLER) -q
 	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr $(DEMO_RUNS) --path cached --budget 5 --sweep 1..10 --plots \
 		--out $(DEMO_DIR)/eval
 	$(PY) -m nsnet.cli evaluate $(DEMO_DIR)/store.zarr $(DEMO_RUNS) $(foreach m,$(DEMO_RELOAD),-m $(m)) --budget 5 \

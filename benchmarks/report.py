@@ -20,7 +20,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.tables import controlled, controlled_claims, infra, real, tsqnet_adafocus  # noqa: E402
+from benchmarks.tables import auto, controlled, controlled_claims, infra, real, tsqnet_adafocus  # noqa: E402
 from benchmarks.tables.stats import RESULTS_DIR, Results  # noqa: E402
 
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
@@ -60,6 +60,11 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "scale_extraction": infra.scale_extraction,
     "scale_stages": infra.scale_stages,
     "scale_projection": infra.scale_projection,
+    "auto_table1": auto.auto_table1,
+    "auto_choices": auto.auto_choices,
+    "auto_probe": auto.auto_probe,
+    "auto_targets": auto.auto_targets,
+    "auto_settings": auto.auto_summary_line,
 }
 
 # a block's body never holds another marker, so an empty block cannot swallow the next one

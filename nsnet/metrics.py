@@ -139,14 +139,48 @@ def paired_bootstrap_map(scores_a: Any, scores_b: Any, labels: Any, *, resamples
         _check_scores(a[run])
         _check_scores(b[run])
 
-    def diff(idx: np.ndarray) -> float:
-        rows = idx.astype(np.int64)
-        return float(np.mean([mean_average_precision(a[s, rows], pos[rows]) - mean_average_precision(b[s, rows], pos[rows])
-                              for s in range(a.shape[0])]))
+    def diff(idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        rows = np.atleast_2d(idx).astype(np.int64)  # [B, N]: B resamples of the video indices at once
+        out = np.mean([resampled_map(a[s], pos, rows) - resampled_map(b[s], pos, rows) for s in range(a.shape[0])],
+                      axis=0)
+        return out if np.ndim(idx) > 1 else out[0]
 
     videos = np.arange(a.shape[1])
     res = bootstrap((videos,), diff, n_resamples=resamples, confidence_level=confidence, method="percentile",
-                    vectorized=False, random_state=np.random.default_rng(seed))
+                    vectorized=True, batch=max(1, min(resamples, 2_000_000 // max(1, a.shape[1] * a.shape[2]))),
+                    random_state=np.random.default_rng(seed))
     dist = np.asarray(res.bootstrap_distribution, dtype=np.float64)
-    return {"diff": diff(videos), "low": float(res.confidence_interval.low), "high": float(res.confidence_interval.high),
+    observed = float(np.mean([mean_average_precision(a[s], pos) - mean_average_precision(b[s], pos)
+                              for s in range(a.shape[0])]))
+    return {"diff": observed, "low": float(res.confidence_interval.low), "high": float(res.confidence_interval.high),
             "p_a_better": float(np.mean(dist > 0))}
+
+
+def resampled_map(scores: np.ndarray, positives: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Returns float64 [B]: the mAP of ``scores`` [N, C] against the boolean ``positives`` [N, C] on each of
+    the B resampled video sets ``rows`` [B, N] (indices, repeats allowed), vectorised over the resamples.
+
+    Each class's AP is scikit-learn's ``average_precision_score`` (the sum over score thresholds of
+    the recall gained times the precision there, tied scores forming one threshold) on the resampled
+    videos; a class with no positive in a resample is left out of that resample's mean, as in
+    :func:`mean_average_precision` (a resample with none at all gives NaN)."""
+    b, n = rows.shape
+    aps = np.full((b, scores.shape[1]), np.nan, dtype=np.float64)
+    for c in range(scores.shape[1]):
+        s = scores[rows, c]
+        y = positives[rows, c].astype(np.float64)
+        order = np.argsort(-s, axis=1, kind="stable")
+        s, y = np.take_along_axis(s, order, 1), np.take_along_axis(y, order, 1)
+        last = np.ones(s.shape, dtype=bool)  # the last position of each group of tied scores
+        last[:, :-1] = s[:, :-1] != s[:, 1:]
+        end = np.minimum.accumulate(np.where(last, np.arange(n), n)[:, ::-1], axis=1)[:, ::-1]
+        precision = np.take_along_axis(np.cumsum(y, axis=1), end, 1) / (end + 1)
+        npos = y.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            aps[:, c] = np.where(npos > 0, (y * precision).sum(axis=1) / npos, np.nan)
+    with np.errstate(invalid="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(aps, axis=1)

@@ -16,7 +16,7 @@ from nsnet.sampler.train import train_sampler
 SPEC = PlantedSpec(num_videos=16, num_classes=3, num_frames=8, light_dim=8, rec_dim=16, salient=2)
 SMALL = dict(width=16, heads=4, epochs=1, batch_size=8, device="cpu")
 RUN_OF = {"nsnet": "nsnet", "fsm": "nsnet", "vgm": "nsnet", "maxconf-l": "maxconf-l", "scsampler": "scsampler",
-          "oracle": "oracle", "tsqnet": "tsqnet", "vqm": "tsqnet", "tqm": "tsqnet"}
+          "oracle": "oracle", "tsqnet": "tsqnet", "vqm": "tsqnet", "tqm": "tsqnet", "auto": "auto"}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,9 @@ def runs(data, tmp_path_factory):
                        g.standard_normal((10, 4)).astype(np.float32), g.standard_normal((arrays.C, 4)).astype(np.float32))
     cfg = sampler_config(variant="tsqnet", **SMALL).resolved()
     runs["tsqnet"] = save_run(root / "tsqnet", train_tsqnet(arrays, cfg, priors=priors), arrays)
+    auto = sampler_config(variant="auto", candidates="fsm-only,maxconf-l", seeds=1, resamples=100, k=2, epochs=1,
+                          width=16, batch_size=8, device="cpu")
+    runs["auto"] = save_run(root / "auto", train_sampler(arrays, auto, run_dir=root / "auto"), arrays)
     return runs
 
 
@@ -91,7 +94,7 @@ def test_common_interface(name, data, runs) -> None:
         assert sel.shape == (arrays.N, 3)
         assert all(len(set(row)) == 3 for row in sel.tolist())
     assert sel.min() >= 0 and sel.max() < arrays.T
-    if name not in ("dense", "uniform", "nsnet", "tsqnet"):  # score-ranked samplers: select = top-K of scores
+    if name not in ("dense", "uniform", "nsnet", "tsqnet", "auto"):  # score-ranked samplers: select = top-K of scores
         np.testing.assert_array_equal(sel, np.argsort(-scores, axis=1, kind="stable")[:, :3])
 
 

@@ -123,16 +123,44 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     storage_option: StorageOptions = None,
 ) -> None:
-    """Print a summary of a feature store."""
+    """Print a summary of a feature store, or of a sampler run directory (with an automatic choice's table)."""
     use_storage_options(storage_option)
     from nsnet.store import FeatureStore
     from nsnet.store.info import store_summary, summary_table
+
+    if _is_run_dir(store):
+        _run_info(Path(store), as_json)
+        return
 
     summary = store_summary(FeatureStore.open(store))
     if as_json:
         print(json.dumps(summary, indent=2, default=str))
     else:
         Console().print(summary_table(summary))
+
+
+def _is_run_dir(target: str) -> bool:
+    """Returns True when ``target`` is a local sampler run directory (config.json + sampler.pt)."""
+    from nsnet.sampler.run import CHECKPOINT, CONFIG
+
+    path = Path(target)
+    return "://" not in target and (path / CONFIG).is_file() and (path / CHECKPOINT).is_file()
+
+
+def _run_info(run_dir: Path, as_json: bool) -> None:
+    """Prints a sampler run's summary; an auto run adds its candidates' table and the verdict."""
+    from nsnet.sampler.auto.report import print_choice, run_summary
+
+    summary = run_summary(run_dir)
+    if as_json:
+        print(json.dumps(summary, indent=2, default=str))
+        return
+    out = Console(highlight=False, soft_wrap=True)
+    for key in ("run", "variant", "seed", "store", "train_split", "train_videos", "train_seconds"):
+        out.print(f"{key:>13}: {summary[key]}", markup=False)
+    record = summary["auto"]
+    if record:
+        print_choice(record)
 
 
 @user_errors

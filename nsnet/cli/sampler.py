@@ -48,8 +48,9 @@ def parse_key_values(items: Optional[list[str]], flag: str = "--option") -> dict
 def fit_sampler_command(
     store: Annotated[str, typer.Argument(help="Feature store (a folder or a URL) with the train split.")],
     out: Annotated[Optional[Path], typer.Option("--out", help="Run directory to write (sampler.pt + config.json).")] = None,
-    variant: Annotated[str, typer.Option("--variant", help="Which sampler to train: a registered variant "
-                                         "(nsnet, maxconf-l, scsampler, oracle, tsqnet, adafocus, ...).")] = "nsnet",
+    variant: Annotated[str, typer.Option("--variant", help="Which sampler to train: auto (the best "
+                                         "candidate on a train holdout) or a registered variant (nsnet, maxconf-l, "
+                                         "scsampler, oracle, tsqnet, adafocus, ...).")] = "nsnet",
     option: Annotated[Optional[list[str]], typer.Option(
         "--option", "-o", help="An option of the variant, KEY=VALUE (repeatable); see --help-options.")] = None,
     help_options: Annotated[bool, typer.Option("--help-options", help="List the variant's options and exit.")] = False,
@@ -86,7 +87,7 @@ def fit_sampler_command(
     if help_options:
         spec = variant_spec(variant)
         typer.echo(f"options of variant {variant} ({spec.summary}), each --option KEY=VALUE:")
-        for line in options_help(variant, spec.options):
+        for line in [*options_help(variant, spec.options), *(spec.help_notes() if spec.help_notes else [])]:
             typer.echo(f"  {line}")
         return
     if out is None:
@@ -108,6 +109,10 @@ def fit_sampler_command(
     from nsnet.sampler.train import fit_sampler
 
     run_dir = fit_sampler(store, out, cfg, progress=not quiet, stages=stages)
+    if variant == "auto":
+        from nsnet.sampler.auto.report import print_choice, run_summary
+
+        print_choice(run_summary(run_dir)["auto"])
     typer.echo(f"sampler run written to {run_dir}")
 
 

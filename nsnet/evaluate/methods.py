@@ -8,12 +8,15 @@ class builds itself from the loaded runs (:meth:`nsnet.sampler.base.Sampler.buil
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from nsnet.evaluate.config import FUSED, EvaluateError, fusing_sampler, parse_method
+from nsnet.sampler.auto import chosen_method
+from nsnet.sampler.auto.sampler import AUTO
 from nsnet.sampler.base import BuildContext, Sampler, SamplerInputs
 from nsnet.sampler.fusion import DEFAULT_FUSION
 from nsnet.sampler.registry import sampler_class, table_order
@@ -39,10 +42,13 @@ class MethodSpec:
     patch: bool = False
     frame_key: str | None = None
     ignores_budget: bool = False
+    display: str = ""  # a label set by the caller (auto: ``auto (tqm)``)
 
     @property
     def label(self) -> str:
-        """Returns the display name, e.g. ``nsnet (union)``."""
+        """Returns the display name, e.g. ``nsnet (union)`` or ``auto (tqm)``."""
+        if self.display:
+            return self.display
         return f"{self.sampler} ({self.fusion})" if self.fusion else self.name
 
     @property
@@ -69,6 +75,15 @@ def method_spec(name: str, fusion: str = DEFAULT_FUSION) -> MethodSpec:
                       cls.ignores_budget)
 
 
+def auto_spec(run: Any, fusion: str = DEFAULT_FUSION) -> MethodSpec:
+    """Returns the MethodSpec of ``auto`` for an auto run: costed and run as the method it chose (its
+    network parts measured on that run, key ``auto``), shown as ``auto (<method>)``."""
+    inner = method_spec(chosen_method(run), fusion)
+    uses_run = inner.run_key is not None
+    return dataclasses.replace(inner, name=AUTO, sampler=AUTO, run_key=AUTO if uses_run else None,
+                               display=f"{AUTO} ({inner.label})")
+
+
 def resolve_methods(names: list[str], fusion: str, runs: dict[str, Any]) -> tuple[list[MethodSpec], list[str]]:
     """Returns (methods to evaluate, notes about skipped ones).
 
@@ -76,6 +91,7 @@ def resolve_methods(names: list[str], fusion: str, runs: dict[str, Any]) -> tupl
     a note; when none is left, EvaluateError says what each one needs.
     """
     specs = [method_spec(n, fusion) for n in (names or table_order())]
+    specs = [auto_spec(runs[AUTO], fusion) if s.name == AUTO and runs.get(AUTO) is not None else s for s in specs]
     specs = list({s.name: s for s in specs}.values())
     keep, notes = [], []
     for spec in specs:

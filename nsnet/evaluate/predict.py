@@ -32,6 +32,7 @@ from nsnet.extract.transforms import FrameTransform, decode_short_side
 from nsnet.extract.video import VideoReadError, decode_worker_init, probe_video, use_store_decoder
 from nsnet.metrics import average_frame_predictions
 from nsnet.numeric import check_budget
+from nsnet.sampler.auto.sampler import AUTO, run_keys
 from nsnet.sampler.base import BuildContext, SamplerError, SamplerInputs
 from nsnet.sampler.fusion import DEFAULT_ALPHA, DEFAULT_FUSION
 from nsnet.sampler.registry import sampler_class, table_order
@@ -61,7 +62,7 @@ class VideoPipeline:
         self.light_tf = FrameTransform.from_spec(store.extractor_spec)
         self.rec_tf = FrameTransform.from_spec(store.recognizer_spec)
         self.short_side = decode_short_side(self.light_tf, self.rec_tf)
-        self.runs = {r.config.variant: r for r in [run, *extra_runs] if r is not None}
+        self.runs = {key: r for r in [run, *extra_runs] if r is not None for key in run_keys(r)}
         self.context = BuildContext(runs=self.runs, fusion=fusion, alpha=alpha, multilabel=self.multilabel,
                                     device=str(self.device))
         self.samplers: dict[str, Any] = {}
@@ -81,6 +82,8 @@ class VideoPipeline:
     @property
     def default_method(self) -> str:
         """Returns the method of the main run (the first trained sampler, in table order)."""
+        if AUTO in self.samplers:  # the run of fit-sampler --variant auto: the method it chose
+            return AUTO
         main = next(iter(self.runs), None)
         return next((n for n, s in self.samplers.items() if main in type(s).variants[:1]), "uniform")
 

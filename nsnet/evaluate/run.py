@@ -37,6 +37,7 @@ from nsnet.extract.models import FrameModel
 from nsnet.extract.transforms import FrameTransform, decode_short_side
 from nsnet.extract.video import use_store_decoder
 from nsnet.progress import console, progress_bar
+from nsnet.sampler.auto.sampler import AUTO, run_keys
 from nsnet.sampler.base import Sampler, SamplerError, SamplerInputs
 from nsnet.sampler.data import SamplerArrays, load_sampler_arrays
 from nsnet.store import FeatureStore
@@ -79,17 +80,20 @@ class EvaluationResult:
 
 
 def load_runs(run_dirs: list[Any], store: Any, device: str) -> dict[str, Any]:
-    """Returns the runs of ``run_dirs`` (checked against ``store``) keyed by the variant each records;
-    two runs of one variant raise EvaluateError."""
+    """Returns the runs of ``run_dirs`` (checked against ``store``) keyed by the variant each records
+    (the run of ``fit-sampler --variant auto`` by ``auto``, and by its variant unless a plain run of that
+    variant is given); two runs of one key raise EvaluateError."""
     from nsnet.sampler.run import load_run
 
     runs: dict[str, Any] = {}
-    for run_dir in run_dirs:
-        run = load_run(run_dir, store=store, device=device)
-        if run.config.variant in runs:
-            raise EvaluateError(f"two {run.config.variant} runs ({runs[run.config.variant].run_dir}, {run_dir}); "
-                                "pass one run per variant")
-        runs[run.config.variant] = run
+    loaded = [load_run(run_dir, store=store, device=device) for run_dir in run_dirs]
+    for run in sorted(loaded, key=lambda r: AUTO in run_keys(r)):  # an auto run's variant key yields to a plain run
+        key = AUTO if AUTO in run_keys(run) else run.config.variant
+        if key in runs:
+            raise EvaluateError(f"two {key} runs ({runs[key].run_dir}, {run.run_dir}); pass one run per variant")
+        runs[key] = run
+        if key == AUTO and run.config.variant != AUTO:
+            runs.setdefault(run.config.variant, run)
     return runs
 
 

@@ -49,7 +49,7 @@ def _existing_run(run_dir: Path, cfg: SamplerConfig, store: Any) -> SamplerRun |
     return run if run.config == cfg else None
 
 
-def _train_or_resume(cfg: SamplerConfig, train: SamplerArrays, run_dir: Path, store: Any,
+def train_or_resume(cfg: SamplerConfig, train: SamplerArrays, run_dir: Path, store: Any,
                      progress: bool) -> tuple[SamplerRun, float, float | None]:
     """Returns (run, training seconds, final epoch loss), training only when ``run_dir`` holds no
     run of ``cfg``. Raises FloatingPointError when training diverges."""
@@ -75,7 +75,7 @@ def grid_row(cfg: SamplerConfig, train: SamplerArrays, val: SamplerArrays, out_d
     same config is there); a diverged training becomes a row with its ``error``."""
     row: dict[str, Any] = {"name": cfg.name, "variant": cfg.variant, "options": options_summary(cfg), "k": k}
     try:
-        run, seconds, final_loss = _train_or_resume(cfg, train, out_dir / cfg.name, store, progress)
+        run, seconds, final_loss = train_or_resume(cfg, train, out_dir / cfg.name, store, progress)
     except FloatingPointError as err:
         return {**row, "error": str(err)}
     return {**row, "train_s": round(seconds, 2), "final_loss": final_loss, **evaluate_run(run, val, k)}

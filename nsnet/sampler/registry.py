@@ -23,7 +23,8 @@ from nsnet.sampler.base import Sampler
 _REGISTRY: dict[str, type[Sampler]] = {}
 # The built-in samplers and paper packages; each package registers its samplers and variants when
 # imported. A new paper package is one more entry here.
-BUILTIN_PACKAGES = ("nsnet.sampler.rules", "nsnet.sampler.nsnet", "nsnet.sampler.tsqnet", "nsnet.sampler.adafocus")
+BUILTIN_PACKAGES = ("nsnet.sampler.rules", "nsnet.sampler.nsnet", "nsnet.sampler.tsqnet", "nsnet.sampler.adafocus",
+                    "nsnet.sampler.auto")
 S = TypeVar("S", bound=type[Sampler])
 
 

@@ -54,7 +54,7 @@ class SamplerRun:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _meta(arrays: SamplerArrays, result: TrainResult) -> dict[str, Any]:
+def run_meta(arrays: SamplerArrays, result: TrainResult) -> dict[str, Any]:
     """Returns the JSON-able store identity and training summary recorded with a run."""
     meta = {
         "format_version": FORMAT_VERSION,
@@ -81,6 +81,12 @@ def _meta(arrays: SamplerArrays, result: TrainResult) -> dict[str, Any]:
     return json.loads(json.dumps(meta, default=str))
 
 
+def in_memory_run(result: TrainResult, arrays: SamplerArrays) -> SamplerRun:
+    """Returns the :class:`SamplerRun` of a training result not saved anywhere (run_dir ``.``), with
+    the meta a saved run would record, so the samplers can be built from it."""
+    return SamplerRun(Path("."), result.config, result.model, result.prototypes, run_meta(arrays, result))
+
+
 def _prototypes_to_dict(protos: Prototypes | None) -> dict[str, torch.Tensor] | None:
     """Returns the prototypes as a dict of tensors (None stays None)."""
     if protos is None:
@@ -94,7 +100,7 @@ def save_run(run_dir: str | Path, result: TrainResult, arrays: SamplerArrays, st
     recognizer head and specs from the run alone."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    meta = _meta(arrays, result)
+    meta = run_meta(arrays, result)
     if store is not None:
         meta["store"] = location_text(store)
     model = result.model

@@ -60,5 +60,6 @@ def fit_sampler(
         store_path, cfg.train_split, rec_features=cfg.needs_rec_features(), rec_logits=cfg.needs_rec_logits(),
         patches=cfg.needs_patches(),
     )
-    result = train_sampler(arrays, cfg, progress=progress, stages=stages, run_dir=out_dir if spec.staged else None)
+    keeps_dir = spec.staged or spec.uses_run_dir
+    result = train_sampler(arrays, cfg, progress=progress, stages=stages, run_dir=out_dir if keeps_dir else None)
     return save_run(out_dir, result, arrays, store=store_path)

@@ -25,7 +25,8 @@ class VariantSpec:
     GFLOPs parts ({part: GFLOPs}, ctx a :class:`nsnet.sampler.cost.CostContext`); ``ablate(run, val,
     k, score)`` returns its ablation scores (``score(sampler_name, run)`` -> {"mAP", "top1"} of a
     K-frame sampler); ``curves(run, inputs, alpha, device)`` returns {label: [N, T]} saliency
-    curves for ``evaluate --plots``; ``staged`` says the trainer accepts ``--stages``.
+    curves for ``evaluate --plots``; ``staged`` says the trainer accepts ``--stages``; the trainer of a
+    ``staged`` or ``uses_run_dir`` variant gets the run directory.
     """
 
     name: str
@@ -36,7 +37,9 @@ class VariantSpec:
     ablate: Callable[..., dict[str, float]] | None = None
     curves: Callable[..., dict[str, Any]] | None = None
     staged: bool = False
+    uses_run_dir: bool = False  # the trainer keeps intermediate runs (auto: its candidates) in the run directory
     summary: str = ""
+    help_notes: Callable[[], list[str]] | None = None  # more lines for --help-options (auto: the candidates)
 
 
 _VARIANTS: dict[str, VariantSpec] = {}

@@ -12,6 +12,7 @@ Importing the package registers its variants and samplers.
 from nsnet.sampler.nsnet import hooks, samplers  # noqa: F401  (registers the samplers)
 from nsnet.sampler.nsnet.options import MaxConfLOptions, NSNetOptions, OracleOptions, SCSamplerOptions
 from nsnet.sampler.nsnet.train import load_model, train_nsnet, train_oracle
+from nsnet.sampler.candidates import AutoCandidate, register_candidate
 from nsnet.sampler.variants import VariantSpec, register_variant
 
 _HOOKS = dict(model=load_model, cost_parts=hooks.cost_parts, ablate=hooks.ablate_scores, curves=hooks.saliency_curves)
@@ -21,3 +22,9 @@ register_variant(VariantSpec("scsampler", SCSamplerOptions, train_nsnet, summary
                              **_HOOKS))
 register_variant(VariantSpec("oracle", OracleOptions, train_oracle, ablate=hooks.ablate_scores,
                              summary="guiding-score upper bound (uses labels)"))
+
+# What `fit-sampler --variant auto` may choose from this paper (nsnet.sampler.candidates).
+register_candidate(AutoCandidate("nsnet", "nsnet", "nsnet", summary="NSNet with the paper's rules (FSM + VGM, union)"))
+register_candidate(AutoCandidate("fsm-only", "nsnet", "fsm", {"branches": "fsm"}, summary="NSNet's FSM branch alone"))
+register_candidate(AutoCandidate("maxconf-l", "maxconf-l", "maxconf-l", summary="MaxConf-L baseline"))
+register_candidate(AutoCandidate("scsampler", "scsampler", "scsampler", summary="SCSampler-style baseline"))

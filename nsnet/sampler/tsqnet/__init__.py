@@ -12,8 +12,13 @@ Importing the package registers its variant and samplers.
 from nsnet.sampler.tsqnet import hooks, samplers  # noqa: F401  (registers the samplers)
 from nsnet.sampler.tsqnet.options import TSQNetOptions
 from nsnet.sampler.tsqnet.train import load_model, train_tsqnet
+from nsnet.sampler.candidates import AutoCandidate, register_candidate
 from nsnet.sampler.variants import VariantSpec, register_variant
 
 register_variant(VariantSpec("tsqnet", TSQNetOptions, train_tsqnet, model=load_model, cost_parts=hooks.cost_parts,
                              ablate=hooks.ablate_scores, curves=hooks.saliency_curves,
                              summary="TSQNet: visual + textual saliency queries"))
+
+# What `fit-sampler --variant auto` may choose from this paper (nsnet.sampler.candidates).
+register_candidate(AutoCandidate("tsqnet", "tsqnet", "tsqnet", summary="TSQNet: VQM + TQM union"))
+register_candidate(AutoCandidate("tqm", "tsqnet", "tqm", {"modality": "textual"}, summary="TSQNet's TQM alone"))

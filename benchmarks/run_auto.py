@@ -1,0 +1,193 @@
+"""Table 1 with intervals, the automatic choice and the collapse count on a controlled store (issue 19).
+
+For each seed S: every candidate of ``fit-sampler --variant auto`` (nsnet, fsm-only, maxconf-l,
+scsampler, tsqnet, tqm) plus the oracle trained on the whole train split, and ``--variant auto``
+itself (its candidate runs on ``train[:80%]`` shared between the auto seeds under ``WORK/auto/candidates``).
+Every method is scored with ``nsnet evaluate`` on the cached path (val, K frames); the per-video
+predictions of the chosen frames give, per method:
+
+* mean ± sample std (ddof = 1) over the seeds and the frame shares (event / distractor / background);
+* the paired bootstrap 95 % interval (over val videos, seeds averaged) of its difference to Uniform
+  and to the best non-oracle baseline, and a t-interval of that difference over the seeds;
+* how many of its seeds are at Uniform's level on val (their own paired interval vs Uniform not above 0).
+
+Plus a linear probe (are event photos separable from distractor photos in the cached features?) and
+the auto runs' choices, holdout scores and cost. Writes ``OUT/<name>_auto.json``. Resumable: trained
+runs and per-seed evaluations are cached under ``--work``.
+
+    python benchmarks/run_auto.py table --store STORE --spans DATA/spans.json --work WORK --seeds 0 1 2
+    python benchmarks/run_auto.py auto  --store STORE --spans DATA/spans.json --work WORK --seeds 0 1 2
+    python benchmarks/run_auto.py summary --store STORE --spans DATA/spans.json --work WORK --seeds 0 1 2 \\
+        --name ctrl400 --out benchmarks/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.run_controlled import CATEGORIES, frame_categories  # noqa: E402
+from benchmarks.run_real import ensure_recognizer_head  # noqa: E402
+from nsnet.evaluate.cached import cached_logits  # noqa: E402
+from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
+from nsnet.evaluate.run import evaluate  # noqa: E402
+from nsnet.metrics import average_frame_predictions, mean_average_precision, paired_bootstrap_map  # noqa: E402
+from nsnet.sampler.candidates import list_candidates, parse_candidates, training_config  # noqa: E402
+from nsnet.sampler.config import sampler_config  # noqa: E402
+from nsnet.sampler.train import fit_sampler  # noqa: E402
+from nsnet.store import FeatureStore  # noqa: E402
+from nsnet.store import schema as S  # noqa: E402
+
+BASELINES = ["uniform", "random", "dense", "topk", "maxconf-l", "scsampler"]
+EXTRA_METHODS = {"nsnet": ["vgm"], "tsqnet": ["vqm"]}  # branches scored from the same run, as in Table 1
+RANDOM_SEEDS = [0, 1, 2, 3, 4]
+
+
+def shared(args: argparse.Namespace) -> dict[str, Any]:
+    """Returns the training options every candidate gets (the CPU setting of the benchmarks)."""
+    return {"epochs": args.epochs, "width": args.width, "lr": args.lr}
+
+
+def train_table_runs(args: argparse.Namespace, seed: int) -> dict[str, Path]:
+    """Returns {candidate label: run dir} of one seed, trained on the whole train split (resumable)."""
+    runs = {}
+    for cand in parse_candidates("all"):
+        out = args.work / f"seed{seed}" / cand.label
+        if not (out / "config.json").is_file():
+            fit_sampler(args.store, out, training_config(cand, shared(args), seed=seed, device="cpu"), progress=False)
+        runs[cand.label] = out
+    oracle = args.work / f"seed{seed}" / "oracle"
+    if not (oracle / "config.json").is_file():
+        fit_sampler(args.store, oracle, sampler_config("oracle", seed=seed, device="cpu"), progress=False)
+    runs["oracle"] = oracle
+    return runs
+
+
+def train_auto(args: argparse.Namespace, seed: int) -> Path:
+    """Returns the auto run of ``seed`` (trained unless there); candidate runs shared between seeds."""
+    out = args.work / "auto" / f"seed{seed}"
+    if not (out / "config.json").is_file():
+        shared_dir = args.work / "auto" / "candidates"
+        shared_dir.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / "candidates").exists():
+            (out / "candidates").symlink_to(shared_dir.resolve(), target_is_directory=True)
+        cfg = sampler_config("auto", seed=seed, device="cpu", seeds=args.auto_seeds, **shared(args))
+        fit_sampler(args.store, out, cfg, progress=False)
+    return out
+
+
+def score(args: argparse.Namespace, run: Path | None, methods: list[str], seed: int = 0) -> dict[str, Any]:
+    """Returns {method: {"mAP", "top1", "gflops", "positions"}} of ``nsnet evaluate`` (cached, val)."""
+    cfg = EvaluateConfig(store=args.store, runs=[run] if run else [], budgets=[args.k], methods=methods,
+                         path="cached", split="val", seed=seed, quiet=True, workers=1, device="cpu")
+    res = evaluate(cfg.validate())
+    return {r.method: {"mAP": r.mAP, "top1": r.top1, "gflops": r.gflops,
+                       "positions": res.selections[(r.method, r.K)].tolist()} for r in res.rows}
+
+
+def seed_scores(args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    """Returns (cached in WORK/seed<S>/scores.json) every method's val scores and positions of ``seed``."""
+    cache = args.work / f"seed{seed}" / "scores.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    runs = train_table_runs(args, seed)
+    out: dict[str, Any] = {}
+    if seed == 0:
+        out.update(score(args, None, ["uniform", "dense", "topk"]))
+        for r in RANDOM_SEEDS:
+            out[f"random-{r}"] = score(args, None, ["random"], seed=r)["random"]
+    for cand in parse_candidates("all"):
+        got = score(args, runs[cand.label], [cand.method] + EXTRA_METHODS.get(cand.label, []))
+        out[cand.label] = got[cand.method]
+        for extra in EXTRA_METHODS.get(cand.label, []):
+            out[extra] = got[extra]
+    out["oracle"] = score(args, runs["oracle"], ["oracle"])["oracle"]
+    auto = args.work / "auto" / f"seed{seed}"
+    if (auto / "config.json").is_file():
+        out["auto"] = score(args, auto, ["auto"])["auto"]
+        out["auto"]["record"] = json.loads((auto / "config.json").read_text())["run"]["auto"]
+    cache.write_text(json.dumps(out))
+    return out
+
+
+def predictions(logits: np.ndarray, positions: Any) -> np.ndarray:
+    """Returns [N, C] video scores from the cached logits of the chosen ``positions`` [N, K]."""
+    return average_frame_predictions(cached_logits(logits, np.asarray(positions, np.int64)), False)
+
+
+def t_interval(diffs: list[float]) -> list[float] | None:
+    """Returns the 95 % t-interval [low, high] of the mean of per-seed differences (None below 2 seeds)."""
+    from scipy import stats
+
+    if len(diffs) < 2:
+        return None
+    arr = np.asarray(diffs, dtype=np.float64)
+    half = stats.t.ppf(0.975, len(arr) - 1) * arr.std(ddof=1) / np.sqrt(len(arr))
+    return [float(arr.mean() - half), float(arr.mean() + half)]
+
+
+def linear_probe(store: FeatureStore, spans: dict, array: str) -> dict[str, float]:
+    """Returns the 5-fold cross-validated ROC-AUC (train split) of a logistic regression telling event
+    frames from distractor frames in the cached ``array`` (light or recognizer features)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rows = store.valid_indices("train")
+    cats = frame_categories(store, rows, spans)
+    feats = store.read(array, rows).astype(np.float32)
+    keep = (cats == CATEGORIES.index("event")) | (cats == CATEGORIES.index("distractor"))
+    x, y = feats[keep], (cats[keep] == CATEGORIES.index("event")).astype(int)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
+    auc = cross_val_score(clf, x, y, cv=5, scoring="roc_auc")
+    return {"auc": float(auc.mean()), "auc_std": float(auc.std(ddof=1)), "event_frames": int(y.sum()),
+            "distractor_frames": int((1 - y).sum())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stage", choices=("table", "auto", "summary"))
+    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--spans", type=Path, required=True)
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--width", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.03)
+    parser.add_argument("--auto-seeds", type=int, default=2)
+    parser.add_argument("--name", default="ctrl")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--tsn-head", action="store_true", help="fit the head on all train frames, not the events")
+    args = parser.parse_args()
+    store = FeatureStore.open(args.store)
+    ensure_recognizer_head(store, args)
+    if args.stage == "table":
+        for seed in args.seeds:
+            train_table_runs(args, seed)
+    elif args.stage == "auto":
+        for seed in args.seeds:
+            train_auto(args, seed)
+    else:
+        from benchmarks.run_auto_summary import summarise
+
+        spans = json.loads(args.spans.read_text())
+        result = summarise(args, store, spans, {s: seed_scores(args, s) for s in args.seeds})
+        result["probe"] = {a: linear_probe(store, spans, a) for a in (S.LIGHT_FEATURES, S.REC_FEATURES)}
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"{args.name}_auto.json"
+        path.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
