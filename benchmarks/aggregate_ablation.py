@@ -45,7 +45,7 @@ def aggregate(seeds: dict[int, dict[str, dict[str, str]]], columns: list[str]) -
             scale = 100.0 if col.startswith(("mAP", "top1")) else 1.0
             arr = scale * np.asarray(vals)
             std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0  # sample std, recorded as "std_ddof": 1
-            entry[col] = {"mean": float(arr.mean()), "std": std, "seeds": len(vals)}
+            entry[col] = {"mean": float(arr.mean()), "std": std, "seeds": len(vals), "values": arr.tolist()}
         out.append(entry)
     return out
 

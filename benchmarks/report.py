@@ -65,6 +65,16 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "auto_probe": auto.auto_probe,
     "auto_targets": auto.auto_targets,
     "auto_settings": auto.auto_summary_line,
+    "auto_pairs": auto.auto_pairs,
+    "auto_fusions": auto.auto_fusions,
+    "real_auto_settings": lambda r: auto.auto_summary_line(r, "real_auto"),
+    "real_auto_table1": lambda r: auto.auto_table1(r, "real_auto"),
+    "real_auto_pairs": lambda r: auto.auto_pairs(r, "real_auto"),
+    "real_auto_choices": lambda r: auto.auto_choices(r, "real_auto"),
+    "real_auto_targets": lambda r: auto.auto_targets(r, "real_auto"),
+    "ctrl400_lr": auto.ctrl400_lr,
+    "ctrl400_table6": auto.ctrl400_table6,
+    "ctrl400_table6_holdout": auto.ctrl400_table6_holdout,
 }
 
 # a block's body never holds another marker, so an empty block cannot swallow the next one

@@ -37,10 +37,12 @@ from benchmarks.run_controlled import CATEGORIES, frame_categories  # noqa: E402
 from benchmarks.run_real import ensure_recognizer_head  # noqa: E402
 from nsnet.evaluate.cached import cached_logits  # noqa: E402
 from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
+from nsnet.evaluate.methods import method_spec  # noqa: E402
 from nsnet.evaluate.run import evaluate  # noqa: E402
 from nsnet.metrics import average_frame_predictions, mean_average_precision, paired_bootstrap_map  # noqa: E402
 from nsnet.sampler.candidates import list_candidates, parse_candidates, training_config  # noqa: E402
 from nsnet.sampler.config import sampler_config  # noqa: E402
+from nsnet.sampler.fusion import FUSIONS  # noqa: E402
 from nsnet.sampler.train import fit_sampler  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
 from nsnet.store import schema as S  # noqa: E402
@@ -89,8 +91,10 @@ def score(args: argparse.Namespace, run: Path | None, methods: list[str], seed: 
     cfg = EvaluateConfig(store=args.store, runs=[run] if run else [], budgets=[args.k], methods=methods,
                          path="cached", split="val", seed=seed, quiet=True, workers=1, device="cpu")
     res = evaluate(cfg.validate())
-    return {r.method: {"mAP": r.mAP, "top1": r.top1, "gflops": r.gflops,
+    rows = {r.method: {"mAP": r.mAP, "top1": r.top1, "gflops": r.gflops,
                        "positions": res.selections[(r.method, r.K)].tolist()} for r in res.rows}
+    # keyed by the requested name (a fusing sampler's row is "fused:<fusion>"; auto's is "auto")
+    return {m: rows["auto" if m == "auto" else method_spec(m).name] for m in methods}
 
 
 def seed_scores(args: argparse.Namespace, seed: int) -> dict[str, Any]:
@@ -104,6 +108,8 @@ def seed_scores(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         out.update(score(args, None, ["uniform", "dense", "topk"]))
         for r in RANDOM_SEEDS:
             out[f"random-{r}"] = score(args, None, ["random"], seed=r)["random"]
+    fused = score(args, runs["nsnet"], [f"fused:{f}" for f in FUSIONS])
+    out["fusions"] = {name.split(":", 1)[1]: entry for name, entry in fused.items()}
     for cand in parse_candidates("all"):
         got = score(args, runs[cand.label], [cand.method] + EXTRA_METHODS.get(cand.label, []))
         out[cand.label] = got[cand.method]
@@ -136,9 +142,10 @@ def t_interval(diffs: list[float]) -> list[float] | None:
 
 def linear_probe(store: FeatureStore, spans: dict, array: str) -> dict[str, float]:
     """Returns the 5-fold cross-validated ROC-AUC (train split) of a logistic regression telling event
-    frames from distractor frames in the cached ``array`` (light or recognizer features)."""
+    frames from distractor frames in the cached ``array`` (light or recognizer features). The folds
+    are grouped by video (GroupKFold), so no photo is in both the fitting and the scored part."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_score
+    from sklearn.model_selection import GroupKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -147,8 +154,9 @@ def linear_probe(store: FeatureStore, spans: dict, array: str) -> dict[str, floa
     feats = store.read(array, rows).astype(np.float32)
     keep = (cats == CATEGORIES.index("event")) | (cats == CATEGORIES.index("distractor"))
     x, y = feats[keep], (cats[keep] == CATEGORIES.index("event")).astype(int)
+    groups = np.broadcast_to(np.arange(len(rows))[:, None], cats.shape)[keep]
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
-    auc = cross_val_score(clf, x, y, cv=5, scoring="roc_auc")
+    auc = cross_val_score(clf, x, y, cv=GroupKFold(n_splits=5), groups=groups, scoring="roc_auc")
     return {"auc": float(auc.mean()), "auc_std": float(auc.std(ddof=1)), "event_frames": int(y.sum()),
             "distractor_frames": int((1 - y).sum())}
 
@@ -182,7 +190,8 @@ def main() -> None:
 
         spans = json.loads(args.spans.read_text())
         result = summarise(args, store, spans, {s: seed_scores(args, s) for s in args.seeds})
-        result["probe"] = {a: linear_probe(store, spans, a) for a in (S.LIGHT_FEATURES, S.REC_FEATURES)}
+        if any(entry.get("distractors") for entry in spans.values()):  # the controlled builds have distractor shots
+            result["probe"] = {a: linear_probe(store, spans, a) for a in (S.LIGHT_FEATURES, S.REC_FEATURES)}
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"{args.name}_auto.json"
         path.write_text(json.dumps(result, indent=1) + "\n")

@@ -18,6 +18,8 @@ from nsnet.store import FeatureStore
 ORDER = ["uniform", "random", "dense", "topk", "maxconf-l", "scsampler", "nsnet", "fsm-only", "vgm", "tsqnet", "vqm",
          "tqm", "auto", "oracle"]
 NO_SEED = {"uniform", "dense", "topk"}  # deterministic given the store
+PAIRS = [("fsm-only", "nsnet"), ("tqm", "tsqnet"), ("nsnet", "vgm")]  # one branch alone vs the paper's model
+CANDIDATES = ["nsnet", "fsm-only", "maxconf-l", "scsampler", "tsqnet", "tqm"]
 
 
 def _collect(per_seed: dict[int, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -29,7 +31,7 @@ def _collect(per_seed: dict[int, dict[str, Any]]) -> dict[str, list[dict[str, An
     out["random"] = [v for k, v in first.items() if k.startswith("random-")]
     for seed in sorted(per_seed):
         for name, entry in per_seed[seed].items():
-            if name in NO_SEED or name.startswith("random-"):
+            if name in NO_SEED or name.startswith("random-") or name == "fusions":
                 continue
             out.setdefault(name, []).append(entry)
     return out
@@ -69,6 +71,8 @@ def summarise(args: argparse.Namespace, store: FeatureStore, spans: dict, per_se
             "seeds": len(vals), "per_seed": vals, "top1": float(np.mean([100 * e["top1"] for e in es])),
             "gflops": float(es[0]["gflops"]), "shares": dict(zip(CATEGORIES, map(float, shares))),
             "best_baseline": best,
+            # positional collapse: the share of the chosen frames among the first K positions (Uniform: 0)
+            "first_k_share": float(np.mean([(np.asarray(e["positions"]) < args.k).mean() for e in es])),
         }
         if m != "uniform":
             row["vs_uniform"] = _interval(preds[m], uniform, val.labels)
@@ -79,10 +83,19 @@ def summarise(args: argparse.Namespace, store: FeatureStore, spans: dict, per_se
             other = maps[best] if len(maps[best]) == len(vals) else [np.mean(maps[best])] * len(vals)
             row["vs_best_seeds"] = t_interval([v - o for v, o in zip(vals, other)])
         rows.append(row)
+    pairs = [(a, b) for a, b in PAIRS if a in preds and b in preds]
+    pairs += [("auto", c) for c in CANDIDATES if "auto" in preds and c in preds]
+    compared = [{"a": a, "b": b, "diff_seeds": t_interval([x - y for x, y in zip(maps[a], maps[b])]),
+                 **_interval(preds[a], preds[b], val.labels)} for a, b in pairs]
+    fusions = {}
+    for f in per_seed[min(per_seed)].get("fusions", {}):
+        vals = [100 * per_seed[s]["fusions"][f]["mAP"] for s in sorted(per_seed)]
+        fusions[f] = {"mAP": float(np.mean(vals)), "mAP_std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
+                      "per_seed": vals}
     auto = [e.get("record") for e in entries.get("auto", [])]
     return {"std_ddof": 1, "store": str(args.store), "val_videos": int(val.N), "k": args.k, "seeds": sorted(per_seed),
             "settings": {"epochs": args.epochs, "width": args.width, "lr": args.lr, "auto_seeds": args.auto_seeds},
-            "rows": rows, "auto": [_auto_summary(r, args, s) for r, s in zip(auto, sorted(per_seed)) if r]}
+            "rows": rows, "pairs": compared, "fusions": fusions, "auto": [_auto_summary(r, args, s) for r, s in zip(auto, sorted(per_seed)) if r]}
 
 
 def _auto_summary(record: dict[str, Any], args: argparse.Namespace, seed: int) -> dict[str, Any]:

@@ -93,8 +93,9 @@ def frame_categories(store: FeatureStore, rows: np.ndarray, spans: dict) -> np.n
         for key, cat in (("distractors", "distractor"), ("confusers", "confuser")):
             for lo, hi in entry.get(key, []):
                 cats[i][(frame_idx[i] >= lo) & (frame_idx[i] < hi)] = CATEGORIES.index(cat)
-        lo, hi = entry["event"]
-        cats[i][(frame_idx[i] >= lo) & (frame_idx[i] < hi)] = CATEGORIES.index("event")
+        if entry.get("event"):  # the real benchmark's noFight videos have none
+            lo, hi = entry["event"]
+            cats[i][(frame_idx[i] >= lo) & (frame_idx[i] < hi)] = CATEGORIES.index("event")
     return cats
 
 

@@ -3,7 +3,9 @@ collapsed runs are reported and retried, and every command knows an auto run."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 
 import numpy as np
@@ -155,8 +157,29 @@ def test_evaluate_and_predict_use_the_chosen_method(tmp_path) -> None:
     assert rows["auto"]["label"].startswith(f"auto ({record['method']}")
     for key in ("mAP", "top1", "gflops"):
         assert rows["auto"][key] == rows[record["method"]][key]
+    reload = tmp_path / "ev-reload"
+    res = runner.invoke(app, ["evaluate", str(tiny.store), "--run", str(run), "--path", "reload", "-k", "2", "-m", "auto",
+                              "--out", str(reload), "-q", "--device", "cpu", "--workers", "0"])
+    assert res.exit_code == 0, res.output
+    reloaded = json.loads((reload / "results.json").read_text())["rows"][0]
+    assert reloaded["mAP"] == pytest.approx(rows["auto"]["mAP"], abs=1e-6)  # reload == cached
     video = make_video(tmp_path / "v.mp4", num_frames=30, pattern="random", seed=3)
     base = ["predict", str(video), "--run", str(run), "--store", str(tiny.store), "--device", "cpu", "--json", "-k", "2"]
     auto = json.loads(runner.invoke(app, base).output)
     chosen = json.loads(runner.invoke(app, base + ["--method", record["method"]]).output)
     assert auto["method"] == "auto" and auto["frames"] == chosen["frames"] and auto["top"] == chosen["top"]
+
+
+def test_ablate_scores_an_auto_entry_as_its_choice_and_resumes_it(store, tmp_path) -> None:
+    from nsnet.sampler.ablate import ablate
+
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps([{"name": "auto", "variant": "auto", **{**FAST, "candidates": "fsm-only"}}]))
+    ablate(store, grid, tmp_path / "ab", k=2, progress=False)
+    first = (tmp_path / "ab" / "ablation.csv").read_text()
+    row = list(csv.DictReader(io.StringIO(first)))[1]
+    assert row["name"] == "auto" and row["auto_choice"] in ("fsm", "uniform") and float(row["mAP"]) > 0
+    stamp = (tmp_path / "ab" / "auto" / "sampler.pt").stat().st_mtime_ns
+    ablate(store, grid, tmp_path / "ab", k=2, progress=False)
+    assert (tmp_path / "ab" / "auto" / "sampler.pt").stat().st_mtime_ns == stamp  # resumed, not retrained
+    assert (tmp_path / "ab" / "ablation.csv").read_text() == first

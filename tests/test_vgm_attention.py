@@ -47,3 +47,22 @@ def test_one_minus_alpha_never_negative_with_a_peaked_attention() -> None:
         _, _, ns = vgm(h)
         torch.testing.assert_close(ns[0], expected)
         assert ns[0, 1] > 0
+
+
+def test_complement_pooling_by_hand() -> None:
+    # ns_pool="complement": x_ns = sum_i (1 - s_i) h_i / sum_i (1 - s_i), s = sigmoid(h[..., 0]).
+    # h[..., 0] = [ln 4, 0, -ln 4] -> s = [0.8, 0.5, 0.2] -> 1 - s = [0.2, 0.5, 0.8] (sum 1.5);
+    # x_ns[1] = (0.2 * 1 + 0.5 * 2 + 0.8 * 3) / 1.5 = 3.6 / 1.5 = 2.4 (the "mean" rule gives ~ the mean, 2).
+    import math
+
+    cfg = NSNetConfig(in_dim=2, num_classes=1, num_frames=3, width=2, cls_dropout=0.0, ns_pool="complement")
+    vgm = VGM(cfg)
+    with torch.no_grad():
+        vgm.attn.weight.copy_(torch.tensor([[1.0, 0.0]]))
+        vgm.attn.bias.zero_()
+        vgm.classifier.weight.copy_(torch.eye(2))
+        vgm.classifier.bias.zero_()
+    h = torch.tensor([[[math.log(4), 1.0], [0.0, 2.0], [-math.log(4), 3.0]]])
+    _, _, ns = vgm.eval()(h)
+    torch.testing.assert_close(ns[0, 1], torch.tensor(2.4))
+    torch.testing.assert_close(ns[0, 0], torch.tensor((0.2 * math.log(4) - 0.8 * math.log(4)) / 1.5))

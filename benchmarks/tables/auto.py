@@ -21,16 +21,16 @@ def _seed_ci(iv: list[float] | None) -> str:
     return "" if not iv else f"[{iv[0]:+.1f}, {iv[1]:+.1f}]"
 
 
-def _row(name: str, results: Results) -> dict[str, Any]:
-    """Returns the row of method ``name``."""
-    return next(r for r in results[NAME]["rows"] if r["method"] == name)
+def _row(method: str, results: Results, name: str = NAME) -> dict[str, Any]:
+    """Returns the row of ``method`` in the JSON ``name``."""
+    return next(r for r in results[name]["rows"] if r["method"] == method)
 
 
-def auto_table1(results: Results) -> str:
+def auto_table1(results: Results, name: str = NAME) -> str:
     """Returns Table 1 of the store: mAP ± sample std over seeds, the difference to Uniform and to the
     best baseline with the paired bootstrap interval over val videos and the t-interval over seeds, the
     runs at Uniform's level, the frame shares and GFLOPs."""
-    data = results[NAME]
+    data = results[name]
     rows = []
     for r in data["rows"]:
         flat = "" if r["method"] == "uniform" else f"{r['at_uniform_level']}/{r['seeds']}"
@@ -38,16 +38,16 @@ def auto_table1(results: Results) -> str:
         rows.append([r["method"], pm(r["mAP"], r["mAP_std"]), str(r["seeds"]), _ci(r.get("vs_uniform")),
                      _seed_ci(r.get("vs_uniform_seeds")), best, _seed_ci(r.get("vs_best_seeds")), flat,
                      pct(r["shares"]["event"]), pct(r["shares"]["distractor"]), pct(r["shares"]["background"]),
-                     f"{r['gflops']:.2f}"])
+                     pct(r["first_k_share"]), f"{r['gflops']:.2f}"])
     return table(["method", "mAP (%)", "seeds", "- uniform [95% CI, videos]", "[95% CI, seeds]",
                   "- best baseline [95% CI, videos]", "[95% CI, seeds]", "at uniform level", "event", "distractor",
-                  "background", "GFLOPs"], ["l"] + ["r"] * 11, rows)
+                  "background", "first K positions", "GFLOPs"], ["l"] + ["r"] * 12, rows)
 
 
-def auto_choices(results: Results) -> str:
+def auto_choices(results: Results, name: str = NAME) -> str:
     """Returns one row per auto seed: its choice, every candidate's mean holdout mAP, the cost of the
     choice next to one NSNet run."""
-    data = results[NAME]
+    data = results[name]
     labels = list(data["auto"][0]["candidates"]) if data["auto"] else []
     rows = []
     for a in data["auto"]:
@@ -61,22 +61,22 @@ def auto_choices(results: Results) -> str:
                  ["l", "l"] + ["r"] * (len(labels) + 4), rows)
 
 
-def auto_probe(results: Results) -> str:
+def auto_probe(results: Results, name: str = NAME) -> str:
     """Returns the linear probe: can a linear classifier tell event photos from distractor photos in the
     cached features (5-fold ROC-AUC on the train frames)?"""
-    rows = [[name, f"{p['auc']:.3f} ± {p['auc_std']:.3f}", str(p["event_frames"]), str(p["distractor_frames"])]
-            for name, p in results[NAME]["probe"].items()]
-    return table(["cached array", "ROC-AUC event vs distractor (5-fold, train)", "event frames", "distractor frames"],
+    rows = [[array, f"{p['auc']:.3f} ± {p['auc_std']:.3f}", str(p["event_frames"]), str(p["distractor_frames"])]
+            for array, p in results[name]["probe"].items()]
+    return table(["cached array", "ROC-AUC event vs distractor (5 folds grouped by video, train)", "event frames", "distractor frames"],
                  ["l", "r", "r", "r"], rows)
 
 
-def auto_targets(results: Results) -> str:
+def auto_targets(results: Results, name: str = NAME) -> str:
     """Returns the issue's targets for the recommended sampler (auto), each verdict computed here."""
-    data = results[NAME]
-    auto, uni, orc = _row("auto", results), _row("uniform", results), _row("oracle", results)
-    base = [_row(m, results) for m in NON_ORACLE if any(r["method"] == m for r in data["rows"])]
+    data = results[name]
+    auto, uni, orc = _row("auto", results, name), _row("uniform", results, name), _row("oracle", results, name)
+    base = [_row(m, results, name) for m in NON_ORACLE if any(r["method"] == m for r in data["rows"])]
     best = max(base, key=lambda r: r["mAP"])
-    topk = _row("topk", results)
+    topk = _row("topk", results, name)
     gap = (auto["mAP"] - uni["mAP"]) / (orc["mAP"] - uni["mAP"])
     margin = auto["mAP"] - best["mAP"]
     lines = [
@@ -98,10 +98,57 @@ def auto_targets(results: Results) -> str:
     return table(["target", "result"], ["l", "l"], lines)
 
 
-def auto_summary_line(results: Results) -> str:
+def auto_summary_line(results: Results, name: str = NAME) -> str:
     """Returns one generated sentence: the store, its size and the settings."""
-    d = results[NAME]
+    d = results[name]
     s = d["settings"]
     return wrap(f"{d['val_videos']} val videos, K = {d['k']}, seeds {', '.join(map(str, d['seeds']))}; every "
                 f"candidate at epochs {s['epochs']}, width {s['width']}, lr {s['lr']}; auto with "
                 f"{s['auto_seeds']} seeds per candidate on the holdout.")
+
+
+def auto_pairs(results: Results, name: str = NAME) -> str:
+    """Returns the paired comparisons (A - B, points): one branch alone vs the paper's two-branch model,
+    and auto vs every candidate, with the bootstrap interval over val videos and the t-interval over seeds."""
+    rows = [[p["a"], p["b"], _ci(p), _seed_ci(p["diff_seeds"])] for p in results[name]["pairs"]]
+    return table(["A", "B", "A - B [95% CI, videos]", "[95% CI, seeds]"], ["l", "l", "r", "r"], rows)
+
+
+def auto_fusions(results: Results, name: str = NAME) -> str:
+    """Returns NSNet's (paper rules) fusions over the seeds: mean ± sample std."""
+    rows = [[f, pm(v["mAP"], v["mAP_std"])] for f, v in results[name]["fusions"].items()]
+    return table(["fusion (nsnet, paper rules)", "mAP (%)"], ["l", "r"], rows)
+
+
+def _cell(entry: dict[str, Any] | None) -> str:
+    """Returns "mean ± std" of an aggregate_ablation cell ("" when absent)."""
+    return "" if not entry else pm(entry["mean"], entry["std"])
+
+
+def _table6(data: dict[str, Any]) -> str:
+    """Returns an aggregate_ablation table: run, mAP, FSM alone, VGM alone (mean ± sample std over seeds)."""
+    rows = [[r["name"], _cell(r.get("mAP")), _cell(r.get("mAP_fsm")), _cell(r.get("mAP_vgm"))] for r in data["rows"]]
+    return table(["run (3 seeds)", "mAP (%)", "FSM alone", "VGM alone"], ["l", "r", "r", "r"], rows)
+
+
+def ctrl400_table6(results: Results) -> str:
+    """Returns Table 6 on the 400 + 600 store (val): branch-only objectives and the VGM pooling fix."""
+    return _table6(results["ctrl400_table6"])
+
+
+def ctrl400_table6_holdout(results: Results) -> str:
+    """Returns the fix attempt judged on the train holdout (train[:80%] -> train[80%:])."""
+    return _table6(results["ctrl400_holdout"])
+
+
+def ctrl400_lr(results: Results) -> str:
+    """Returns holdout mAP per learning rate (mean ± sample std, the per-seed values, runs whose loss
+    stayed at a constant prediction's)."""
+    data = results["ctrl400_lr"]
+    rows = []
+    for r in data["rows"]:
+        stuck = "" if r["stuck"] is None else f"{sum(r['stuck'])}/{r['seeds']}"
+        rows.append([r["config"], f"{r['lr']:g}", pm(r["mean"], r["std"]), " / ".join(f"{v:.1f}" for v in r["holdout_mAP"]),
+                     " / ".join(f"{v:.2f}" for v in r["final_loss"]), stuck])
+    return table(["config (train[:80%] -> train[80%:])", "lr", "holdout mAP (%)", "per seed", "final training loss",
+                  "loss stuck at chance"], ["l", "r", "r", "r", "r", "r"], rows)

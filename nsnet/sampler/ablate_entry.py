@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from nsnet.sampler.auto.sampler import AUTO, auto_record, chosen_method
 from nsnet.sampler.base import Sampler, SamplerInputs
 from nsnet.sampler.config import SamplerConfig, SamplerConfigError
 from nsnet.sampler.data import SamplerArrays
@@ -32,6 +33,8 @@ def evaluate_run(run: SamplerRun, val: SamplerArrays, k: int = 5) -> dict[str, f
     """Returns ``mAP``/``top1`` of a run on in-memory val arrays (which need recognizer logits) plus
     the extra scores of its variant's ``ablate`` hook (e.g. ``mAP_fsm``/``mAP_vgm`` of NSNet)."""
     val.require("rec_logits")
+    if auto_record(run) is not None:  # an automatic choice is scored as the sampler it chose
+        return {**video_scores(create_sampler(AUTO, run=run), val, val, k), "auto_choice": chosen_method(run)}
     hook = variant_spec(run.config.variant).ablate
     if hook is None:
         raise SamplerConfigError(f"variant {run.config.variant} cannot be scored in an ablation")
@@ -46,6 +49,9 @@ def _existing_run(run_dir: Path, cfg: SamplerConfig, store: Any) -> SamplerRun |
         run = load_run(run_dir, store=store)
     except (RunError, RunMismatchError):  # unreadable, or trained on another store: retrain
         return None
+    record = auto_record(run)
+    if record is not None:  # an automatic choice: its own config is in the record (the run holds the winner's)
+        return run if record.get("config") == json.loads(json.dumps(cfg.to_dict(), default=str)) else None
     return run if run.config == cfg else None
 
 

@@ -167,6 +167,7 @@ def train_auto(arrays: SamplerArrays, cfg: SamplerConfig, *, progress: bool = Fa
     uniform_map = 100 * mean_average_precision(floor, hold.labels)
     winner = choose(records)
     record: dict[str, Any] = {
+        "config": cfg.to_dict(),  # the auto config itself (the saved run's config is the winner's)
         "holdout": {"fit": fit.split, "holdout": hold.split, "fit_videos": fit.N, "holdout_videos": hold.N, "k": opts.k},
         "uniform_holdout_mAP": uniform_map, "candidates": records, "choice": winner["label"] if winner else UNIFORM,
         "method": winner["method"] if winner else UNIFORM, "beats_uniform": winner is not None,

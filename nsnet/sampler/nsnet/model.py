@@ -51,6 +51,7 @@ class NSNetConfig:
     cls_dropout: float = 0.9
     gamma: float = 0.2
     ranking_margin: float = 0.1
+    ns_pool: str = "mean"
 
     @property
     def fsm_outputs(self) -> int:
@@ -202,6 +203,7 @@ class VGM(nn.Module):
         self.cls_drop = nn.Dropout(cfg.cls_dropout)
         self.classifier = nn.Linear(cfg.width, cfg.vgm_outputs)
         self.with_ns = cfg.vgm == "ns"
+        self.ns_pool = cfg.ns_pool
 
     def attention(self, h: torch.Tensor) -> torch.Tensor:
         """Returns alpha [B, T]: sigmoid attention weights L1-normalised over time."""
@@ -216,7 +218,11 @@ class VGM(nn.Module):
         sal = self.classifier(self.cls_drop(x_sal))
         ns = None
         if self.with_ns:
-            x_ns = ((1.0 - alpha)[..., None] * h).sum(dim=1) / h.shape[1]  # alpha in [0, 1]: 1 - alpha >= 0
+            if self.ns_pool == "complement":  # pool by 1 - sigmoid: the attended frames leave the non-salient feature
+                rest = 1.0 - torch.sigmoid(self.attn(h)[..., 0])
+                x_ns = (rest[..., None] * h).sum(dim=1) / rest.sum(dim=1, keepdim=True).clamp_min(1e-6)
+            else:  # "mean" (as before): alpha sums to 1, so 1 - alpha ~ 1 on every frame and x_ns ~ mean(h)
+                x_ns = ((1.0 - alpha)[..., None] * h).sum(dim=1) / h.shape[1]  # alpha in [0, 1]: 1 - alpha >= 0
             ns = self.classifier(self.cls_drop(x_ns))
         return alpha, sal, ns
 

@@ -63,6 +63,9 @@ class NSNetOptions(SGDOptions):
     encoder_dropout: float = option(0.1, "dropout inside the encoder", **_PROB)
     attn_dropout: float = option(0.2, "dropout on the VGM attention", **_PROB)
     cls_dropout: float = option(0.9, "dropout before the VGM classifier", **_PROB)
+    ns_pool: str = option("mean", "VGM non-salient feature: mean = sum (1 - alpha) h / T with the normalised "
+                          "attention (~ the mean of h for large T), complement = weighted by 1 - sigmoid attention",
+                          choices=("mean", "complement"))
 
     def check(self) -> None:
         """Raises SamplerConfigError for contradictory objectives or a width the encoder cannot split."""

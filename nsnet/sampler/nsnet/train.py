@@ -30,7 +30,7 @@ def model_config(opts: NSNetOptions, in_dim: int, num_classes: int, num_frames: 
         layers=opts.layers, heads=opts.heads, pos_dropout=opts.pos_dropout, encoder_dropout=opts.encoder_dropout,
         use_fsm=opts.branches in ("both", "fsm"), use_vgm=opts.branches in ("both", "vgm"), fsm=opts.fsm,
         vgm=opts.vgm, fsm_saliency=opts.fsm_saliency, attn_dropout=opts.attn_dropout, cls_dropout=opts.cls_dropout,
-        gamma=opts.gamma, ranking_margin=opts.ranking_margin,
+        gamma=opts.gamma, ranking_margin=opts.ranking_margin, ns_pool=opts.ns_pool,
     )
 
 
