@@ -36,7 +36,7 @@ AF_WORK ?= ../nsnet-bench-adafocus
 AF_EXTRACT := --frames 16 --extractor-size 112 --recognizer tf_efficientnet_lite0 --batch-size 64 --workers 1 --patches 6
 AF_OPTIONS ?= stage1_epochs=60 stage2_epochs=30 stage3_epochs=20
 
-.PHONY: setup test test-fast lint-imports demo bench-real bench-controlled bench-adafocus clean
+.PHONY: setup test test-fast lint-imports demo bench-real bench-controlled bench-adafocus bench-auto clean
 
 setup: $(STAMP)
 
@@ -128,6 +128,30 @@ bench-adafocus: setup
 		--full-frame-fc --paired adafocus:random-patch adafocus:centre-patch \
 		$(foreach k,full pip,$(foreach p,96 128,--store $(k)-$(p)=$(AF_WORK)/$(k)-$(p).zarr --spans $(k)-$(p)=$(AF_WORK)/$(k)/spans.json)) \
 		--adafocus $(AF_OPTIONS)
+
+# Issue 19 (benchmarks/RESULTS.md, "The best sampler by default"): Table 1 with intervals and --variant auto
+# on a 400 + 600-video controlled build and on the real fight/noFight build; Table 6 and the lr check.
+AUTO_WORK ?= ../bench
+bench-auto: setup
+	test -f $(AUTO_WORK)/ctrl400/data/annotations.csv || $(PY) benchmarks/build_controlled.py \
+		--out $(AUTO_WORK)/ctrl400/data --seed 0 --train-videos 400 --val-videos 600
+	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/ctrl400/data/annotations.csv \
+		--out $(AUTO_WORK)/ctrl400/store.zarr $(CTRL_EXTRACT) -q
+	test -f $(AUTO_WORK)/real/untrimmed/annotations.csv || $(PY) benchmarks/build_untrimmed.py --src $(REAL_SRC) \
+		--out $(AUTO_WORK)/real/untrimmed --seed 0 --workers 1
+	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/real/untrimmed/annotations.csv \
+		--out $(AUTO_WORK)/real/store.zarr $(CTRL_EXTRACT) -q
+	for set in ctrl400:data real:untrimmed; do name=$${set%%:*}; data=$${set#*:}; \
+		A="--store $(AUTO_WORK)/$$name/store.zarr --spans $(AUTO_WORK)/$$name/$$data/spans.json --work $(AUTO_WORK)/$$name/work --seeds 0 1 2"; \
+		$(PY) benchmarks/run_auto.py table $$A && $(PY) benchmarks/run_auto.py auto $$A && \
+		$(PY) benchmarks/run_auto.py summary $$A --name $$name --out benchmarks/results || exit 1; done
+	$(PY) benchmarks/run_table6.py --store $(AUTO_WORK)/ctrl400/store.zarr --work $(AUTO_WORK)/ctrl400/t6 \
+		--json benchmarks/results/ctrl400_table6.json
+	$(PY) benchmarks/run_table6.py --store $(AUTO_WORK)/ctrl400/store.zarr --work $(AUTO_WORK)/ctrl400/t6-holdout \
+		--holdout --only nsnet nsnet-complement vgm-ns vgm-ns-complement --json benchmarks/results/ctrl400_holdout.json
+	$(PY) benchmarks/run_lr_check.py --store $(AUTO_WORK)/ctrl400/store.zarr --work $(AUTO_WORK)/ctrl400/lrcheck \
+		--json benchmarks/results/ctrl400_lr.json
+	$(PY) benchmarks/report.py --write
 
 clean:
 	rm -rf $(DEMO_DIR) $(STAMP)

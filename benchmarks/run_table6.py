@@ -44,7 +44,7 @@ def main() -> None:
                         str(args.work / f"seed{seed}"), "--jobs", str(args.jobs), "--threads", "1", "-q"], check=True)
     subprocess.run([sys.executable, str(HERE / "aggregate_ablation.py"),
                     *[f"--seed={s}={args.work / f'seed{s}'}" for s in args.seeds],
-                    "--columns", "mAP", "mAP_fsm", "mAP_vgm", "train_s", "--order", str(HERE / "table6_grid.json"),
+                    "--columns", "mAP", "mAP_fsm", "mAP_vgm", "final_loss", "train_s", "--order", str(HERE / "table6_grid.json"),
                     "--json", str(args.json)], check=True)
 
 

@@ -87,6 +87,7 @@ def auto_targets(results: Results, name: str = NAME) -> str:
         [">= 50 % of the Uniform -> Oracle gap",
          f"{100 * gap:.0f} % (Uniform {uni['mAP']:.2f}, Oracle {orc['mAP']:.2f}) -> **{'met' if gap >= 0.5 else 'not met'}**"],
         ["distractor share below Top-K's",
+         "n/a: this set has no distractor shots" if not any(r["shares"]["distractor"] for r in data["rows"]) else
          f"{pct(auto['shares']['distractor'])} vs {pct(topk['shares']['distractor'])} -> "
          f"**{'met' if auto['shares']['distractor'] < topk['shares']['distractor'] else 'not met'}**"],
         ["sample std over seeds <= 3 mAP",
@@ -127,8 +128,11 @@ def _cell(entry: dict[str, Any] | None) -> str:
 
 def _table6(data: dict[str, Any]) -> str:
     """Returns an aggregate_ablation table: run, mAP, FSM alone, VGM alone (mean ± sample std over seeds)."""
-    rows = [[r["name"], _cell(r.get("mAP")), _cell(r.get("mAP_fsm")), _cell(r.get("mAP_vgm"))] for r in data["rows"]]
-    return table(["run (3 seeds)", "mAP (%)", "FSM alone", "VGM alone"], ["l", "r", "r", "r"], rows)
+    rows = [[r["name"], _cell(r.get("mAP")), _cell(r.get("mAP_fsm")), _cell(r.get("mAP_vgm")),
+             "" if not r.get("final_loss") else f"{min(r['final_loss']['values']):.2f}-{max(r['final_loss']['values']):.2f}"]
+            for r in data["rows"]]
+    return table(["run (3 seeds)", "mAP (%)", "FSM alone", "VGM alone", "final training loss (range)"],
+                 ["l", "r", "r", "r", "r"], rows)
 
 
 def ctrl400_table6(results: Results) -> str:
