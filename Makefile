@@ -132,6 +132,9 @@ bench-adafocus: setup
 # Issue 19 (benchmarks/RESULTS.md, "The best sampler by default"): Table 1 with intervals and --variant auto
 # on a 400 + 600-video controlled build and on the real fight/noFight build; Table 6 and the lr check.
 AUTO_WORK ?= ../bench
+T6_VAL := nsnet nsnet-complement nsnet-guide1 vgm-baseline vgm-nonsalient vgm-ns vgm-ns-complement vgm-ns-guide1 \
+	fsm-video fsm-nonsalient fsm-regression fsm-ranking fsm-baseline+ fsm-ns
+T6_HOLDOUT := nsnet nsnet-complement nsnet-drop0.5 nsnet-guide1 vgm-ns vgm-ns-complement vgm-ns-drop0.5 vgm-ns-guide1
 bench-auto: setup
 	test -f $(AUTO_WORK)/ctrl400/data/annotations.csv || $(PY) benchmarks/build_controlled.py \
 		--out $(AUTO_WORK)/ctrl400/data --seed 0 --train-videos 400 --val-videos 600
@@ -146,9 +149,9 @@ bench-auto: setup
 		$(PY) benchmarks/run_auto.py table $$A && $(PY) benchmarks/run_auto.py auto $$A && \
 		$(PY) benchmarks/run_auto.py summary $$A --name $$name --out benchmarks/results || exit 1; done
 	$(PY) benchmarks/run_table6.py --store $(AUTO_WORK)/ctrl400/store.zarr --work $(AUTO_WORK)/ctrl400/t6 \
-		--json benchmarks/results/ctrl400_table6.json
+		--only $(T6_VAL) --json benchmarks/results/ctrl400_table6.json
 	$(PY) benchmarks/run_table6.py --store $(AUTO_WORK)/ctrl400/store.zarr --work $(AUTO_WORK)/ctrl400/t6-holdout \
-		--holdout --only nsnet nsnet-complement vgm-ns vgm-ns-complement --json benchmarks/results/ctrl400_holdout.json
+		--holdout --only $(T6_HOLDOUT) --json benchmarks/results/ctrl400_holdout.json
 	$(PY) benchmarks/run_lr_check.py --store $(AUTO_WORK)/ctrl400/store.zarr --work $(AUTO_WORK)/ctrl400/lrcheck \
 		--json benchmarks/results/ctrl400_lr.json
 	$(PY) benchmarks/report.py --write

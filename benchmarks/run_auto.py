@@ -98,26 +98,29 @@ def score(args: argparse.Namespace, run: Path | None, methods: list[str], seed: 
 
 
 def seed_scores(args: argparse.Namespace, seed: int) -> dict[str, Any]:
-    """Returns (cached in WORK/seed<S>/scores.json) every method's val scores and positions of ``seed``."""
+    """Returns (cached in WORK/seed<S>/scores.json, completed when candidates or the auto run are added)
+    every method's val scores and positions of ``seed``."""
     cache = args.work / f"seed{seed}" / "scores.json"
-    if cache.is_file():
-        return json.loads(cache.read_text())
+    out: dict[str, Any] = json.loads(cache.read_text()) if cache.is_file() else {}
     runs = train_table_runs(args, seed)
-    out: dict[str, Any] = {}
-    if seed == 0:
+    if seed == 0 and "uniform" not in out:
         out.update(score(args, None, ["uniform", "dense", "topk"]))
         for r in RANDOM_SEEDS:
             out[f"random-{r}"] = score(args, None, ["random"], seed=r)["random"]
-    fused = score(args, runs["nsnet"], [f"fused:{f}" for f in FUSIONS])
-    out["fusions"] = {name.split(":", 1)[1]: entry for name, entry in fused.items()}
+    if "fusions" not in out:
+        fused = score(args, runs["nsnet"], [f"fused:{f}" for f in FUSIONS])
+        out["fusions"] = {name.split(":", 1)[1]: entry for name, entry in fused.items()}
     for cand in parse_candidates("all"):
+        if cand.label in out:
+            continue
         got = score(args, runs[cand.label], [cand.method] + EXTRA_METHODS.get(cand.label, []))
         out[cand.label] = got[cand.method]
         for extra in EXTRA_METHODS.get(cand.label, []):
             out[extra] = got[extra]
-    out["oracle"] = score(args, runs["oracle"], ["oracle"])["oracle"]
+    if "oracle" not in out:
+        out["oracle"] = score(args, runs["oracle"], ["oracle"])["oracle"]
     auto = args.work / "auto" / f"seed{seed}"
-    if (auto / "config.json").is_file():
+    if (auto / "config.json").is_file() and "auto" not in out:
         out["auto"] = score(args, auto, ["auto"])["auto"]
         out["auto"]["record"] = json.loads((auto / "config.json").read_text())["run"]["auto"]
     cache.write_text(json.dumps(out))

@@ -15,11 +15,11 @@ from nsnet.metrics import mean_average_precision, paired_bootstrap_map
 from nsnet.sampler.data import load_sampler_arrays
 from nsnet.store import FeatureStore
 
-ORDER = ["uniform", "random", "dense", "topk", "maxconf-l", "scsampler", "nsnet", "fsm-only", "vgm", "tsqnet", "vqm",
-         "tqm", "auto", "oracle"]
+ORDER = ["uniform", "random", "dense", "topk", "maxconf-l", "scsampler", "nsnet", "fsm-only", "vgm", "vgm-guided",
+         "tsqnet", "vqm", "tqm", "auto", "oracle"]
 NO_SEED = {"uniform", "dense", "topk"}  # deterministic given the store
 PAIRS = [("fsm-only", "nsnet"), ("tqm", "tsqnet"), ("nsnet", "vgm")]  # one branch alone vs the paper's model
-CANDIDATES = ["nsnet", "fsm-only", "maxconf-l", "scsampler", "tsqnet", "tqm"]
+CANDIDATES = ["nsnet", "fsm-only", "vgm-guided", "maxconf-l", "scsampler", "tsqnet", "tqm"]
 
 
 def _collect(per_seed: dict[int, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

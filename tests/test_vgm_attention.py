@@ -66,3 +66,26 @@ def test_complement_pooling_by_hand() -> None:
     _, _, ns = vgm.eval()(h)
     torch.testing.assert_close(ns[0, 1], torch.tensor(2.4))
     torch.testing.assert_close(ns[0, 0], torch.tensor((0.2 * math.log(4) - 0.8 * math.log(4)) / 1.5))
+
+
+def test_vgm_guide_term_by_hand() -> None:
+    # vgm_guide = w adds -w * sum_i (g_i / sum g) log alpha_i. With h[..., 0] = 0 the attention is
+    # alpha = [1/3, 1/3, 1/3]; any g gives -w * log(1/3) = w * ln 3. The term is absent at w = 0.
+    import math
+
+    from nsnet.sampler.nsnet.model import NSNet
+
+    def losses(weight: float) -> dict:
+        cfg = NSNetConfig(in_dim=2, num_classes=1, num_frames=3, width=4, heads=1, encoder="frame", use_fsm=False,
+                          cls_dropout=0.0, vgm_guide=weight)
+        model = NSNet(cfg).eval()
+        with torch.no_grad():
+            model.vgm.attn.weight.zero_()
+            model.vgm.attn.bias.zero_()
+        g = torch.tensor([[0.9, 0.05, 0.05]])
+        return model(torch.randn(1, 3, 2), torch.tensor([[1.0]]), g)[1]
+
+    assert "vgm_guide" not in losses(0.0)
+    out = losses(2.0)
+    torch.testing.assert_close(out["vgm_guide"], torch.tensor(2.0 * math.log(3)))
+    torch.testing.assert_close(out["loss"], out["vgm"] + out["vgm_guide"])

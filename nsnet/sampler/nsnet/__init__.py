@@ -26,5 +26,7 @@ register_variant(VariantSpec("oracle", OracleOptions, train_oracle, ablate=hooks
 # What `fit-sampler --variant auto` may choose from this paper (nsnet.sampler.candidates).
 register_candidate(AutoCandidate("nsnet", "nsnet", "nsnet", summary="NSNet with the paper's rules (FSM + VGM, union)"))
 register_candidate(AutoCandidate("fsm-only", "nsnet", "fsm", {"branches": "fsm"}, summary="NSNet's FSM branch alone"))
+register_candidate(AutoCandidate("vgm-guided", "nsnet", "vgm", {"branches": "vgm", "vgm_guide": 1.0},
+                                 summary="NSNet's VGM alone, its attention supervised by the guide (vgm_guide=1)"))
 register_candidate(AutoCandidate("maxconf-l", "maxconf-l", "maxconf-l", summary="MaxConf-L baseline"))
 register_candidate(AutoCandidate("scsampler", "scsampler", "scsampler", summary="SCSampler-style baseline"))

@@ -52,6 +52,7 @@ class NSNetConfig:
     gamma: float = 0.2
     ranking_margin: float = 0.1
     ns_pool: str = "mean"
+    vgm_guide: float = 0.0
 
     @property
     def fsm_outputs(self) -> int:
@@ -264,6 +265,9 @@ class NSNet(nn.Module):
             losses["fsm"] = fsm_loss(self.cfg.fsm, out["fsm"], labels, g, class_weights, self.cfg.ranking_margin)
         if self.vgm is not None:
             losses["vgm"] = vgm_loss(self.cfg.vgm, out["sal"], out.get("ns"), labels, self.cfg.gamma)
+            if self.cfg.vgm_guide > 0 and g is not None:  # attention supervised by the guide (a fix attempt)
+                target = g / g.sum(dim=1, keepdim=True).clamp_min(1e-6)
+                losses["vgm_guide"] = -self.cfg.vgm_guide * (target * out["alpha"].clamp_min(1e-8).log()).sum(1).mean()
         losses["loss"] = sum(losses.values())
         return out, losses
 

@@ -63,6 +63,9 @@ class NSNetOptions(SGDOptions):
     encoder_dropout: float = option(0.1, "dropout inside the encoder", **_PROB)
     attn_dropout: float = option(0.2, "dropout on the VGM attention", **_PROB)
     cls_dropout: float = option(0.9, "dropout before the VGM classifier", **_PROB)
+    vgm_guide: float = option(0.0, "weight of a cross-entropy pulling the VGM attention towards the guide g "
+                              "(normalised over the frames); 0 = the paper's VGM, trained by its classification alone",
+                              min=0.0)
     ns_pool: str = option("mean", "VGM non-salient feature: mean = sum (1 - alpha) h / T with the normalised "
                           "attention (~ the mean of h for large T), complement = weighted by 1 - sigmoid attention",
                           choices=("mean", "complement"))
@@ -79,7 +82,8 @@ class NSNetOptions(SGDOptions):
 
     def needs_guide(self) -> bool:
         """Returns True when training needs guiding scores (hence recognizer arrays)."""
-        return self.branches in ("both", "fsm") and self.fsm in _GUIDED_FSM
+        return (self.branches in ("both", "fsm") and self.fsm in _GUIDED_FSM) or (
+            self.branches in ("both", "vgm") and self.vgm_guide > 0)
 
     def needs_rec_logits(self) -> bool:
         """Returns True when the guide is trained (it reads the recognizer logits)."""
