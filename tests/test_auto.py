@@ -10,7 +10,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 import typer
 from typer.testing import CliRunner
 
@@ -29,12 +28,7 @@ FAST = dict(epochs=8, width=16, lr=0.03, seeds=2, resamples=200, k=2, candidates
 quiet = lambda *a, **k: None  # noqa: E731
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -22,13 +22,7 @@ TINY = PlantedSpec(num_videos=16, num_classes=3, num_frames=8, light_dim=8, rec_
 TINY_CFG = dict(width=16, heads=4, epochs=2, batch_size=8, device="cpu")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models train faster on one thread, especially on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

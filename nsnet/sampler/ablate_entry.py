@@ -19,13 +19,21 @@ from nsnet.sampler.train import train_sampler
 from nsnet.sampler.variants import variant_spec
 
 
-def video_scores(sampler: Sampler, inputs: SamplerInputs, val: SamplerArrays, k: int) -> dict[str, float]:
-    """Returns mAP and top-1 of the recognizer on the K frames ``sampler`` selects."""
-    from nsnet.metrics import average_frame_predictions, mean_average_precision, top1_accuracy
+def selected_predictions(sampler: Sampler, inputs: SamplerInputs, val: SamplerArrays, k: int) -> np.ndarray:
+    """Returns [N, C] video scores: the store's cached recognizer logits on the K frames ``sampler``
+    selects, averaged as in evaluation."""
+    from nsnet.metrics import average_frame_predictions
 
     sel = sampler.select(inputs, k)
     logits = np.take_along_axis(val.rec_logits, sel[..., None], axis=1)  # [N, K, C]
-    scores = average_frame_predictions(logits, multilabel=val.multilabel)
+    return average_frame_predictions(logits, multilabel=val.multilabel)
+
+
+def video_scores(sampler: Sampler, inputs: SamplerInputs, val: SamplerArrays, k: int) -> dict[str, float]:
+    """Returns mAP and top-1 of the recognizer on the K frames ``sampler`` selects."""
+    from nsnet.metrics import mean_average_precision, top1_accuracy
+
+    scores = selected_predictions(sampler, inputs, val, k)
     return {"mAP": mean_average_precision(scores, val.labels), "top1": top1_accuracy(scores, val.labels)}
 
 

@@ -26,7 +26,9 @@ from nsnet.sampler.candidates import UNIFORM, AutoCandidate, parse_candidates, t
 from nsnet.sampler.config import SamplerConfig
 from nsnet.sampler.data import SamplerArrays
 from nsnet.sampler.loop import TrainResult
-from nsnet.sampler.registry import create_sampler
+from nsnet.device import resolve_device
+from nsnet.sampler.base import BuildContext
+from nsnet.sampler.registry import create_sampler, sampler_class
 from nsnet.sampler.run import SamplerRun, in_memory_run
 
 
@@ -54,11 +56,7 @@ def split_holdout(arrays: SamplerArrays, share: float) -> tuple[SamplerArrays, S
 def holdout_predictions(method: str, run: SamplerRun | None, hold: SamplerArrays, k: int, **build: Any) -> np.ndarray:
     """Returns [N, C] video scores on ``hold``: the recognizer's cached logits on the K frames
     ``method`` (built from ``run``) selects, averaged as in evaluation."""
-    from nsnet.metrics import average_frame_predictions
-    from nsnet.sampler.base import BuildContext
-    from nsnet.sampler.registry import sampler_class
-
-    from nsnet.device import resolve_device
+    from nsnet.sampler.ablate_entry import selected_predictions  # here: ablate_entry imports this package
 
     if run is None:
         sampler = create_sampler(method)
@@ -66,9 +64,7 @@ def holdout_predictions(method: str, run: SamplerRun | None, hold: SamplerArrays
         build["device"] = str(resolve_device(build.get("device", "cpu")))
         ctx = BuildContext(runs={run.config.variant: run}, multilabel=hold.multilabel, **build)
         sampler = sampler_class(method).build(ctx)
-    sel = sampler.select(hold, min(k, hold.T))
-    logits = np.take_along_axis(hold.rec_logits, sel[..., None], axis=1)
-    return average_frame_predictions(logits, multilabel=hold.multilabel)
+    return selected_predictions(sampler, hold, hold, min(k, hold.T))
 
 
 def compare(scores: np.ndarray, floor: np.ndarray, labels: np.ndarray, opts: AutoOptions, seed: int) -> dict[str, float]:
