@@ -36,7 +36,7 @@ AF_WORK ?= ../nsnet-bench-adafocus
 AF_EXTRACT := --frames 16 --extractor-size 112 --recognizer tf_efficientnet_lite0 --batch-size 64 --workers 1 --patches 6
 AF_OPTIONS ?= stage1_epochs=60 stage2_epochs=30 stage3_epochs=20
 
-.PHONY: setup test test-fast lint-imports demo bench-real bench-controlled bench-adafocus bench-auto clean
+.PHONY: setup test test-fast lint-imports demo bench-real bench-controlled bench-adafocus bench-auto bench-adafocus-policy clean
 
 setup: $(STAMP)
 
@@ -154,6 +154,21 @@ bench-auto: setup
 		--holdout --only $(T6_HOLDOUT) --json benchmarks/results/ctrl400_holdout.json
 	$(PY) benchmarks/run_lr_check.py --store $(AUTO_WORK)/ctrl400/store.zarr --work $(AUTO_WORK)/ctrl400/lrcheck \
 		--json benchmarks/results/ctrl400_lr.json
+	$(PY) benchmarks/run_distractor_fixes.py --store $(AUTO_WORK)/ctrl400/store.zarr \
+		--spans $(AUTO_WORK)/ctrl400/data/spans.json --work $(AUTO_WORK)/ctrl400/work --powers 2 4 --out benchmarks/results
+	$(PY) benchmarks/report.py --write
+
+# Issue 19, AdaFocus's fixed policy (benchmarks/RESULTS.md): a picture-in-picture controlled set, T = 16, 6 x 6
+# candidates of 96 px, 160 + 160 videos; the paper's π and the fix attempts over 3 seeds.
+bench-adafocus-policy: setup
+	test -f $(AUTO_WORK)/af/pip/annotations.csv || $(PY) benchmarks/build_controlled.py --out $(AUTO_WORK)/af/pip \
+		--seed 2 --train-videos 200 --val-videos 200 --min-seconds 8 --max-seconds 16 --event-frac 0.25 --distractors 1 --pip
+	$(PY) -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); k=[x for s in ('train','val') for x in [y for y in r if y['split']==s][:160]]; w=csv.DictWriter(open(sys.argv[2],'w',newline=''),fieldnames=list(r[0])); w.writeheader(); w.writerows(k)" \
+		$(AUTO_WORK)/af/pip/annotations.csv $(AUTO_WORK)/af/pip/annotations_320.csv
+	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/af/pip/annotations_320.csv \
+		--out $(AUTO_WORK)/af/pip-96.zarr $(AF_EXTRACT) --patch-size 96 -q
+	$(PY) benchmarks/run_adafocus_policy.py --store $(AUTO_WORK)/af/pip-96.zarr --spans $(AUTO_WORK)/af/pip/spans.json \
+		--work $(AUTO_WORK)/af/runs --seeds 0 1 2 --adafocus $(AF_OPTIONS) --out benchmarks/results
 	$(PY) benchmarks/report.py --write
 
 clean:

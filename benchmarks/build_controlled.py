@@ -355,6 +355,9 @@ def compose_spans(plan: ControlledPlan, clip_frames: Mapping[str, int], fps: int
         else:
             shots.append({"kind": item.kind, "group": item.photo.group, "imagenet_index": item.photo.index,
                           "imagenet_name": item.photo.name, "start_frame": cursor, "end_frame": cursor + n})
+            if item.motion.pip_scale < 1.0:  # where the photo sits (fractions of the frame), for "where it looks"
+                m = item.motion
+                shots[-1]["pip"] = {"scale": m.pip_scale, "x": m.pip_x, "y": m.pip_y}
         cursor += n
     spans = {k: [[s["start_frame"], s["end_frame"]] for s in shots if s["kind"] == k] for k in KINDS}
     return {"label": plan.label, "split": plan.split, "num_frames": cursor, "fps": fps,

@@ -20,7 +20,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.tables import auto, controlled, controlled_claims, infra, real, tsqnet_adafocus  # noqa: E402
+from benchmarks.tables import auto, controlled, controlled_claims, fixes, infra, real, tsqnet_adafocus  # noqa: E402
 from benchmarks.tables.stats import RESULTS_DIR, Results  # noqa: E402
 
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
@@ -75,6 +75,11 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "ctrl400_lr": auto.ctrl400_lr,
     "ctrl400_table6": auto.ctrl400_table6,
     "ctrl400_table6_holdout": auto.ctrl400_table6_holdout,
+    "adafocus_policy": fixes.adafocus_policy,
+    "adafocus_cause": fixes.adafocus_cause,
+    "distractor_stop": fixes.distractor_stop,
+    "distractor_power": fixes.distractor_power,
+    "holdout_overlap": fixes.holdout_overlap,
 }
 
 # a block's body never holds another marker, so an empty block cannot swallow the next one

@@ -215,3 +215,15 @@ def test_picture_in_picture_keeps_the_background_around_the_photo(tiny_sources: 
     assert (frames[:, :, :32] == 77).all() and (frames[:, 18:] == 77).all()
     assert not (frames[:, :18, 32:] == 77).all()
     assert cfg.pip
+
+
+def test_spans_record_where_a_picture_in_picture_photo_sits() -> None:
+    plans, clips = _plan(event_frac=0.05, distractors=1, pip=True)
+    for p in plans[:5]:
+        shots = bc.compose_spans(p, clips, 24)["shots"]
+        for s, shot in zip(p.shots, shots):
+            m = s.motion
+            assert shot["pip"] == {"scale": m.pip_scale, "x": m.pip_x, "y": m.pip_y}
+            assert 0.25 <= m.pip_scale <= 0.5
+    full, clips = _plan(event_frac=0.05, distractors=1)
+    assert all("pip" not in s for s in bc.compose_spans(full[0], clips, 24)["shots"])

@@ -89,3 +89,28 @@ def test_vgm_guide_term_by_hand() -> None:
     out = losses(2.0)
     torch.testing.assert_close(out["vgm_guide"], torch.tensor(2.0 * math.log(3)))
     torch.testing.assert_close(out["loss"], out["vgm"] + out["vgm_guide"])
+
+
+def test_vgm_guide_power_sharpens_the_target_by_hand() -> None:
+    # target = g^p / sum g^p; with the attention pinned to [1/2, 1/4, 1/4] the term is
+    # -(t_0 ln 1/2 + (t_1 + t_2) ln 1/4). p = 1 is the plain normalised guide.
+    import math
+
+    from nsnet.sampler.nsnet.model import NSNet
+
+    g = torch.tensor([[0.9, 0.05, 0.05]])
+
+    def term(power: float) -> torch.Tensor:
+        cfg = NSNetConfig(in_dim=2, num_classes=1, num_frames=3, width=4, heads=1, encoder="frame", use_fsm=False,
+                          cls_dropout=0.0, vgm_guide=1.0, vgm_guide_power=power)
+        model = NSNet(cfg).eval()
+        forward = model.vgm.forward
+        model.vgm.forward = lambda h: (torch.tensor([[0.5, 0.25, 0.25]]), *forward(h)[1:])
+        return model(torch.randn(1, 3, 2), torch.tensor([[1.0]]), g)[1]["vgm_guide"]
+
+    for power in (1.0, 2.0):
+        t = [v**power for v in (0.9, 0.05, 0.05)]
+        t = [v / sum(t) for v in t]
+        want = -(t[0] * math.log(0.5) + (t[1] + t[2]) * math.log(0.25))
+        torch.testing.assert_close(term(power), torch.tensor(want))
+    assert term(4.0) < term(1.0)  # a sharper target asks less of the frames the attention already ignores

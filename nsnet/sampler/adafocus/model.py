@@ -16,7 +16,9 @@ patch is then indexing a tensor, and everything below trains in seconds to minut
   = 32, ReLU; no pooling, to keep where things are), flattened, a one-layer GRU (``policy_hidden``
   = 256; paper 1024), a linear actor giving a categorical distribution over the G*G candidates and
   a linear critic (the value for PPO). Its input is the map only, so all T choices can be made
-  before any local feature exists. Sampled while training, argmax at test time.
+  before any local feature exists. Sampled while training, argmax at test time. Option
+  ``policy_input=candidates`` replaces it by :class:`~.candidate_policy.CandidatePolicy` (each
+  candidate scored from the map pooled over its box, shared weights).
 * **π'** :class:`SkipPolicy` (AdaFocus+, Eq. 8): the same inputs and architecture with one
   Bernoulli output p^B_t = Pr(keep frame t); at inference a frame's patch goes through f_L when
   p^B_t >= ρ, the threshold solved on the train set so that a share η (``keep_ratio``) of the
@@ -35,6 +37,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from nsnet.sampler.adafocus.candidate_policy import CandidatePolicy
 
 _CHUNK = 128  # videos per forward in the inference methods (bounds the float32 copy of the maps)
 
@@ -60,6 +64,8 @@ class AdaFocusConfig:
     skip: bool = False  # AdaFocus+: has π'
     keep_ratio: float = 1.0  # η: share of frames AdaFocus+ keeps at inference
     threshold: float | None = None  # ρ solved for keep_ratio on the train set; None: keep every frame
+    policy_input: str = "map"  # π's input: "map" (the paper) or "candidates" (CandidatePolicy)
+    candidate_boxes: list[list[float]] | None = None  # candidates in light-map cells (policy_input=candidates)
 
 
 # ----------------------------------------------------------------------------- modules
@@ -103,6 +109,7 @@ class PatchPolicy(nn.Module):
         self.gru = nn.GRU(channels * map_cells, hidden, batch_first=True)
         self.actor = nn.Linear(hidden, outputs)
         self.critic = nn.Linear(hidden, 1)
+        self.detach_critic = False  # option shared_critic=false: the value loss does not train the trunk
 
     def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (actor logits [B, K, outputs], values [B, K]) for maps [B, K, D, h, w]."""
@@ -110,7 +117,7 @@ class PatchPolicy(nn.Module):
         x = maps.flatten(0, 1).float().contiguous(memory_format=torch.channels_last)  # the fast 1x1 conv on a CPU
         z = F.relu(self.conv(x))  # [B*K, c, h, w]
         states, _ = self.gru(z.reshape(b, k, -1))
-        return self.actor(states), self.critic(states)[..., 0]
+        return self.actor(states), self.critic(states.detach() if self.detach_critic else states)[..., 0]
 
 
 class SkipPolicy(PatchPolicy):
@@ -149,7 +156,14 @@ class AdaFocus(nn.Module):
         self.cfg = cfg
         cells = cfg.map_height * cfg.map_width
         self.classifier = PatchClassifier(cfg.global_dim, cfg.local_dim, cfg.hidden, cfg.num_classes, cfg.dropout)
-        self.policy = PatchPolicy(cfg.map_dim, cells, cfg.policy_channels, cfg.policy_hidden, cfg.num_candidates)
+        self.policy: nn.Module
+        if cfg.policy_input == "candidates":
+            if cfg.candidate_boxes is None or len(cfg.candidate_boxes) != cfg.num_candidates:
+                raise ValueError("policy_input=candidates needs one candidate box per candidate (candidate_boxes)")
+            self.policy = CandidatePolicy(cfg.map_dim, cells, cfg.policy_channels, cfg.policy_hidden,
+                                          cfg.candidate_boxes, cfg.map_height, cfg.map_width)
+        else:
+            self.policy = PatchPolicy(cfg.map_dim, cells, cfg.policy_channels, cfg.policy_hidden, cfg.num_candidates)
         self.skip = SkipPolicy(cfg.map_dim, cells, cfg.policy_channels, cfg.policy_hidden) if cfg.skip else None
 
     def _device(self) -> torch.device:

@@ -8,7 +8,7 @@ from typing import Sequence
 from nsnet.sampler.options import SamplerConfigError, SamplerOptions, option
 
 STAGES = (1, 2, 3)
-ARCH_OPTIONS = ("hidden", "policy_hidden", "policy_channels", "dropout", "skip")  # a stage checkpoint must match
+ARCH_OPTIONS = ("hidden", "policy_hidden", "policy_channels", "dropout", "skip", "policy_input")  # a stage checkpoint must match
 _PROB = dict(min=0.0, max=1.0, max_open=True)
 
 
@@ -37,6 +37,14 @@ class AdaFocusOptions(SamplerOptions):
     keep_ratio: float = option(0.7, "η: share of frames AdaFocus+ keeps at inference (paper 0.9 / 0.7 / 0.5)",
                                min=0.0, max=1.0, min_open=True)
     drop_local: float = option(0.0, "stage I: probability of zeroing a frame's local feature", **_PROB)
+    policy_input: str = option("map", "π's input: map (the paper: the flattened light map -> G*G logits) or "
+                               "candidates (each candidate scored from the map pooled over its box, shared weights)",
+                               choices=("map", "candidates"))
+    shared_critic: bool = option(True, "stage II: the critic's value loss also trains π's conv and GRU (the paper's "
+                                 "shared network); false: the critic reads a detached state (a value target that the "
+                                 "map cannot predict otherwise drives π's ReLUs dead and its choice to one fixed candidate)")
+    reward: str = option("paper", "stage II reward baseline: paper (Eq. 7: f_C's confidence on one random candidate) "
+                         "or mean (its mean confidence over all G*G candidates)", choices=("paper", "mean"))
 
     def needs_patches(self) -> bool:
         """Returns True: AdaFocus trains on the light maps and candidate patch features."""

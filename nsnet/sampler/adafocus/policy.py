@@ -42,10 +42,12 @@ class Rollout:
 
 def rollout(model: AdaFocus, maps: torch.Tensor, global_feats: torch.Tensor, labels: torch.Tensor,
             local_of: Callable[[torch.Tensor], torch.Tensor], gen: torch.Generator, gamma: float,
-            penalty: float = 0.0, track: bool = False) -> Rollout:
+            penalty: float = 0.0, track: bool = False, baseline: str = "paper") -> Rollout:
     """Returns a :class:`Rollout`: π (and π') sampled on ``maps``, rewards from the frozen f_C
-    (:func:`rollout_rewards`, the alternative a uniformly random candidate), returns with ``gamma``
-    and advantages against the critics. ``local_of(cand [B, T])`` gives the local features [B, T, D2].
+    (:func:`rollout_rewards`), returns with ``gamma``
+    and advantages against the critics. ``local_of(cand [B, T, ...])`` gives the local features
+    [B, T, ..., D2]. ``baseline`` "paper" compares with one uniformly random candidate (Eq. 7),
+    "mean" with the mean over every candidate (option ``reward``).
     ``track`` keeps the policies' outputs with their graph in ``Rollout.outputs``."""
     with torch.set_grad_enabled(track):
         outputs = model.policy(maps) + (model.skip(maps) if model.skip is not None else (None, None))
@@ -54,6 +56,8 @@ def rollout(model: AdaFocus, maps: torch.Tensor, global_feats: torch.Tensor, lab
         cand = sample_categorical(logits, gen)
         old_logp = torch.log_softmax(logits, -1).gather(-1, cand[..., None])[..., 0]
         rand = torch.randint(model.cfg.num_candidates, cand.shape, generator=gen)
+        if baseline == "mean":  # every candidate: [B, T, A]
+            rand = torch.arange(model.cfg.num_candidates).expand(*cand.shape, model.cfg.num_candidates)
         keep = old_logp_b = None
         if model.skip is not None:
             keep = sample_bernoulli(z, gen)
@@ -97,6 +101,9 @@ def train_policy(loop: StageLoop, epochs: int) -> tuple[list[float], list[float]
     opt = torch.optim.Adam(params, lr=o["policy_lr"])
     model.classifier.eval()
     penalty = o["lam"] * float(model.cfg.patch_size) ** 2
+    for net in (model.policy, model.skip):
+        if net is not None:
+            net.detach_critic = not o["shared_critic"]
     losses, rewards, seconds = [], [], []
     for _ in range(epochs):
         tic = time.perf_counter()
@@ -105,7 +112,7 @@ def train_policy(loop: StageLoop, epochs: int) -> tuple[list[float], list[float]
         for idx in loop.batches(gen):
             g, y = data.batch(idx)
             ro = rollout(model, data.maps_of(idx), g, y, lambda c: data.local(idx, c), gen, o["gamma"], penalty,
-                         track=True)
+                         track=True, baseline=o["reward"])
             for _ in range(o["ppo_epochs"]):
                 loss = ppo_batch_loss(model, ro, o["clip"], o["value_coef"], o["entropy_coef"])
                 opt.zero_grad(set_to_none=True)

@@ -18,24 +18,30 @@ def rollout_rewards(
     p_ty(alternative at t | h_{t-1}), and with ``keep`` b [B, T] (AdaFocus+) π''s reward Eq. 10,
     b_t (p_ty(chosen kept | h_{t-1}) - p_ty(local zeroed | h_{t-1}) - ``penalty``).
 
-    ``global_feats`` [B, T, D], ``chosen`` / ``alternative`` local features [B, T, D2], ``labels``
-    [B, C]. h_{t-1} is f_C's state after the chosen history (with b ē^L when ``keep`` is given); the
-    GRU runs once over that sequence and every alternative is one batched step from h_{t-1}.
+    ``global_feats`` [B, T, D], ``chosen`` local features [B, T, D2], ``alternative`` [B, T, D2]
+    (the paper: one random candidate) or [B, T, M, D2] (the baseline is the mean p_ty over the M
+    alternatives, e.g. every candidate), ``labels`` [B, C]. h_{t-1} is f_C's state after the chosen
+    history (with b ē^L when ``keep`` is given); the GRU runs once over that sequence and every
+    alternative at every t is one batched step from h_{t-1}.
     """
     b, t = chosen.shape[:2]
     logits, states = classifier(classifier.inputs(global_feats, chosen, keep))
     h_prev = torch.cat([torch.zeros_like(states[:, :1]), states[:, :-1]], dim=1)  # [B, T, H]
-    alts = [alternative] if keep is None else [alternative, chosen, torch.zeros_like(chosen)]
-    x = torch.stack([classifier.inputs(global_feats, a) for a in alts], dim=2)  # [B, T, M, D + D2]
-    m = len(alts)
+    alts = alternative if alternative.dim() == 4 else alternative[:, :, None]
+    m0 = alts.shape[2]
+    if keep is not None:
+        alts = torch.cat([alts, chosen[:, :, None], torch.zeros_like(chosen[:, :, None])], dim=2)
+    m = alts.shape[2]
+    x = classifier.inputs(global_feats[:, :, None].expand(b, t, m, global_feats.shape[-1]), alts)  # [B, T, M, D + D2]
     h = h_prev.unsqueeze(2).expand(b, t, m, h_prev.shape[-1])
     alt_logits = classifier.step(x.reshape(b * t * m, -1), h.reshape(b * t * m, -1)).reshape(b, t, m, -1)
     p_alt = label_confidence(alt_logits, labels[:, None, None, :], multilabel)  # [B, T, M]
+    baseline = p_alt[..., :m0].mean(dim=-1)
     if keep is None:
         p_chosen = label_confidence(logits, labels[:, None, :], multilabel)
-        return p_chosen - p_alt[..., 0], None
-    r = p_alt[..., 1] - p_alt[..., 0]
-    r_skip = keep.to(r.dtype) * (p_alt[..., 1] - p_alt[..., 2] - penalty)
+        return p_chosen - baseline, None
+    r = p_alt[..., m0] - baseline
+    r_skip = keep.to(r.dtype) * (p_alt[..., m0] - p_alt[..., m0 + 1] - penalty)
     return r, r_skip
 
 

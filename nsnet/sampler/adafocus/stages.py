@@ -44,8 +44,10 @@ class StageData:
         return out.permute(0, 1, 4, 2, 3).to(self.device)
 
     def local(self, idx: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
-        """Returns the local features [B, T, D2] float32 of candidates ``cand`` [B, T] of videos ``idx``."""
-        return self.patches[idx[:, None], self.steps[None, :], cand.cpu()].to(self.device).float()
+        """Returns the local features [B, T, ..., D2] float32 of candidates ``cand`` [B, T, ...] of videos ``idx``."""
+        extra = [1] * (cand.dim() - 2)
+        rows, steps = idx.reshape(-1, 1, *extra), self.steps.reshape(1, -1, *extra)
+        return self.patches[rows, steps, cand.cpu()].to(self.device).float()
 
 
 @dataclass

@@ -40,6 +40,7 @@ from typing import Any, Sequence
 import torch
 
 from nsnet.device import resolve_device
+from nsnet.sampler.adafocus.candidate_policy import boxes_on_map
 from nsnet.sampler.adafocus.checkpoints import STAGE_FILE, load_stage, save_stage
 from nsnet.sampler.adafocus.model import AdaFocus, AdaFocusConfig
 from nsnet.sampler.adafocus.options import ARCH_OPTIONS, STAGES, parse_stages
@@ -54,7 +55,10 @@ def model_config(opts: dict[str, Any], arrays: SamplerArrays) -> AdaFocusConfig:
     """Returns the AdaFocusConfig of resolved options ``opts`` for ``arrays`` (with patch arrays)."""
     arrays.require_patches()
     _, _, d_map, h, w = arrays.light_maps.shape
-    return AdaFocusConfig(
+    boxes = None
+    if opts["policy_input"] == "candidates":
+        boxes = boxes_on_map(arrays.patches, arrays.recognizer_spec, arrays.extractor_spec, int(h), int(w))
+    return AdaFocusConfig(candidate_boxes=boxes,
         global_dim=arrays.D, map_dim=int(d_map), map_height=int(h), map_width=int(w),
         local_dim=int(arrays.patch_features.shape[3]), num_candidates=int(arrays.patch_features.shape[2]),
         num_classes=arrays.C, num_frames=arrays.T, patch_size=int(arrays.patches.get("patch_size", 0)),

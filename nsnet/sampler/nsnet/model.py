@@ -53,6 +53,7 @@ class NSNetConfig:
     ranking_margin: float = 0.1
     ns_pool: str = "mean"
     vgm_guide: float = 0.0
+    vgm_guide_power: float = 1.0
 
     @property
     def fsm_outputs(self) -> int:
@@ -266,7 +267,8 @@ class NSNet(nn.Module):
         if self.vgm is not None:
             losses["vgm"] = vgm_loss(self.cfg.vgm, out["sal"], out.get("ns"), labels, self.cfg.gamma)
             if self.cfg.vgm_guide > 0 and g is not None:  # attention supervised by the guide (a fix attempt)
-                target = g / g.sum(dim=1, keepdim=True).clamp_min(1e-6)
+                target = g.clamp_min(0) ** self.cfg.vgm_guide_power
+                target = target / target.sum(dim=1, keepdim=True).clamp_min(1e-12)
                 losses["vgm_guide"] = -self.cfg.vgm_guide * (target * out["alpha"].clamp_min(1e-8).log()).sum(1).mean()
         losses["loss"] = sum(losses.values())
         return out, losses

@@ -66,6 +66,9 @@ class NSNetOptions(SGDOptions):
     vgm_guide: float = option(0.0, "weight of a cross-entropy pulling the VGM attention towards the guide g "
                               "(normalised over the frames); 0 = the paper's VGM, trained by its classification alone",
                               min=0.0)
+    vgm_guide_power: float = option(1.0, "the guided VGM's target is g^power normalised over the frames: 1 = g "
+                                    "itself; larger powers leave the non-event floor (distractors and footage alike) "
+                                    "almost no target mass", min=0.0, min_open=True)
     ns_pool: str = option("mean", "VGM non-salient feature: mean = sum (1 - alpha) h / T with the normalised "
                           "attention (~ the mean of h for large T), complement = weighted by 1 - sigmoid attention",
                           choices=("mean", "complement"))

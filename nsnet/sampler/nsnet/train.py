@@ -31,7 +31,7 @@ def model_config(opts: NSNetOptions, in_dim: int, num_classes: int, num_frames: 
         use_fsm=opts.branches in ("both", "fsm"), use_vgm=opts.branches in ("both", "vgm"), fsm=opts.fsm,
         vgm=opts.vgm, fsm_saliency=opts.fsm_saliency, attn_dropout=opts.attn_dropout, cls_dropout=opts.cls_dropout,
         gamma=opts.gamma, ranking_margin=opts.ranking_margin, ns_pool=opts.ns_pool,
-        vgm_guide=opts.vgm_guide,
+        vgm_guide=opts.vgm_guide, vgm_guide_power=opts.vgm_guide_power,
     )
 
 

@@ -1,0 +1,92 @@
+"""Renderers of the issue-19 fix attempts: AdaFocus's fixed policy (``pip96_policy.json``,
+``benchmarks/run_adafocus_policy.py``) and the distractor share (``ctrl400_distractor_fixes.json``,
+``benchmarks/run_distractor_fixes.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.tables.stats import Results, pct, pm, table
+
+POLICY = "pip96_policy"
+DISTRACTOR = "ctrl400_distractor_fixes"
+
+
+def _ci(iv: dict[str, float] | None) -> str:
+    """Returns "+d [lo, hi]" of a paired bootstrap interval ("" when absent)."""
+    return "" if not iv else f"{iv['diff']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]"
+
+
+def adafocus_policy(results: Results) -> str:
+    """Returns the arms table: mAP ± sample std, paired intervals against random / centre patches and
+    the paper's π, where π looks on the event frames, and how alive its input layer is."""
+    data = results[POLICY]
+    rows = []
+    for r in data["rows"]:
+        alive = "" if "alive_channels" not in r else " / ".join(f"{100 * a:.0f}%" for a in r["alive_channels"])
+        top = "" if "top_share" not in r else pct(r["top_share"])
+        distinct = "" if "distinct_per_video" not in r else f"{r['distinct_per_video']:.1f}"
+        rows.append([r["method"], pm(r["mAP"], r["mAP_std"]), _ci(r.get("vs_random-patch")), _ci(r.get("vs_centre-patch")),
+                     _ci(r.get("vs_paper")), pct(r["photo_share"]), pct(r["centred_on_photo"]),
+                     f"{r['r_x']:+.2f} / {r['r_y']:+.2f}", top, distinct, alive])
+    rows.append(["best candidate (reference)", "", "", "", "", pct(data["best_candidate_photo_share"]), "", "", "", "", ""])
+    return table(["method", "mAP (%)", "- random patch [95% CI]", "- centre patch [95% CI]", "- paper π [95% CI]",
+                  "photo in patch", "patch centred on photo", "r (x / y)", "top candidate", "distinct / video",
+                  "π conv channels alive (per seed)"], "lrrrrrrrrrr", rows)
+
+
+def adafocus_cause(results: Results) -> str:
+    """Returns the cause table, per seed of the paper's runs: what f_C (the reward's source) gains from
+    the photo, and how well the light map (π's input) locates it."""
+    rows = []
+    for i, d in enumerate(results[POLICY]["diagnosis"]):
+        alive = next(r["alive_channels"][i] for r in results[POLICY]["rows"] if r["method"] == "paper") \
+            if "paper" in [r["method"] for r in results[POLICY]["rows"]] else None
+        rows.append([str(d["seed"]), f"{pct(d['alive_channels_after_stage1'], 0)} -> {pct(alive, 0)}",
+                     f"{d['fc_map_random_patch']:.2f}", f"{d['fc_map_best_photo_patch']:.2f}",
+                     f"{d['fc_trained_on_best_photo']:.2f}", f"{d['fc_photo_gap']:+.4f} (p_ty {d['fc_mean_confidence']:.3f})",
+                     f"{pct(d['fc_best_is_photo'])} (chance {pct(d['chance_best'])})", f"{d['map_probe_auc']:.3f}"])
+    return table(["seed", "π conv channels alive: initialised -> after stage II", "f_C mAP, random patches", "f_C mAP, best photo patch", "f_C trained + scored on best photo patch",
+                  "f_C confidence gap photo - other patches", "photo patch has f_C's top confidence",
+                  "map probe AUC (photo in candidate)"], "lrrrrrrr", rows)
+
+
+def _shares(r: dict[str, Any]) -> list[str]:
+    return [f"{r['frames']:.2f}", pct(r["event"]), pct(r["distractor"]), pct(r["background"])]
+
+
+def distractor_stop(results: Results) -> str:
+    """Returns the stop-at-threshold rule per candidate: the holdout curve's best tau, val top-K vs the
+    rule, the paired interval, and how close the picked distractors score to the top."""
+    rows = []
+    for label, c in results[DISTRACTOR]["candidates"].items():
+        curve = ", ".join(f"{r['tau']:.1f}: {r['mAP']:.1f}" for r in c["holdout_curve"])
+        for rule, r in c["val"].items():
+            tau = c["tau"] if rule == "stop" else 0.0
+            rows.append([label, f"{rule} (tau {tau:.1f})", pm(r["mAP"], r["mAP_std"]), *_shares(r),
+                         f"{r['norm_event']:.2f} / {r['norm_distractor']:.2f} / {r['norm_background']:.2f}",
+                         _ci(c["stop_minus_topk"]) if rule == "stop" else "", curve if rule == "top-k" else ""])
+    return table(["candidate", "rule", "val mAP (%)", "frames", "event", "distractor", "background",
+                  "n(s) of picked event / distractor / background", "stop - top-K [95% CI]", "holdout mAP by tau"],
+                 "llrrrrrrrl", rows)
+
+
+def distractor_power(results: Results) -> str:
+    """Returns the guide-power attempt: holdout rows per power (the choice), val rows of the chosen power
+    and of p = 1, and their paired interval."""
+    g = results[DISTRACTOR]["guide_power"]
+    rows = [["holdout", f"{r['power']:g}", pm(r["mAP"], r["mAP_std"]), *_shares(r), ""] for r in g["holdout"]]
+    diff = _ci(g.get("chosen_minus_p1"))
+    rows += [["val", f"{r['power']:g}" + (" (chosen)" if r["power"] == g["chosen"] else ""), pm(r["mAP"], r["mAP_std"]),
+              *_shares(r), diff if r["power"] == g["chosen"] and r["power"] != 1.0 else ""] for r in g["val"]]
+    return table(["split", "vgm_guide_power", "mAP (%)", "frames", "event", "distractor", "background",
+                  "chosen - p 1 [95% CI]"], "llrrrrrr", rows)
+
+
+def holdout_overlap(results: Results) -> str:
+    """Returns how many event photos of the holdout and of val show an ImageNet class that the fitted
+    videos already showed (the holdout's optimism on the controlled store)."""
+    o = results[DISTRACTOR]["class_overlap"]
+    return table(["event photos", "class already shown to the fitted videos"], "lr",
+                 [["train holdout (train[80%:]) vs train[:80%]", pct(o["holdout_event_class_seen_in_fit"])],
+                  ["val vs the whole train split", pct(o["val_event_class_seen_in_train"])]])

@@ -1,0 +1,54 @@
+"""The helpers of the issue-19 fix benchmarks against hand-computed cases: the stop-at-threshold
+rule and the holdout's class overlap (run_distractor_fixes), the photo geometry of "where π looks"
+(run_adafocus_policy)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.run_adafocus_policy import coverage, looks  # noqa: E402
+from benchmarks.run_distractor_fixes import class_overlap, kept_frames, video_probs  # noqa: E402
+
+
+def test_stop_rule_keeps_the_top_k_above_the_threshold() -> None:
+    scores = np.array([[0.0, 1.0, 0.5, 0.9, 0.2], [3.0, 3.0, 3.0, 3.0, 3.0]])
+    # video 0: n(s) = [0, 1, .5, .9, .2]; top-3 = frames 1, 3, 2
+    assert kept_frames(scores, 3, 0.0).tolist()[0] == [False, True, True, True, False]
+    assert kept_frames(scores, 3, 0.6).tolist()[0] == [False, True, False, True, False]
+    assert kept_frames(scores, 3, 1.1).tolist()[0] == [False, True, False, False, False]  # the top frame always
+    assert kept_frames(scores, 2, 0.5)[1].sum() == 1  # a constant video: n(s) = 0, only the top (first) frame
+    probs = np.array([[[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]])
+    assert video_probs(probs, np.array([[True, False, True]])).tolist() == [[0.75, 0.25]]
+
+
+def test_class_overlap_counts_event_classes_seen_by_the_fitted_videos() -> None:
+    def video(split: str, event: str, distractor: str) -> dict:
+        return {"split": split, "shots": [{"kind": "event", "imagenet_name": event},
+                                          {"kind": "distractor", "imagenet_name": distractor}]}
+
+    spans = {f"t{i}": video("train", e, d) for i, (e, d) in enumerate(
+        [("a", "x"), ("b", "y"), ("c", "z"), ("d", "w"), ("a", "q"), ("y", "r"), ("n", "s"), ("m", "a"), ("o", "p"), ("b", "b")])}
+    spans["v0"] = video("val", "a", "k")
+    spans["v1"] = video("val", "new", "k")
+    got = class_overlap(spans, 0.2)  # fitted: t0-t7; holdout: t8 (o: unseen), t9 (b: seen)
+    assert got == {"holdout_event_class_seen_in_fit": 0.5, "val_event_class_seen_in_train": 0.5}
+
+
+def test_where_the_patch_looks_against_the_photo() -> None:
+    boxes = np.array([[0, 0, 10, 10], [10, 0, 20, 10]], dtype=float)  # two candidates side by side
+    photo = np.full((2, 2, 4), np.nan)
+    photo[0, 0] = [0, 0, 10, 10]  # video 0, frame 0: the photo is candidate 0
+    photo[1, 1] = [16, 0, 20, 10]  # video 1, frame 1: the right 40 % of candidate 1
+    cover = coverage(boxes, photo)
+    assert cover[0, 0].tolist() == [1.0, 0.0] and cover[1, 1].tolist() == [0.0, 0.4]
+    assert np.isnan(cover[0, 1]).all()  # no event on that frame
+    follow = looks(np.array([[0, 1], [0, 1]]), boxes, photo, cover)
+    assert np.isclose(follow["photo_share"], 0.7) and follow["centred_on_photo"] == 0.5  # centre x = 15 is off [16, 20)
+    assert follow["r_x"] > 0.99
+    fixed = looks(np.array([[0, 0], [0, 0]]), boxes, photo, cover)
+    assert np.isclose(fixed["photo_share"], 0.5) and fixed["r_x"] == 0.0  # one place: no correlation
