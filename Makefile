@@ -154,6 +154,9 @@ bench-auto: setup
 		--holdout --only $(T6_HOLDOUT) --json benchmarks/results/ctrl400_holdout.json
 	$(PY) benchmarks/run_lr_check.py --store $(AUTO_WORK)/ctrl400/store.zarr --work $(AUTO_WORK)/ctrl400/lrcheck \
 		--json benchmarks/results/ctrl400_lr.json
+	A="--store $(AUTO_WORK)/ctrl400/store.zarr --spans $(AUTO_WORK)/ctrl400/data/spans.json --work $(AUTO_WORK)/ctrl400/work"; \
+		$(PY) benchmarks/run_auto.py table $$A --seeds 3 4 && \
+		$(PY) benchmarks/run_auto.py summary $$A --seeds 0 1 2 3 4 --name ctrl400_5seeds --out benchmarks/results
 	$(PY) benchmarks/run_distractor_fixes.py --store $(AUTO_WORK)/ctrl400/store.zarr \
 		--spans $(AUTO_WORK)/ctrl400/data/spans.json --work $(AUTO_WORK)/ctrl400/work --powers 2 4 --out benchmarks/results
 	$(PY) benchmarks/report.py --write

@@ -80,6 +80,8 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "distractor_stop": fixes.distractor_stop,
     "distractor_power": fixes.distractor_power,
     "holdout_overlap": fixes.holdout_overlap,
+    "ctrl400_5seeds_table1": lambda r: auto.auto_table1(r, "ctrl400_5seeds_auto"),
+    "ctrl400_5seeds_pairs": lambda r: auto.auto_pairs(r, "ctrl400_5seeds_auto"),
 }
 
 # a block's body never holds another marker, so an empty block cannot swallow the next one
