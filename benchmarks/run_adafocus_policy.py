@@ -13,7 +13,9 @@ the paired bootstrap over val videos (seeds averaged) against random and centre 
 ``paper``, where π looks (top candidate share, distinct candidates per video) and, on the event
 frames, how much of the chosen patch shows the event photo (mean share of its area; share of
 frames whose patch centre lies on the photo; Pearson r between the patch centre and the photo
-centre across videos, x and y), with random, centre and the best candidate as references.
+centre across videos, x and y), with random, centre and the best candidate as references. On a set
+without picture-in-picture photos (``spans.json`` without ``pip``, e.g. the real fight/noFight
+store) the rows keep mAP, the intervals and the policy usage, and the cause keeps the channel count.
 
 The cause (``diagnosis``, from each seed's paper run): (a) f_C, the reward's source: on val event
 frames, its label confidence one step on from a random-patch history for the candidates that
@@ -208,7 +210,8 @@ def main() -> None:
     store = FeatureStore.open(args.store)
     grid = np.asarray(store.patches["boxes"], dtype=np.float64)
     covers, photos = {}, {}
-    for split in ("train", "val"):
+    has_photo = any("pip" in shot for v in spans.values() for shot in v.get("shots", []))
+    for split in ("train", "val") if has_photo else ():  # a set without picture-in-picture photos: mAP only
         arr = load_sampler_arrays(store, split, rec_logits=False, rec_features=False)
         photos[split] = photo_boxes(store, arr, spans, *args.frame_size)
         covers[split] = coverage(grid, photos[split])
@@ -232,19 +235,21 @@ def main() -> None:
                 probs.setdefault(name, []).append(score.probs)
                 entry = rows.setdefault(name, {"mAP": [], "looks": [], "policy": []})
                 entry["mAP"].append(100 * mean_average_precision(score.probs, labels))
-                entry["looks"].append(looks(score.choices, grid, photos["val"], covers["val"]))
+                if has_photo:
+                    entry["looks"].append(looks(score.choices, grid, photos["val"], covers["val"]))
                 if r.method == "adafocus":
                     entry["policy"].append({**res.patch_policy[(r.method, r.K)],
                                             "alive_channels": alive_channels(run, args.store)})
             if arm == "paper":
-                diagnosis.append({"seed": seed, **diagnose(run, args.store, covers["val"], covers["train"], seed)})
-    best = np.nanmax(covers["val"], -1)
-    ev = ~np.isnan(covers["val"][..., 0])
+                diagnosis.append({"seed": seed, **(diagnose(run, args.store, covers["val"], covers["train"], seed)
+                                                   if has_photo else {"alive_channels_after_stage1":
+                                                                      alive_channels(run, args.store, stage=1)})})
     table = []
     for name, entry in rows.items():
         maps = np.asarray(entry["mAP"])
         row = {"method": name, "mAP": float(maps.mean()), "mAP_std": float(maps.std(ddof=1)) if maps.size > 1 else 0.0,
-               "seeds": int(maps.size), **{k: float(np.mean([lk[k] for lk in entry["looks"]])) for k in entry["looks"][0]}}
+               "seeds": int(maps.size), **{k: float(np.mean([lk[k] for lk in entry["looks"]])) for k in
+                                           (entry["looks"][0] if entry["looks"] else [])}}
         if entry["policy"]:
             row["top_share"] = float(np.mean([u["top_share"] for u in entry["policy"]]))
             row["distinct_per_video"] = float(np.mean([u["distinct_per_video"] for u in entry["policy"]]))
@@ -256,20 +261,30 @@ def main() -> None:
                 row[f"vs_{ref}"] = {k: 100 * stats[k] for k in ("diff", "low", "high")}
         table.append(row)
     out = {"std_ddof": 1, "store": str(args.store), "seeds": args.seeds, "options": common, "arms": ARMS,
-           "rows": table, "best_candidate_photo_share": float(best[ev].mean()), "diagnosis": diagnosis,
-           "command": " ".join(sys.argv)}
+           "rows": table, "diagnosis": diagnosis, "command": " ".join(sys.argv)}
+    if has_photo:
+        ev = ~np.isnan(covers["val"][..., 0])
+        out["best_candidate_photo_share"] = float(np.nanmax(covers["val"], -1)[ev].mean())
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.prefix}.json").write_text(json.dumps(out, indent=1) + "\n")
-    for d in diagnosis:
+    report(out)
+
+
+def report(out: dict[str, Any]) -> None:
+    """Prints the cause figures and one line per row of the benchmark's JSON ``out``."""
+    for d in out["diagnosis"] if "best_candidate_photo_share" in out else []:
         print(f"cause seed {d['seed']}: f_C photo gap {d['fc_photo_gap']:+.4f} (mean p_ty {d['fc_mean_confidence']:.3f}), "
               f"best is photo {d['fc_best_is_photo']:.3f} (chance {d['chance_best']:.3f}); map probe AUC {d['map_probe_auc']:.3f}; "
               f"f_C mAP with the best photo patch {d['fc_map_best_photo_patch']:.2f} vs random {d['fc_map_random_patch']:.2f}, "
               f"trained on them {d['fc_trained_on_best_photo']:.2f}")
-    for r in table:
+    for r in out["rows"]:
         vs = "  ".join(f"{k}: {v['diff']:+.2f} [{v['low']:+.2f}, {v['high']:+.2f}]" for k, v in r.items() if k.startswith("vs_"))
-        print(f"{r['method']:>16}: {r['mAP']:.2f} ± {r['mAP_std']:.2f}  photo {r['photo_share']:.3f} centred "
-              f"{r['centred_on_photo']:.3f} r ({r['r_x']:+.2f}, {r['r_y']:+.2f})  top {r.get('top_share', float('nan')):.2f}  {vs}")
-    print(f"best candidate photo share {out['best_candidate_photo_share']:.3f}")
+        where = (f"photo {r['photo_share']:.3f} centred {r['centred_on_photo']:.3f} r ({r['r_x']:+.2f}, {r['r_y']:+.2f})"
+                 if "photo_share" in r else "")
+        print(f"{r['method']:>16}: {r['mAP']:.2f} ± {r['mAP_std']:.2f}  {where}  top {r.get('top_share', float('nan')):.2f}  "
+              f"alive {r.get('alive_channels', '')}  {vs}")
+    if "best_candidate_photo_share" in out:
+        print(f"best candidate photo share {out['best_candidate_photo_share']:.3f}")
 
 
 if __name__ == "__main__":

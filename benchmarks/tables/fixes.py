@@ -17,22 +17,26 @@ def _ci(iv: dict[str, float] | None) -> str:
     return "" if not iv else f"{iv['diff']:+.2f} [{iv['low']:+.2f}, {iv['high']:+.2f}]"
 
 
-def adafocus_policy(results: Results) -> str:
+def adafocus_policy(results: Results, name: str = POLICY) -> str:
     """Returns the arms table: mAP ± sample std, paired intervals against random / centre patches and
-    the paper's π, where π looks on the event frames, and how alive its input layer is."""
-    data = results[POLICY]
+    the paper's π, where π looks on the event frames (a set with picture-in-picture photos only), and
+    how alive its input layer is."""
+    data = results[name]
+    photo = "best_candidate_photo_share" in data
     rows = []
     for r in data["rows"]:
         alive = "" if "alive_channels" not in r else " / ".join(f"{100 * a:.0f}%" for a in r["alive_channels"])
         top = "" if "top_share" not in r else pct(r["top_share"])
         distinct = "" if "distinct_per_video" not in r else f"{r['distinct_per_video']:.1f}"
+        where = [pct(r["photo_share"]), pct(r["centred_on_photo"]), f"{r['r_x']:+.2f} / {r['r_y']:+.2f}"] if photo else []
         rows.append([r["method"], pm(r["mAP"], r["mAP_std"]), _ci(r.get("vs_random-patch")), _ci(r.get("vs_centre-patch")),
-                     _ci(r.get("vs_paper")), pct(r["photo_share"]), pct(r["centred_on_photo"]),
-                     f"{r['r_x']:+.2f} / {r['r_y']:+.2f}", top, distinct, alive])
-    rows.append(["best candidate (reference)", "", "", "", "", pct(data["best_candidate_photo_share"]), "", "", "", "", ""])
+                     _ci(r.get("vs_paper")), *where, top, distinct, alive])
+    if photo:
+        rows.append(["best candidate (reference)", "", "", "", "", pct(data["best_candidate_photo_share"]), "", "", "", "", ""])
+    where_head = ["photo in patch", "patch centred on photo", "r (x / y)"] if photo else []
     return table(["method", "mAP (%)", "- random patch [95% CI]", "- centre patch [95% CI]", "- paper π [95% CI]",
-                  "photo in patch", "patch centred on photo", "r (x / y)", "top candidate", "distinct / video",
-                  "π conv channels alive (per seed)"], "lrrrrrrrrrr", rows)
+                  *where_head, "top candidate", "distinct / video", "π conv channels alive (per seed)"],
+                 "l" + "r" * (7 + len(where_head)), rows)
 
 
 def adafocus_cause(results: Results) -> str:
