@@ -162,7 +162,8 @@ bench-auto: setup
 	$(PY) benchmarks/report.py --write
 
 # Issue 19, AdaFocus's fixed policy (benchmarks/RESULTS.md): a picture-in-picture controlled set, T = 16, 6 x 6
-# candidates of 96 px, 160 + 160 videos; the paper's π and the fix attempts over 3 seeds.
+# candidates of 96 px, 160 + 160 videos, and 200 + 200 real fight/noFight videos at 128 px (the real set of
+# bench-auto); the paper's π and the fix attempts over 3 seeds.
 bench-adafocus-policy: setup
 	test -f $(AUTO_WORK)/af/pip/annotations.csv || $(PY) benchmarks/build_controlled.py --out $(AUTO_WORK)/af/pip \
 		--seed 2 --train-videos 200 --val-videos 200 --min-seconds 8 --max-seconds 16 --event-frac 0.25 --distractors 1 --pip
@@ -172,6 +173,13 @@ bench-adafocus-policy: setup
 		--out $(AUTO_WORK)/af/pip-96.zarr $(AF_EXTRACT) --patch-size 96 -q
 	$(PY) benchmarks/run_adafocus_policy.py --store $(AUTO_WORK)/af/pip-96.zarr --spans $(AUTO_WORK)/af/pip/spans.json \
 		--work $(AUTO_WORK)/af/runs --seeds 0 1 2 --adafocus $(AF_OPTIONS) --out benchmarks/results
+	$(PY) -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); k=[x for s in ('train','val') for x in [y for y in r if y['split']==s][:200]]; w=csv.DictWriter(open(sys.argv[2],'w',newline=''),fieldnames=list(r[0])); w.writeheader(); w.writerows(k)" \
+		$(AUTO_WORK)/real/untrimmed/annotations.csv $(AUTO_WORK)/real/untrimmed/annotations_400.csv
+	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/real/untrimmed/annotations_400.csv \
+		--out $(AUTO_WORK)/real/af-128.zarr $(AF_EXTRACT) --patch-size 128 -q
+	$(PY) -m nsnet.cli fit-recognizer $(AUTO_WORK)/real/af-128.zarr --segments $(AUTO_WORK)/real/untrimmed/spans.json
+	$(PY) benchmarks/run_adafocus_policy.py --store $(AUTO_WORK)/real/af-128.zarr --spans $(AUTO_WORK)/real/untrimmed/spans.json \
+		--work $(AUTO_WORK)/real/af-runs --seeds 0 1 2 --adafocus $(AF_OPTIONS) --prefix real_adafocus_policy --out benchmarks/results
 	$(PY) benchmarks/report.py --write
 
 clean:

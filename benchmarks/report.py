@@ -77,6 +77,7 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "ctrl400_table6_holdout": auto.ctrl400_table6_holdout,
     "adafocus_policy": fixes.adafocus_policy,
     "adafocus_cause": fixes.adafocus_cause,
+    "real_adafocus_policy": lambda r: fixes.adafocus_policy(r, "real_adafocus_policy"),
     "distractor_stop": fixes.distractor_stop,
     "distractor_power": fixes.distractor_power,
     "holdout_overlap": fixes.holdout_overlap,
