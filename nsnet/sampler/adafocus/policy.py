@@ -44,9 +44,8 @@ def rollout(model: AdaFocus, maps: torch.Tensor, global_feats: torch.Tensor, lab
             local_of: Callable[[torch.Tensor], torch.Tensor], gen: torch.Generator, gamma: float,
             penalty: float = 0.0, track: bool = False, baseline: str = "paper") -> Rollout:
     """Returns a :class:`Rollout`: π (and π') sampled on ``maps``, rewards from the frozen f_C
-    (:func:`rollout_rewards`), returns with ``gamma``
-    and advantages against the critics. ``local_of(cand [B, T, ...])`` gives the local features
-    [B, T, ..., D2]. ``baseline`` "paper" compares with one uniformly random candidate (Eq. 7),
+    (:func:`rollout_rewards`), returns with ``gamma`` and advantages against the critics.
+    ``local_of(cand [B, T, ...])`` gives the local features [B, T, ..., D2]. ``baseline`` "paper" compares with one uniformly random candidate (Eq. 7),
     "mean" with the mean over every candidate (option ``reward``).
     ``track`` keeps the policies' outputs with their graph in ``Rollout.outputs``."""
     with torch.set_grad_enabled(track):
@@ -55,14 +54,16 @@ def rollout(model: AdaFocus, maps: torch.Tensor, global_feats: torch.Tensor, lab
         logits, values, z, values_b = (None if o is None else o.detach() for o in outputs)
         cand = sample_categorical(logits, gen)
         old_logp = torch.log_softmax(logits, -1).gather(-1, cand[..., None])[..., 0]
-        rand = torch.randint(model.cfg.num_candidates, cand.shape, generator=gen)
-        if baseline == "mean":  # every candidate: [B, T, A]
-            rand = torch.arange(model.cfg.num_candidates).expand(*cand.shape, model.cfg.num_candidates)
+        # the baseline's candidates: one random per frame (Eq. 7; drawn in both modes, so the generator's
+        # stream is the same) or every candidate [B, T, A]
+        alternative = torch.randint(model.cfg.num_candidates, cand.shape, generator=gen)
+        if baseline == "mean":
+            alternative = torch.arange(model.cfg.num_candidates).expand(*cand.shape, model.cfg.num_candidates)
         keep = old_logp_b = None
         if model.skip is not None:
             keep = sample_bernoulli(z, gen)
             old_logp_b = bernoulli_log_prob(z, keep)
-        r, r_b = rollout_rewards(model.classifier, global_feats, local_of(cand), local_of(rand), labels,
+        r, r_b = rollout_rewards(model.classifier, global_feats, local_of(cand), local_of(alternative), labels,
                                  model.cfg.multilabel, keep, penalty)
         ret = discounted_returns(r, gamma)
         out = Rollout(maps, cand, old_logp, r, ret, advantages(ret, values), outputs=outputs if track else None)

@@ -58,8 +58,8 @@ def model_config(opts: dict[str, Any], arrays: SamplerArrays) -> AdaFocusConfig:
     boxes = None
     if opts["policy_input"] == "candidates":
         boxes = boxes_on_map(arrays.patches, arrays.recognizer_spec, arrays.extractor_spec, int(h), int(w))
-    return AdaFocusConfig(candidate_boxes=boxes,
-        global_dim=arrays.D, map_dim=int(d_map), map_height=int(h), map_width=int(w),
+    return AdaFocusConfig(
+        candidate_boxes=boxes, global_dim=arrays.D, map_dim=int(d_map), map_height=int(h), map_width=int(w),
         local_dim=int(arrays.patch_features.shape[3]), num_candidates=int(arrays.patch_features.shape[2]),
         num_classes=arrays.C, num_frames=arrays.T, patch_size=int(arrays.patches.get("patch_size", 0)),
         multilabel=bool(arrays.multilabel), keep_ratio=float(opts["keep_ratio"]) if opts["skip"] else 1.0,

@@ -268,7 +268,7 @@ class NSNet(nn.Module):
             losses["vgm"] = vgm_loss(self.cfg.vgm, out["sal"], out.get("ns"), labels, self.cfg.gamma)
             if self.cfg.vgm_guide > 0 and g is not None:  # attention supervised by the guide (a fix attempt)
                 target = g.clamp_min(0) ** self.cfg.vgm_guide_power
-                target = target / target.sum(dim=1, keepdim=True).clamp_min(1e-12)
+                target = target / target.sum(dim=1, keepdim=True).clamp_min(1e-6)
                 losses["vgm_guide"] = -self.cfg.vgm_guide * (target * out["alpha"].clamp_min(1e-8).log()).sum(1).mean()
         losses["loss"] = sum(losses.values())
         return out, losses
