@@ -124,25 +124,27 @@ def oracle_classifier(train: Any, val: Any, cover_train: np.ndarray, cover_val: 
     return 100 * mean_average_precision(probs.double().numpy(), val.labels)
 
 
-def alive_channels(run_dir: Path, store: Path, stage: int | None = None) -> float:
+def alive_channels(run_dir: Path, store: Path, train: Any, stage: int | None = None) -> float:
     """Returns the share of π's 1x1-conv channels that are non-zero (after ReLU) on some of the first
-    64 train videos' frames -- 0 means π's input is constant, so its choice cannot depend on the
-    frame -- for the finished run, or for its ``stage`` checkpoint (1: π as initialised)."""
+    64 ``train`` videos' frames (arrays with patches) -- 0 means π's input is constant, so its choice
+    cannot depend on the frame -- for the finished run, or for its ``stage`` checkpoint (1: π as
+    initialised)."""
     import torch.nn.functional as F
 
     from nsnet.sampler.adafocus.checkpoints import load_stage
 
-    arrays = load_sampler_arrays(store, "train", rec_logits=False, rec_features=False, patches=True)
     run = load_run(run_dir, store)
-    model = run.model if stage is None else load_stage(run_dir, stage, arrays, dataclasses.asdict(run.config.options))[0]
-    maps = torch.from_numpy(arrays.light_maps[:64]).float()
+    model = run.model if stage is None else load_stage(run_dir, stage, train, dataclasses.asdict(run.config.options))[0]
+    maps = torch.from_numpy(train.light_maps[:64]).float()
     with torch.no_grad():
         z = F.relu(model.policy.conv(maps.flatten(0, 1)))
     return float((z.amax(dim=(0, 2, 3)) > 0).float().mean())
 
 
-def diagnose(run_dir: Path, store: Path, cover_val: np.ndarray, cover_train: np.ndarray, seed: int) -> dict[str, float]:
-    """Returns the cause figures of one paper run (module docstring): f_C's photo gap and the map probe."""
+def diagnose(run_dir: Path, store: Path, train: Any, val: Any, cover_train: np.ndarray, cover_val: np.ndarray,
+             seed: int) -> dict[str, float]:
+    """Returns the cause figures of one paper run (module docstring) from the ``train`` / ``val`` arrays
+    (with patches): f_C's photo gap, its mAP on the best photo patches, the map probe."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold, cross_val_predict
@@ -150,7 +152,6 @@ def diagnose(run_dir: Path, store: Path, cover_val: np.ndarray, cover_train: np.
     from sklearn.preprocessing import StandardScaler
 
     model = load_run(run_dir, store).model
-    val = load_sampler_arrays(store, "val", rec_logits=False, rec_features=False, patches=True)
     g, cand = torch.from_numpy(val.light), torch.from_numpy(val.patch_features).float()
     n, t, a = cand.shape[:3]
     rand = torch.randint(a, (n, t), generator=torch.Generator().manual_seed(seed))
@@ -170,7 +171,6 @@ def diagnose(run_dir: Path, store: Path, cover_val: np.ndarray, cover_train: np.
     frames = ev & shows.any(-1) & (~shows).any(-1)
     gap = [p[i, j][shows[i, j]].mean() - p[i, j][~shows[i, j]].mean() for i, j in zip(*np.nonzero(frames))]
     best = (np.argmax(np.nan_to_num(cover_val), -1) == p.argmax(-1))[ev]
-    train = load_sampler_arrays(store, "train", rec_logits=False, rec_features=False, patches=True)
     upper["trained_on_best_photo"] = oracle_classifier(train, val, cover_train, cover_val, run_dir, seed)
     boxes = boxes_on_map(train.patches, train.recognizer_spec, train.extractor_spec, *train.light_maps.shape[3:])
     pool = candidate_pooling(boxes, *train.light_maps.shape[3:]).numpy()  # [A, h*w]
@@ -183,7 +183,7 @@ def diagnose(run_dir: Path, store: Path, cover_val: np.ndarray, cover_train: np.
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=0.1))
     score = cross_val_predict(probe, feats, target, groups=groups,
                               cv=GroupKFold(5), method="predict_proba")[:, 1]
-    return {"alive_channels_after_stage1": alive_channels(run_dir, store, stage=1),
+    return {"alive_channels_after_stage1": alive_channels(run_dir, store, train, stage=1),
             "fc_map_best_photo_patch": upper["best_photo"], "fc_map_random_patch": upper["random"],
             "fc_trained_on_best_photo": upper["trained_on_best_photo"],
             "fc_photo_gap": float(np.mean(gap)), "fc_mean_confidence": float(p[ev].mean()),
@@ -210,10 +210,11 @@ def main() -> None:
     store = FeatureStore.open(args.store)
     grid = np.asarray(store.patches["boxes"], dtype=np.float64)
     covers, photos = {}, {}
+    arrays = {split: load_sampler_arrays(store, split, rec_logits=False, rec_features=False, patches=True)
+              for split in ("train", "val")}  # read once: the diagnosis and the channel counts use them
     has_photo = any("pip" in shot for v in spans.values() for shot in v.get("shots", []))
     for split in ("train", "val") if has_photo else ():  # a set without picture-in-picture photos: mAP only
-        arr = load_sampler_arrays(store, split, rec_logits=False, rec_features=False)
-        photos[split] = photo_boxes(store, arr, spans, *args.frame_size)
+        photos[split] = photo_boxes(store, arrays[split], spans, *args.frame_size)
         covers[split] = coverage(grid, photos[split])
     probs: dict[str, list[np.ndarray]] = {}
     rows: dict[str, Any] = {}
@@ -234,16 +235,17 @@ def main() -> None:
                 score = res.patches[(r.method, r.K)]
                 probs.setdefault(name, []).append(score.probs)
                 entry = rows.setdefault(name, {"mAP": [], "looks": [], "policy": []})
-                entry["mAP"].append(100 * mean_average_precision(score.probs, labels))
+                entry["mAP"].append(100 * r.mAP)
                 if has_photo:
                     entry["looks"].append(looks(score.choices, grid, photos["val"], covers["val"]))
                 if r.method == "adafocus":
                     entry["policy"].append({**res.patch_policy[(r.method, r.K)],
-                                            "alive_channels": alive_channels(run, args.store)})
+                                            "alive_channels": alive_channels(run, args.store, arrays["train"])})
             if arm == "paper":
-                diagnosis.append({"seed": seed, **(diagnose(run, args.store, covers["val"], covers["train"], seed)
+                diagnosis.append({"seed": seed, **(diagnose(run, args.store, arrays["train"], arrays["val"],
+                                                            covers["train"], covers["val"], seed)
                                                    if has_photo else {"alive_channels_after_stage1":
-                                                                      alive_channels(run, args.store, stage=1)})})
+                                                                      alive_channels(run, args.store, arrays["train"], stage=1)})})
     table = []
     for name, entry in rows.items():
         maps = np.asarray(entry["mAP"])

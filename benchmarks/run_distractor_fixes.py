@@ -32,14 +32,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.run_controlled import CATEGORIES, frame_categories  # noqa: E402
-from nsnet.metrics import mean_average_precision, paired_bootstrap_map  # noqa: E402
+from nsnet.metrics import average_frame_predictions, mean_average_precision, paired_bootstrap_map  # noqa: E402
 from nsnet.sampler.auto.select import split_holdout  # noqa: E402
 from nsnet.sampler.candidates import parse_candidates, training_config  # noqa: E402
 from nsnet.sampler.train import fit_sampler  # noqa: E402
 from nsnet.sampler.data import load_sampler_arrays  # noqa: E402
 from nsnet.sampler.registry import create_sampler  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
-from nsnet.store import schema as S  # noqa: E402
 
 TAUS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 
@@ -82,13 +81,6 @@ def rule_stats(scores: np.ndarray, frame_probs: np.ndarray, labels: np.ndarray, 
             "probs": probs}
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Returns the softmax over the last axis (float64)."""
-    z = logits.astype(np.float64) - logits.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
-
-
 def split_inputs(store: FeatureStore, split: str, spans: dict, holdout: float | None) -> tuple[Any, np.ndarray, np.ndarray]:
     """Returns (arrays, frame probabilities [N, T, C], frame categories [N, T]) of ``split`` (its
     holdout part ``train[80%:]`` when ``holdout`` is the share)."""
@@ -97,7 +89,9 @@ def split_inputs(store: FeatureStore, split: str, spans: dict, holdout: float | 
     if holdout is not None:
         arrays = split_holdout(arrays, holdout)[1]
         rows = rows[len(rows) - arrays.N:]
-    return arrays, softmax(arrays.rec_logits), frame_categories(store, rows, spans)
+    n, t, c = arrays.rec_logits.shape  # per-frame probabilities as the cached path computes them
+    probs = average_frame_predictions(arrays.rec_logits.reshape(n * t, 1, c), arrays.multilabel).reshape(n, t, c)
+    return arrays, probs, frame_categories(store, rows, spans)
 
 
 def guide_run(args: argparse.Namespace, power: float, seed: int, holdout: bool) -> Path:
