@@ -159,11 +159,16 @@ bench-auto: setup
 		$(PY) benchmarks/run_auto.py summary $$A --seeds 0 1 2 3 4 --name ctrl400_5seeds --out benchmarks/results
 	$(PY) benchmarks/run_distractor_fixes.py --store $(AUTO_WORK)/ctrl400/store.zarr \
 		--spans $(AUTO_WORK)/ctrl400/data/spans.json --work $(AUTO_WORK)/ctrl400/work --powers 2 4 --out benchmarks/results
+	A="--store $(AUTO_WORK)/ctrl400/store.zarr --spans $(AUTO_WORK)/ctrl400/data/spans.json --work $(AUTO_WORK)/ctrl400/work-ownlr \
+		--table-work $(AUTO_WORK)/ctrl400/work --lr own"; \
+		$(PY) benchmarks/run_auto.py auto $$A && \
+		$(PY) benchmarks/run_auto.py summary $$A --name ctrl400_ownlr --out benchmarks/results
 	$(PY) benchmarks/report.py --write
 
 # Issue 19, AdaFocus's fixed policy (benchmarks/RESULTS.md): a picture-in-picture controlled set, T = 16, 6 x 6
 # candidates of 96 px, 160 + 160 videos, and 200 + 200 real fight/noFight videos at 128 px (the real set of
-# bench-auto); the paper's π and the fix attempts over 3 seeds.
+# bench-auto); the paper's π and the fix attempts over 3 seeds; then the same arms on the light map's stride-16
+# stage (--map-stride 16) over 5 seeds with the fixed-policy controls, and π's stage II length chosen on a train holdout.
 bench-adafocus-policy: setup
 	test -f $(AUTO_WORK)/af/pip/annotations.csv || $(PY) benchmarks/build_controlled.py --out $(AUTO_WORK)/af/pip \
 		--seed 2 --train-videos 200 --val-videos 200 --min-seconds 8 --max-seconds 16 --event-frac 0.25 --distractors 1 --pip
@@ -173,6 +178,13 @@ bench-adafocus-policy: setup
 		--out $(AUTO_WORK)/af/pip-96.zarr $(AF_EXTRACT) --patch-size 96 -q
 	$(PY) benchmarks/run_adafocus_policy.py --store $(AUTO_WORK)/af/pip-96.zarr --spans $(AUTO_WORK)/af/pip/spans.json \
 		--work $(AUTO_WORK)/af/runs --seeds 0 1 2 --adafocus $(AF_OPTIONS) --out benchmarks/results
+	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/af/pip/annotations_320.csv \
+		--out $(AUTO_WORK)/af/pip-96-s16.zarr $(AF_EXTRACT) --patch-size 96 --map-stride 16 -q
+	$(PY) benchmarks/run_adafocus_policy.py --store $(AUTO_WORK)/af/pip-96-s16.zarr --spans $(AUTO_WORK)/af/pip/spans.json \
+		--work $(AUTO_WORK)/af/runs-s16 --seeds 0 1 2 3 4 --adafocus $(AF_OPTIONS) --prefix pip96s16_policy --out benchmarks/results
+	$(PY) benchmarks/run_adafocus_holdout.py --store $(AUTO_WORK)/af/pip-96-s16.zarr --spans $(AUTO_WORK)/af/pip/spans.json \
+		--seeds 0 1 --adafocus stage1_epochs=60 stage3_epochs=20 policy_input=candidates shared_critic=false \
+		--settings stage2_epochs=30 stage2_epochs=90 --out benchmarks/results/pip96s16_stage2_holdout.json
 	$(PY) -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); k=[x for s in ('train','val') for x in [y for y in r if y['split']==s][:200]]; w=csv.DictWriter(open(sys.argv[2],'w',newline=''),fieldnames=list(r[0])); w.writeheader(); w.writerows(k)" \
 		$(AUTO_WORK)/real/untrimmed/annotations.csv $(AUTO_WORK)/real/untrimmed/annotations_400.csv
 	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/real/untrimmed/annotations_400.csv \

@@ -9,7 +9,9 @@ Arms (each trained per seed on the train split, scored on val, cached path, all 
 sharing π's network), ``detached-critic`` (``shared_critic=false``: the cause removed),
 ``candidates`` (also ``policy_input=candidates``) and ``candidates+mean`` (also ``reward=mean``:
 the fix attempt). For every arm: mAP mean +- sample std over seeds,
-the paired bootstrap over val videos (seeds averaged) against random and centre patches and against
+the paired bootstrap over val videos (seeds averaged) against random and centre patches (the stage-I
+f_C, as ``nsnet evaluate`` scores them; and ``random-patch+III`` / ``centre-patch+III``: the same
+fixed policies with f_C given the arms' stage III, ``benchmarks/adafocus_controls.py``) and against
 ``paper``, where π looks (top candidate share, distinct candidates per video) and, on the event
 frames, how much of the chosen patch shows the event photo (mean share of its area; share of
 frames whose patch centre lies on the photo; Pearson r between the patch centre and the photo
@@ -22,7 +24,8 @@ frames, its label confidence one step on from a random-patch history for the can
 show the photo (>= half of the patch) minus the others, and how often the photo's best candidate
 gets f_C's highest confidence; (b) the light map, π's input: a logistic probe on each candidate's
 pooled map cells (the candidate policy's input) predicting "shows the photo", AUC over 5 folds
-grouped by video on train; (c) per run, the share of π's 1x1-conv channels still alive after
+grouped by video on train, and the photo share of the candidate it ranks first on each val event
+frame, fitted on all of train (what the map lets a policy reach, taught where the photo is); (c) per run, the share of π's 1x1-conv channels still alive after
 stage II (``alive_channels``, on train maps).
 """
 
@@ -50,7 +53,9 @@ from nsnet.sampler.data import load_sampler_arrays  # noqa: E402
 from nsnet.sampler.run import load_run  # noqa: E402
 from nsnet.sampler.train import fit_sampler, train_sampler  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
+from benchmarks.adafocus_controls import CONTROLS, control_probs  # noqa: E402
 from benchmarks.run_adafocus import ensure_head  # noqa: E402
+from nsnet.extract.patches import PatchGrid  # noqa: E402
 
 ARMS = {"paper": {}, "detached-critic": {"shared_critic": False},
         "candidates": {"policy_input": "candidates", "shared_critic": False},
@@ -172,23 +177,32 @@ def diagnose(run_dir: Path, store: Path, train: Any, val: Any, cover_train: np.n
     gap = [p[i, j][shows[i, j]].mean() - p[i, j][~shows[i, j]].mean() for i, j in zip(*np.nonzero(frames))]
     best = (np.argmax(np.nan_to_num(cover_val), -1) == p.argmax(-1))[ev]
     upper["trained_on_best_photo"] = oracle_classifier(train, val, cover_train, cover_val, run_dir, seed)
-    boxes = boxes_on_map(train.patches, train.recognizer_spec, train.extractor_spec, *train.light_maps.shape[3:])
-    pool = candidate_pooling(boxes, *train.light_maps.shape[3:]).numpy()  # [A, h*w]
-    ev_t = ~np.isnan(cover_train[..., 0])
-    vid, step = np.nonzero(ev_t)
-    maps = train.light_maps[vid, step].astype(np.float32).reshape(len(vid), train.light_maps.shape[2], -1)
-    feats = np.einsum("ap,ndp->nad", pool, maps).reshape(-1, maps.shape[1])
-    target = (cover_train[vid, step] >= 0.5).reshape(-1)
+    feats, cover_ev, vid = pooled_candidates(train, cover_train)
+    target = (cover_ev >= 0.5).reshape(-1)
     groups = np.repeat(vid, a)
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=0.1))
     score = cross_val_predict(probe, feats, target, groups=groups,
                               cv=GroupKFold(5), method="predict_proba")[:, 1]
+    val_feats, val_cover, _ = pooled_candidates(val, cover_val)  # the probe fitted on train, read on val
+    pick = probe.fit(feats, target).predict_proba(val_feats)[:, 1].reshape(val_cover.shape).argmax(-1)
     return {"alive_channels_after_stage1": alive_channels(run_dir, store, train, stage=1),
             "fc_map_best_photo_patch": upper["best_photo"], "fc_map_random_patch": upper["random"],
             "fc_trained_on_best_photo": upper["trained_on_best_photo"],
             "fc_photo_gap": float(np.mean(gap)), "fc_mean_confidence": float(p[ev].mean()),
             "fc_best_is_photo": float(best.mean()), "chance_best": 1.0 / a, "frames": int(frames.sum()),
-            "map_probe_auc": float(roc_auc_score(target, score)), "probe_positives": float(target.mean())}
+            "map_probe_auc": float(roc_auc_score(target, score)), "probe_positives": float(target.mean()),
+            "probe_pick_photo_share": float(val_cover[np.arange(len(pick)), pick].mean())}
+
+
+def pooled_candidates(arrays: Any, cover: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Returns, on the event frames of ``arrays``: each candidate's light map pooled over its box
+    [frames * A, D] (the candidate policy's input), the candidates' photo cover [frames, A] and each
+    frame's video index [frames]."""
+    boxes = boxes_on_map(arrays.patches, arrays.recognizer_spec, arrays.extractor_spec, *arrays.light_maps.shape[3:])
+    pool = candidate_pooling(boxes, *arrays.light_maps.shape[3:]).numpy()  # [A, h*w]
+    vid, step = np.nonzero(~np.isnan(cover[..., 0]))
+    maps = arrays.light_maps[vid, step].astype(np.float32).reshape(len(vid), arrays.light_maps.shape[2], -1)
+    return np.einsum("ap,ndp->nad", pool, maps).reshape(-1, maps.shape[1]), cover[vid, step], vid
 
 
 def main() -> None:
@@ -203,6 +217,7 @@ def main() -> None:
     ap.add_argument("--adafocus", nargs="*", default=[], help="KEY=VALUE options of every arm (values as JSON)")
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--frame-size", type=int, nargs=2, default=[320, 180], help="the videos' W H (build_controlled's)")
+    ap.add_argument("--no-controls", action="store_true", help="skip the random / centre patch rows with stage III")
     args = ap.parse_args()
     common = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.adafocus)}
     spans = json.loads(args.spans.read_text())
@@ -217,6 +232,7 @@ def main() -> None:
         photos[split] = photo_boxes(store, arrays[split], spans, *args.frame_size)
         covers[split] = coverage(grid, photos[split])
     probs: dict[str, list[np.ndarray]] = {}
+    centre = PatchGrid.from_attrs(store.patches).centre_index()
     rows: dict[str, Any] = {}
     diagnosis = []
     labels = None
@@ -241,6 +257,15 @@ def main() -> None:
                 if r.method == "adafocus":
                     entry["policy"].append({**res.patch_policy[(r.method, r.K)],
                                             "alive_channels": alive_channels(run, args.store, arrays["train"])})
+            if arm == args.arms[0] and not args.no_controls:  # fixed policies with the arms' stage III
+                assert np.array_equal(arrays["val"].labels, labels)  # the same videos in the same order
+                for name in CONTROLS:
+                    p, choice = control_probs(run, args.store, arrays["train"], arrays["val"], name, centre, seed)
+                    probs.setdefault(name, []).append(p)
+                    entry = rows.setdefault(name, {"mAP": [], "looks": [], "policy": []})
+                    entry["mAP"].append(100 * mean_average_precision(p, labels))
+                    if has_photo:
+                        entry["looks"].append(looks(choice, grid, photos["val"], covers["val"]))
             if arm == "paper":
                 diagnosis.append({"seed": seed, **(diagnose(run, args.store, arrays["train"], arrays["val"],
                                                             covers["train"], covers["val"], seed)
@@ -256,7 +281,7 @@ def main() -> None:
             row["top_share"] = float(np.mean([u["top_share"] for u in entry["policy"]]))
             row["distinct_per_video"] = float(np.mean([u["distinct_per_video"] for u in entry["policy"]]))
             row["alive_channels"] = [u["alive_channels"] for u in entry["policy"]]
-        for ref in REFERENCES + (["paper"] if name in ARMS and name != "paper" and "paper" in probs else []):
+        for ref in REFERENCES + list(CONTROLS) + (["paper"] if name in ARMS and name != "paper" and "paper" in probs else []):
             if name in ARMS and ref in probs and ref != name:
                 stats = paired_bootstrap_map(np.stack(probs[name]), np.stack(probs[ref]), labels,
                                              resamples=args.resamples, seed=0)
@@ -276,7 +301,7 @@ def report(out: dict[str, Any]) -> None:
     """Prints the cause figures and one line per row of the benchmark's JSON ``out``."""
     for d in out["diagnosis"] if "best_candidate_photo_share" in out else []:
         print(f"cause seed {d['seed']}: f_C photo gap {d['fc_photo_gap']:+.4f} (mean p_ty {d['fc_mean_confidence']:.3f}), "
-              f"best is photo {d['fc_best_is_photo']:.3f} (chance {d['chance_best']:.3f}); map probe AUC {d['map_probe_auc']:.3f}; "
+              f"best is photo {d['fc_best_is_photo']:.3f} (chance {d['chance_best']:.3f}); map probe AUC {d['map_probe_auc']:.3f} (its pick: photo {d.get('probe_pick_photo_share', float('nan')):.3f}); "
               f"f_C mAP with the best photo patch {d['fc_map_best_photo_patch']:.2f} vs random {d['fc_map_random_patch']:.2f}, "
               f"trained on them {d['fc_trained_on_best_photo']:.2f}")
     for r in out["rows"]:

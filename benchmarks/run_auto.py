@@ -53,19 +53,21 @@ RANDOM_SEEDS = [0, 1, 2, 3, 4]
 
 
 def shared(args: argparse.Namespace) -> dict[str, Any]:
-    """Returns the training options every candidate gets (the CPU setting of the benchmarks)."""
-    return {"epochs": args.epochs, "width": args.width, "lr": args.lr}
+    """Returns the training options every candidate gets (the CPU setting of the benchmarks; with
+    ``--lr own`` each candidate keeps its own learning rate, as the README's command does)."""
+    return {"epochs": args.epochs, "width": args.width, **({"lr": args.lr} if args.lr is not None else {})}
 
 
 def train_table_runs(args: argparse.Namespace, seed: int) -> dict[str, Path]:
     """Returns {candidate label: run dir} of one seed, trained on the whole train split (resumable)."""
     runs = {}
+    work = args.table_work or args.work
     for cand in parse_candidates("all"):
-        out = args.work / f"seed{seed}" / cand.label
+        out = work / f"seed{seed}" / cand.label
         if not (out / "config.json").is_file():
             fit_sampler(args.store, out, training_config(cand, shared(args), seed=seed, device="cpu"), progress=False)
         runs[cand.label] = out
-    oracle = args.work / f"seed{seed}" / "oracle"
+    oracle = work / f"seed{seed}" / "oracle"
     if not (oracle / "config.json").is_file():
         fit_sampler(args.store, oracle, sampler_config("oracle", seed=seed, device="cpu"), progress=False)
     runs["oracle"] = oracle
@@ -123,6 +125,7 @@ def seed_scores(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     if (auto / "config.json").is_file() and "auto" not in out:
         out["auto"] = score(args, auto, ["auto"])["auto"]
         out["auto"]["record"] = json.loads((auto / "config.json").read_text())["run"]["auto"]
+    cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(out))
     return out
 
@@ -174,8 +177,11 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--width", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=0.03)
+    parser.add_argument("--lr", type=lambda v: None if v == "own" else float(v), default=0.03,
+                        help="every candidate's lr (the benchmarks' 0.03), or 'own': each keeps its default")
     parser.add_argument("--auto-seeds", type=int, default=2)
+    parser.add_argument("--table-work", type=Path, default=None,
+                        help="where the Table 1 runs live (default --work): e.g. an auto at another lr next to them")
     parser.add_argument("--name", default="ctrl")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--tsn-head", action="store_true", help="fit the head on all train frames, not the events")

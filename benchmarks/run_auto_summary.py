@@ -94,13 +94,14 @@ def summarise(args: argparse.Namespace, store: FeatureStore, spans: dict, per_se
                       "per_seed": vals}
     auto = [e.get("record") for e in entries.get("auto", [])]
     return {"std_ddof": 1, "store": str(args.store), "val_videos": int(val.N), "k": args.k, "seeds": sorted(per_seed),
-            "settings": {"epochs": args.epochs, "width": args.width, "lr": args.lr, "auto_seeds": args.auto_seeds},
+            "settings": {"epochs": args.epochs, "width": args.width, "lr": args.lr if args.lr is not None else "own", "auto_seeds": args.auto_seeds},
             "rows": rows, "pairs": compared, "fusions": fusions, "auto": [_auto_summary(r, args, s) for r, s in zip(auto, sorted(per_seed)) if r]}
 
 
 def _auto_summary(record: dict[str, Any], args: argparse.Namespace, seed: int) -> dict[str, Any]:
     """Returns the choice of one auto seed: holdout scores of each candidate, cost next to one NSNet run."""
-    nsnet_run = json.loads((args.work / f"seed{seed}" / "nsnet" / "config.json").read_text())["run"]
+    table_work = getattr(args, "table_work", None) or args.work  # where the Table 1 runs live
+    nsnet_run = json.loads((table_work / f"seed{seed}" / "nsnet" / "config.json").read_text())["run"]
     return {"seed": seed, "choice": record["choice"], "method": record["method"], "beats_uniform": record["beats_uniform"],
             "uniform_holdout_mAP": record["uniform_holdout_mAP"], "holdout": record["holdout"],
             "candidates": {c["label"]: {k: c.get(k) for k in ("mean", "std", "holdout_mAP", "vs_uniform",

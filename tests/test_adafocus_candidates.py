@@ -74,6 +74,26 @@ def test_detached_critic_leaves_the_trunk_to_the_actor(policy_input: str) -> Non
     assert grads[True][0] is None and grads[True][1].abs().sum() > 0  # detached: only the critic's own layer learns
 
 
+def test_both_policies_build_the_shared_trunk_in_the_paper_order() -> None:
+    """The shared trunk keeps each layer's name (checkpoints) and place in the order of initialisation
+    (the same seed gives the same π as before the trunk was shared): conv, GRU, actor, critic."""
+    from nsnet.sampler.adafocus.model import PatchPolicy, SkipPolicy
+
+    boxes = [[0, 0, 2, 2], [2, 2, 4, 4]]
+    assert [n for n, _ in PatchPolicy(8, 16, 4, 6, 2).named_children()] == ["conv", "gru", "actor", "critic"]
+    assert [n for n, _ in SkipPolicy(8, 16, 4, 6).named_children()] == ["conv", "gru", "actor", "critic"]
+    assert [n for n, _ in CandidatePolicy(8, 16, 4, 6, boxes, 4, 4).named_children()] == [
+        "conv", "gru", "local", "context", "score", "critic"]
+    torch.manual_seed(0)
+    conv, gru, actor, critic = torch.nn.Conv2d(8, 4, 1), torch.nn.GRU(64, 6, batch_first=True), \
+        torch.nn.Linear(6, 2), torch.nn.Linear(6, 1)
+    torch.manual_seed(0)
+    pi = PatchPolicy(8, 16, 4, 6, 2)
+    for mine, ref in ((pi.conv, conv), (pi.gru, gru), (pi.actor, actor), (pi.critic, critic)):
+        for a, b in zip(mine.parameters(), ref.parameters()):
+            assert torch.equal(a, b)
+
+
 def test_model_needs_boxes_for_the_candidate_policy() -> None:
     cfg = AdaFocusConfig(global_dim=4, map_dim=4, map_height=2, map_width=2, local_dim=4, num_candidates=4,
                          num_classes=3, num_frames=4, patch_size=8, policy_input="candidates")

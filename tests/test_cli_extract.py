@@ -22,7 +22,7 @@ from nsnet.extract.pipeline import extract
 from nsnet.extract.recognizer import HEAD_FILE
 from nsnet.store import FeatureStore
 from nsnet.store import schema as S
-from utils import make_corrupt_files
+from utils import assert_one_line_error, make_corrupt_files
 
 runner = CliRunner()
 NUM_CHUNKS12 = 6  # 12 videos, --chunk-videos 2
@@ -30,14 +30,6 @@ NUM_CHUNKS12 = 6  # 12 videos, --chunk-videos 2
 
 def invoke(*args) -> Result:
     return runner.invoke(app, [str(a) for a in args])
-
-
-def assert_one_line_error(stderr: str, *words: str) -> None:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    assert "Traceback" not in stderr
-    for word in words:
-        assert word in lines[0], (word, lines[0])
 
 
 def assert_same_store(a: Path, b: Path) -> None:

@@ -52,3 +52,14 @@ def test_where_the_patch_looks_against_the_photo() -> None:
     assert follow["r_x"] > 0.99
     fixed = looks(np.array([[0, 0], [0, 0]]), boxes, photo, cover)
     assert np.isclose(fixed["photo_share"], 0.5) and fixed["r_x"] == 0.0  # one place: no correlation
+
+
+def test_auto_benchmark_passes_an_lr_only_when_asked() -> None:
+    """`run_auto.py --lr own` trains every candidate with its own default lr (the README's command);
+    a number is passed to every candidate (the benchmarks' 0.03)."""
+    import argparse
+
+    from benchmarks.run_auto import shared
+
+    assert shared(argparse.Namespace(epochs=30, width=128, lr=None)) == {"epochs": 30, "width": 128}
+    assert shared(argparse.Namespace(epochs=30, width=128, lr=0.03)) == {"epochs": 30, "width": 128, "lr": 0.03}

@@ -213,3 +213,12 @@ def assert_reload_equals_cached(reload_ctx, cached_ctx, k: int) -> list[tuple[np
         np.testing.assert_allclose(logits_r, logits_c, atol=2e-2, err_msg=spec.name)
         out.append((logits_r, logits_c))
     return out
+
+
+def assert_one_line_error(stderr: str, *words: str) -> None:
+    """Asserts ``stderr`` is one ``error: ...`` line (no traceback) holding every one of ``words``."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert "Traceback" not in stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])

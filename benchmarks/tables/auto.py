@@ -156,3 +156,18 @@ def ctrl400_lr(results: Results) -> str:
                      " / ".join(f"{v:.2f}" for v in r["final_loss"]), stuck])
     return table(["config (train[:80%] -> train[80%:])", "lr", "holdout mAP (%)", "per seed", "final training loss",
                   "loss stuck at chance"], ["l", "r", "r", "r", "r", "r"], rows)
+
+
+def auto_lr_compare(results: Results, names: tuple[str, ...] = (NAME, "ctrl400_ownlr_auto")) -> str:
+    """Returns auto's val row under each learning-rate setting (``settings.lr`` of each JSON): mAP ±
+    sample std, per seed, its choices, the intervals to Uniform and to the best baseline, the shares."""
+    rows = []
+    for name in names:
+        data, r = results[name], _row("auto", results, name)
+        choices = " / ".join(a["choice"] for a in data["auto"])
+        rows.append([str(data["settings"]["lr"]), pm(r["mAP"], r["mAP_std"]), " / ".join(f"{v:.1f}" for v in r["per_seed"]),
+                     choices, _ci(r.get("vs_uniform")), f"{r['best_baseline']}: {_ci(r.get('vs_best'))}",
+                     _seed_ci(r.get("vs_best_seeds")), pct(r["shares"]["event"]), pct(r["shares"]["distractor"])])
+    return table(["candidates' lr", "auto mAP (%)", "per seed", "choice per seed", "- uniform [95% CI, videos]",
+                  "- best baseline [95% CI, videos]", "[95% CI, seeds]", "event", "distractor"],
+                 ["l", "r", "r", "l", "r", "r", "r", "r", "r"], rows)

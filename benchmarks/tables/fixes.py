@@ -23,36 +23,43 @@ def adafocus_policy(results: Results, name: str = POLICY) -> str:
     how alive its input layer is."""
     data = results[name]
     photo = "best_candidate_photo_share" in data
+    refs = ["random-patch", "centre-patch"]
+    refs += [c for c in ("random-patch+III", "centre-patch+III") if any(r["method"] == c for r in data["rows"])]
     rows = []
     for r in data["rows"]:
         alive = "" if "alive_channels" not in r else " / ".join(f"{100 * a:.0f}%" for a in r["alive_channels"])
         top = "" if "top_share" not in r else pct(r["top_share"])
         distinct = "" if "distinct_per_video" not in r else f"{r['distinct_per_video']:.1f}"
         where = [pct(r["photo_share"]), pct(r["centred_on_photo"]), f"{r['r_x']:+.2f} / {r['r_y']:+.2f}"] if photo else []
-        rows.append([r["method"], pm(r["mAP"], r["mAP_std"]), _ci(r.get("vs_random-patch")), _ci(r.get("vs_centre-patch")),
+        rows.append([r["method"], pm(r["mAP"], r["mAP_std"]), *(_ci(r.get(f"vs_{ref}")) for ref in refs),
                      _ci(r.get("vs_paper")), *where, top, distinct, alive])
     if photo:
-        rows.append(["best candidate (reference)", "", "", "", "", pct(data["best_candidate_photo_share"]), "", "", "", "", ""])
+        rows.append(["best candidate (reference)", *[""] * (len(refs) + 2), pct(data["best_candidate_photo_share"]),
+                     "", "", "", "", ""])
     where_head = ["photo in patch", "patch centred on photo", "r (x / y)"] if photo else []
-    return table(["method", "mAP (%)", "- random patch [95% CI]", "- centre patch [95% CI]", "- paper π [95% CI]",
+    return table(["method", "mAP (%)", *(f"- {ref.replace('-', ' ')} [95% CI]" for ref in refs), "- paper π [95% CI]",
                   *where_head, "top candidate", "distinct / video", "π conv channels alive (per seed)"],
-                 "l" + "r" * (7 + len(where_head)), rows)
+                 "l" + "r" * (5 + len(refs) + len(where_head)), rows)
 
 
-def adafocus_cause(results: Results) -> str:
+def adafocus_cause(results: Results, name: str = POLICY) -> str:
     """Returns the cause table, per seed of the paper's runs: what f_C (the reward's source) gains from
     the photo, and how well the light map (π's input) locates it."""
     rows = []
-    for i, d in enumerate(results[POLICY]["diagnosis"]):
-        alive = next(r["alive_channels"][i] for r in results[POLICY]["rows"] if r["method"] == "paper") \
-            if "paper" in [r["method"] for r in results[POLICY]["rows"]] else None
+    data = results[name]
+    pick = int(all("probe_pick_photo_share" in d for d in data["diagnosis"]))
+    for i, d in enumerate(data["diagnosis"]):
+        alive = next(r["alive_channels"][i] for r in data["rows"] if r["method"] == "paper") \
+            if "paper" in [r["method"] for r in data["rows"]] else None
         rows.append([str(d["seed"]), f"{pct(d['alive_channels_after_stage1'], 0)} -> {pct(alive, 0)}",
                      f"{d['fc_map_random_patch']:.2f}", f"{d['fc_map_best_photo_patch']:.2f}",
                      f"{d['fc_trained_on_best_photo']:.2f}", f"{d['fc_photo_gap']:+.4f} (p_ty {d['fc_mean_confidence']:.3f})",
-                     f"{pct(d['fc_best_is_photo'])} (chance {pct(d['chance_best'])})", f"{d['map_probe_auc']:.3f}"])
+                     f"{pct(d['fc_best_is_photo'])} (chance {pct(d['chance_best'])})", f"{d['map_probe_auc']:.3f}"]
+                    + ([pct(d["probe_pick_photo_share"])] if pick else []))
     return table(["seed", "π conv channels alive: initialised -> after stage II", "f_C mAP, random patches", "f_C mAP, best photo patch", "f_C trained + scored on best photo patch",
                   "f_C confidence gap photo - other patches", "photo patch has f_C's top confidence",
-                  "map probe AUC (photo in candidate)"], "lrrrrrrr", rows)
+                  "map probe AUC (photo in candidate)", *(["probe's first pick: photo in patch (val)"] if pick else [])],
+                 "lrrrrrrr" + "r" * pick, rows)
 
 
 def _shares(r: dict[str, Any]) -> list[str]:
@@ -94,3 +101,14 @@ def holdout_overlap(results: Results) -> str:
     return table(["event photos", "class already shown to the fitted videos"], "lr",
                  [["train holdout (train[80%:]) vs train[:80%]", pct(o["holdout_event_class_seen_in_fit"])],
                   ["val vs the whole train split", pct(o["val_event_class_seen_in_train"])]])
+
+
+def adafocus_holdout(results: Results, name: str = "pip96s16_stage2_holdout") -> str:
+    """Returns one row per setting of ``run_adafocus_holdout.py``: holdout mAP and photo share, mean ±
+    sample std over the seeds, and the per-seed values."""
+    data = results[name]
+    rows = [[r["setting"], pm(r["mAP"], r["mAP_std"]), " / ".join(f"{x['mAP']:.1f}" for x in r["runs"]),
+             pm(100 * r["photo_share"], 100 * r["photo_share_std"], 1) + " %",
+             " / ".join(pct(x["photo_share"]) for x in r["runs"])] for r in data["rows"]]
+    return table([f"setting ({data['fit_videos']} -> {data['holdout_videos']} train videos)", "holdout mAP (%)",
+                  "per seed", "photo in patch (holdout event frames)", "per seed"], "lrrrr", rows)

@@ -57,6 +57,9 @@ def extract(
         "recognizer backbone's feature of every patch). Off by default.")] = None,
     patch_size: Annotated[Optional[int], typer.Option("--patch-size", min=1, max=1024,
         help="AdaFocus: candidate patch side P in recognizer-input pixels (default 96; needs --patches).")] = None,
+    map_stride: Annotated[Optional[int], typer.Option("--map-stride", min=1, max=1024,
+        help="AdaFocus: cache the light extractor's map at this stride (e.g. 16: 7 x 7 at 112 px, which "
+        "locates things better) instead of its last map (needs --patches).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero when any video failed.")] = False,
     storage_option: StorageOptions = None,
     decoder: DecoderOption = Decoder("auto"),
@@ -80,7 +83,7 @@ def extract(
         extractor_size=extractor_size, weights=weights, recognizer=recognizer, recognizer_size=recognizer_size,
         recognizer_weights=recognizer_weights, recognizer_checkpoint=recognizer_checkpoint, batch_size=batch_size,
         workers=workers, device=device.value, strict=strict, chunk_videos=chunk_videos,
-        patches=patches, patch_size=patch_size, decoder=decoder.value,
+        patches=patches, patch_size=patch_size, map_stride=map_stride, decoder=decoder.value,
         command="nsnet " + " ".join(sys.argv[1:]), quiet=quiet,
     )
     apply_runtime_options("store", jit)

@@ -78,6 +78,7 @@ def score_reload(
     paths: list[str], frame_indices: np.ndarray, grid: PatchGrid, method: Any, inputs: Any, k: int, *,
     extractor: FrameModel, local: FrameModel, light_tf: FrameTransform, rec_tf: FrameTransform, short_side: int,
     batch_size: int = 64, workers: int = 0, quiet: bool = True, desc: str = "reload patches",
+    map_stride: int | None = None,
 ) -> PatchScore:
     """Returns the PatchScore of ``method`` recomputed from the videos: decode the K frames, light
     CNN on whole frames, choose, local CNN on the chosen patches only.
@@ -85,6 +86,7 @@ def score_reload(
     ``frame_indices`` [N, T] maps positions to frame numbers (the store's); ``inputs`` are the
     cached sampler inputs (a frame sampler such as NSNet selects from the cached light features, as
     on the NSNet reload path). Videos that fail to decode get ``ok`` False and NaN probabilities.
+    ``map_stride`` is the store's light-map stride (its ``patches`` attrs; None: the last map).
     """
     positions = method.frames(inputs, k)
     n, kk = positions.shape
@@ -107,7 +109,7 @@ def score_reload(
             if "error" in item:
                 ok[i], errors[i] = False, str(item["error"])
                 continue
-            maps, pooled = feature_maps(extractor, item["x"], batch_size, device)
+            maps, pooled = feature_maps(extractor, item["x"], batch_size, device, map_stride)
             choices[i], keep[i], p = classify_frames(method, as_stored(maps)[None], as_stored(pooled)[None],
                                                      item["x2"], local, grid, batch_size, device, video=i)
             if probs is None:

@@ -73,11 +73,12 @@ class VideoPipeline:
                     self.samplers[name] = cls.build(self.context)
                 except SamplerError:  # e.g. vgm of an FSM-only run, adafocus+ without the skip policy
                     continue
-        self.grid = None
+        self.grid, self.map_stride = None, None
         if any(getattr(s, "patch_policy", False) for s in self.samplers.values()):
             from nsnet.evaluate.patch_eval import require_patch_arrays
 
             self.grid = require_patch_arrays(store)
+            self.map_stride = store.patches.get("map_stride")
 
     @property
     def default_method(self) -> str:
@@ -201,7 +202,7 @@ class VideoPipeline:
             if it.error:
                 raise VideoReadError(f"{it.path}: {it.error}")
             t0 = time.perf_counter()
-            maps, pooled = feature_maps(self.extractor, it.light, batch_size, self.device)
+            maps, pooled = feature_maps(self.extractor, it.light, batch_size, self.device, self.map_stride)
             maps, pooled = as_stored(maps)[None], as_stored(pooled)[None]
             t1 = time.perf_counter()
             pos = sampler.frames(SamplerInputs(light=pooled), k)

@@ -212,7 +212,7 @@ def _score_patch(ctx: EvalContext, spec: MethodSpec, sampler: Any, k: int) -> An
         ctx.paths, ctx.frame_indices, ctx.grid, sampler, ctx.inputs, k, extractor=ctx.extractor, local=ctx.recognizer,
         light_tf=FrameTransform.from_spec(ctx.store.extractor_spec), rec_tf=ctx.rec_transform,
         short_side=ctx.short_side, batch_size=ctx.cfg.batch_size, workers=ctx.cfg.workers, quiet=ctx.cfg.quiet,
-        desc=f"reload {spec.label} K={k}")
+        desc=f"reload {spec.label} K={k}", map_stride=ctx.store.patches.get("map_stride"))
 
 
 def _score(ctx: EvalContext, spec: MethodSpec, sampler: Sampler, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

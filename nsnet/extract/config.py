@@ -36,6 +36,7 @@ class ExtractConfig:
     chunk_videos: int | None = None
     patches: int | None = None  # AdaFocus: G x G candidate patches per frame; None: no patch arrays
     patch_size: int | None = None  # AdaFocus: candidate side P in recognizer-input pixels (default 96)
+    map_stride: int | None = None  # AdaFocus: the light map at this stride (e.g. 16); None: the last map
     command: str = ""
     quiet: bool = False
     extra: dict = field(default_factory=dict)
@@ -58,6 +59,10 @@ class ExtractConfig:
             raise ConfigError(f"--patches must be >= 1, got {self.patches}")
         if self.patch_size is not None and self.patches is None:
             raise ConfigError("--patch-size needs --patches G (the G x G grid of candidate patches)")
+        if self.map_stride is not None and self.patches is None:
+            raise ConfigError("--map-stride needs --patches G (the light map is cached for AdaFocus only)")
+        if self.map_stride is not None and self.map_stride < 1:
+            raise ConfigError(f"--map-stride must be >= 1, got {self.map_stride}")
         if self.patch_size is not None and self.patch_size < 1:
             raise ConfigError(f"--patch-size must be >= 1, got {self.patch_size}")
 

@@ -61,12 +61,13 @@ class VideoFeatures:
     grid: PatchGrid | None
     batch_size: int
     device: torch.device
+    map_stride: int | None = None  # the light map's stride (None: the last map)
 
     @classmethod
     def from_config(cls, cfg: ExtractConfig, device: torch.device) -> "VideoFeatures":
         """Returns the models of ``cfg`` built on ``device``."""
         extractor, recognizer = create_models(cfg, device)
-        return cls(extractor, recognizer, patch_grid(cfg, recognizer), cfg.batch_size, device)
+        return cls(extractor, recognizer, patch_grid(cfg, recognizer), cfg.batch_size, device, cfg.map_stride)
 
     def transforms(self) -> tuple[FrameTransform, FrameTransform]:
         """Returns the (light, recognizer) preprocessing of decoded frames."""
@@ -85,7 +86,8 @@ class VideoFeatures:
         if self.grid is None:
             lf, _ = run_model(self.extractor, item["light"], self.batch_size, self.device)
         else:  # the map and its pooled features from one forward
-            out[S.LIGHT_MAPS], lf = feature_maps(self.extractor, item["light"], self.batch_size, self.device)
+            out[S.LIGHT_MAPS], lf = feature_maps(self.extractor, item["light"], self.batch_size, self.device,
+                                                 self.map_stride)
             out[S.PATCH_FEATURES] = patch_features(self.recognizer, item["rec"], self.grid,
                                                    _crop_batch(self.batch_size, self.grid), self.device)
         rf, rl = run_model(self.recognizer, item["rec"], self.batch_size, self.device)

@@ -16,7 +16,7 @@ import os
 import warnings
 import weakref
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -84,13 +84,21 @@ def _freeze(module: nn.Module, x: Tensor):
             got, want = frozen(check), plain(check)
         except (RuntimeError, TypeError, ValueError):  # not traceable: stay eager
             return plain
-    if got.shape != want.shape or (got - want).abs().max() > TOLERANCE * max(1.0, float(want.abs().max())):
-        return plain
-    return frozen
+    return frozen if _reproduces(got, want) else plain
 
 
-def fast_features(module: nn.Module, x: Tensor) -> Tensor:
-    """Returns ``module.forward_features(x)`` (``module(x)`` for a module without it), through a frozen
+def _reproduces(got: Tensor | tuple[Tensor, ...], want: Tensor | tuple[Tensor, ...]) -> bool:
+    """Returns whether a trace's output (a tensor or a tuple of them) matches the eager one's."""
+    got, want = (got, want) if isinstance(want, tuple) else ((got,), (want,))
+    if not isinstance(got, tuple) or len(got) != len(want):
+        return False
+    return all(g.shape == w.shape and (g - w).abs().max() <= TOLERANCE * max(1.0, float(w.abs().max()))
+               for g, w in zip(got, want))
+
+
+def fast_features(module: nn.Module, x: Tensor) -> Any:
+    """Returns ``module.forward_features(x)`` (``module(x)`` for a module without it: a tensor or a
+    tuple of tensors), through a frozen
     trace when frozen inference applies (CPU, float32, no gradients, eval mode, switched on)."""
     plain = getattr(module, "forward_features", module)
     if (not jit_enabled() or module.training or torch.is_grad_enabled() or x.device.type != "cpu"

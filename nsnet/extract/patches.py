@@ -27,6 +27,7 @@ from torch import Tensor
 
 from nsnet.errors import ConfigError
 from nsnet.extract.inference import fast_features
+from nsnet.extract.map_layers import map_and_final
 from nsnet.extract.models import FrameModel, run_model
 from nsnet.extract.video import scaled_size
 
@@ -123,9 +124,10 @@ class PatchGrid:
         self._check_frames(frames)
         return torch.stack([frames[:, :, y0:y1, x0:x1] for x0, y0, x1, y1 in self.boxes().tolist()], dim=1)
 
-    def to_attrs(self, map_shape: Sequence[int]) -> dict[str, Any]:
+    def to_attrs(self, map_shape: Sequence[int], map_stride: int | None = None) -> dict[str, Any]:
         """Returns the store's geometry dict (``attrs["patches"]``): grid, patch_size, frame_size [W, H],
-        boxes, map_shape [D, h, w] of the light extractor's feature map."""
+        boxes, map_shape [D, h, w] of the light extractor's feature map, and its ``map_stride`` when
+        it is not the last map (so stores of the last map keep their fingerprint)."""
         if len(map_shape) != 3:
             raise PatchError(f"map_shape must be [D, h, w], got {list(map_shape)}")
         return {
@@ -134,6 +136,7 @@ class PatchGrid:
             "frame_size": [self.width, self.height],
             "boxes": self.boxes().tolist(),
             "map_shape": [int(v) for v in map_shape],
+            **({"map_stride": int(map_stride)} if map_stride is not None else {}),
         }
 
     @classmethod
@@ -152,20 +155,27 @@ class PatchGrid:
 # ------------------------------------------------------------------------------------------ features
 
 
-def _forward_maps(model: FrameModel, x: Tensor) -> tuple[Tensor, Tensor]:
-    """Returns (map [B, D, h, w], pooled [B, D]) of the backbone, the pooled one as FrameModel computes it."""
+def _forward_maps(model: FrameModel, x: Tensor, map_stride: int | None = None) -> tuple[Tensor, Tensor]:
+    """Returns (map [B, D, h, w], pooled [B, D]) of the backbone, the pooled one as FrameModel computes
+    it; the map is the last one (``map_stride`` None) or the stage at ``map_stride``."""
     backbone = model.backbone
-    fmap = fast_features(backbone, x.contiguous(memory_format=torch.channels_last))  # as FrameModel's forward
-    return fmap.float(), backbone.forward_head(fmap).float()
+    x = x.contiguous(memory_format=torch.channels_last)
+    if map_stride is None:
+        fmap = final = fast_features(backbone, x)  # as FrameModel's forward
+    else:
+        fmap, final = map_and_final(backbone, x, map_stride)
+    return fmap.float(), backbone.forward_head(final).float()
 
 
 @torch.inference_mode()
-def feature_map_shape(model: FrameModel) -> tuple[int, int, int]:
-    """Returns the shape [D, h, w] of ``model``'s feature map at its ``input_size`` (one dummy forward)."""
+def feature_map_shape(model: FrameModel, map_stride: int | None = None) -> tuple[int, int, int]:
+    """Returns the shape [D, h, w] of ``model``'s feature map (the last one, or the one at
+    ``map_stride``) at its ``input_size`` (one dummy forward)."""
     size = model.spec.input_size
     param = next(model.backbone.parameters())
-    fmap, pooled = _forward_maps(model, torch.zeros(1, 3, size, size, device=param.device))
-    _check_pooling(model, fmap, pooled)
+    fmap, pooled = _forward_maps(model, torch.zeros(1, 3, size, size, device=param.device), map_stride)
+    if map_stride is None:
+        _check_pooling(model, fmap, pooled)
     return int(fmap.shape[1]), int(fmap.shape[2]), int(fmap.shape[3])
 
 
@@ -182,13 +192,14 @@ def _check_pooling(model: FrameModel, fmap: Tensor, pooled: Tensor) -> None:
 
 
 @torch.inference_mode()
-def feature_maps(model: FrameModel, x: Tensor, batch_size: int, device: torch.device | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def feature_maps(model: FrameModel, x: Tensor, batch_size: int, device: torch.device | None = None,
+                 map_stride: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Returns (maps [B, D, h, w] float32, pooled [B, D] float32) of preprocessed frames x [B, 3, S, S].
 
-    ``maps`` is timm's ``forward_features`` (the map before global pooling); ``pooled`` is computed
-    from it exactly as :class:`FrameModel` computes its features (equal to :func:`run_model`'s
-    features; their spatial mean, checked). ``batch_size`` frames at a time on ``device`` (default:
+    ``maps`` is timm's ``forward_features`` (the map before global pooling), or with ``map_stride``
+    the backbone's stage at that stride (:mod:`nsnet.extract.map_layers`); ``pooled`` is computed
+    from the last map exactly as :class:`FrameModel` computes its features (equal to
+    :func:`run_model`'s features; their spatial mean, checked). ``batch_size`` frames at a time on ``device`` (default:
     the model's), bf16 autocast on a CUDA device that supports it, like :func:`run_model`.
     """
     if x.ndim != 4 or x.shape[1] != 3:
@@ -199,8 +210,8 @@ def feature_maps(model: FrameModel, x: Tensor, batch_size: int, device: torch.de
     for lo in range(0, x.shape[0], batch_size):
         xb = x[lo : lo + batch_size].to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            m, p = _forward_maps(model, xb)
-        if lo == 0:
+            m, p = _forward_maps(model, xb, map_stride)
+        if lo == 0 and map_stride is None:
             _check_pooling(model, m, p)
         maps.append(m.cpu())
         pooled.append(p.cpu())

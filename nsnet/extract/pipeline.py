@@ -98,7 +98,7 @@ def _layout(cfg: ExtractConfig, manifest: Manifest, extractor: FrameModel, recog
                      "root": str(cfg.root) if cfg.root else None},
         command=cfg.command or " ".join(sys.argv),
         chunk_videos=cfg.chunk_videos or DEFAULT_CHUNK_VIDEOS,
-        patches=grid.to_attrs(feature_map_shape(extractor)) if grid else None,
+        patches=grid.to_attrs(feature_map_shape(extractor, cfg.map_stride), cfg.map_stride) if grid else None,
         decoder={"name": cfg.decoder, "version": decoder_version(cfg.decoder)},
     )
 

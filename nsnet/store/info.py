@@ -26,7 +26,8 @@ def patch_summary(patches: dict | None) -> dict | None:
         return None
     width, height = patches["frame_size"]
     return {"grid": patches["grid"], "patch_size": patches["patch_size"], "candidates": len(patches["boxes"]),
-            "frame_size": [width, height], "map_shape": list(patches["map_shape"]), "boxes": patches["boxes"]}
+            "frame_size": [width, height], "map_shape": list(patches["map_shape"]),
+            "map_stride": patches.get("map_stride"), "boxes": patches["boxes"]}
 
 
 def decoder_summary(store: FeatureStore) -> dict:
@@ -97,7 +98,8 @@ def summary_table(summary: dict) -> Table:
     if p:
         (w, h), (d, mh, mw) = p["frame_size"], p["map_shape"]
         t.add_row("patches (AdaFocus)", f"G={p['grid']}: {p['candidates']} candidates of P={p['patch_size']}px on the "
-                  f"{w}x{h} recognizer input; light map {d}x{mh}x{mw}")
+                  f"{w}x{h} recognizer input; light map {d}x{mh}x{mw}"
+                  + (f" (stride {p['map_stride']})" if p.get("map_stride") else " (last map)"))
     dec = summary["decoder"]
     per_video = ", ".join(f"{k}: {v}" for k, v in dec["backends"].items())
     t.add_row("decoder", f"{dec['name']} ({dec['version']})" + (f"; per video {per_video}" if per_video else ""))

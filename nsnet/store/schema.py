@@ -113,5 +113,9 @@ def identity_differences(stored: StoreIdentity, asked: StoreIdentity) -> list[st
 
 
 def _patch_text(patches: dict[str, Any] | None) -> str:
-    """Returns ``G=6 P=96`` (or ``none``) for an identity-mismatch message."""
-    return "none" if not patches else f"G={patches.get('grid')} P={patches.get('patch_size')}"
+    """Returns ``G=6 P=96`` (``G=6 P=96 map stride 16`` for a map other than the last; ``none``) for an
+    identity-mismatch message."""
+    if not patches:
+        return "none"
+    stride = f" map stride {patches['map_stride']}" if "map_stride" in patches else ""
+    return f"G={patches.get('grid')} P={patches.get('patch_size')}{stride}"

@@ -18,7 +18,8 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+from nsnet.sampler.adafocus.map_trunk import MapTrunk
 
 
 def _interval_overlap(lo: float, hi: float, cells: int) -> torch.Tensor:
@@ -65,29 +66,24 @@ def boxes_on_map(geometry: Mapping[str, Any], local_spec: Mapping[str, Any], lig
              to_map(y1, height, map_height)] for x0, y0, x1, y1 in geometry["boxes"]]
 
 
-class CandidatePolicy(nn.Module):
+class CandidatePolicy(MapTrunk):
     """π scoring each candidate from its pooled map cells (shared weights), the map's GRU state and
     a per-candidate prior; the critic reads the GRU state. Same outputs as ``PatchPolicy``."""
 
     def __init__(self, map_dim: int, map_cells: int, channels: int, hidden: int,
                  boxes: Sequence[Sequence[float]], map_height: int, map_width: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(map_dim, channels, kernel_size=1)
-        self.gru = nn.GRU(channels * map_cells, hidden, batch_first=True)
+        super().__init__(map_dim, map_cells, channels, hidden)
         self.register_buffer("pool", candidate_pooling(boxes, map_height, map_width), persistent=False)
         self.local = nn.Linear(channels, hidden)
         self.context = nn.Linear(hidden, hidden)
         self.score = nn.Linear(hidden, 1)
         self.prior = nn.Parameter(torch.zeros(len(boxes)))
-        self.critic = nn.Linear(hidden, 1)
-        self.detach_critic = False  # option shared_critic=false: the value loss does not train the trunk
+        self.add_critic(hidden)
 
     def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (actor logits [B, K, A], values [B, K]) for maps [B, K, D, h, w]."""
         b, k = maps.shape[:2]
-        x = maps.flatten(0, 1).float().contiguous(memory_format=torch.channels_last)
-        z = F.relu(self.conv(x)).flatten(2)  # [B*K, c, h*w]
-        states, _ = self.gru(z.reshape(b, k, -1))  # [B, K, H]
-        pooled = torch.einsum("ap,ncp->nac", self.pool, z)  # [B*K, A, c]
+        z, states = self.encode(maps)  # z [B*K, c, h, w], states [B, K, H]
+        pooled = torch.einsum("ap,ncp->nac", self.pool, z.flatten(2))  # [B*K, A, c]
         joint = torch.tanh(self.local(pooled).reshape(b, k, -1, states.shape[-1]) + self.context(states)[:, :, None])
-        return self.score(joint)[..., 0] + self.prior, self.critic(states.detach() if self.detach_critic else states)[..., 0]
+        return self.score(joint)[..., 0] + self.prior, self.value(states)

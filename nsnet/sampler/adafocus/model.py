@@ -36,9 +36,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from nsnet.sampler.adafocus.candidate_policy import CandidatePolicy
+from nsnet.sampler.adafocus.map_trunk import MapTrunk
 
 _CHUNK = 128  # videos per forward in the inference methods (bounds the float32 copy of the maps)
 
@@ -100,24 +100,18 @@ class PatchClassifier(nn.Module):
         return self.head(self.drop(out[:, 0]))
 
 
-class PatchPolicy(nn.Module):
+class PatchPolicy(MapTrunk):
     """π: 1x1 conv (ReLU) on the map -> flatten -> GRU -> actor (``outputs`` logits) and critic."""
 
     def __init__(self, map_dim: int, map_cells: int, channels: int, hidden: int, outputs: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(map_dim, channels, kernel_size=1)
-        self.gru = nn.GRU(channels * map_cells, hidden, batch_first=True)
+        super().__init__(map_dim, map_cells, channels, hidden)
         self.actor = nn.Linear(hidden, outputs)
-        self.critic = nn.Linear(hidden, 1)
-        self.detach_critic = False  # option shared_critic=false: the value loss does not train the trunk
+        self.add_critic(hidden)
 
     def forward(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (actor logits [B, K, outputs], values [B, K]) for maps [B, K, D, h, w]."""
-        b, k = maps.shape[:2]
-        x = maps.flatten(0, 1).float().contiguous(memory_format=torch.channels_last)  # the fast 1x1 conv on a CPU
-        z = F.relu(self.conv(x))  # [B*K, c, h, w]
-        states, _ = self.gru(z.reshape(b, k, -1))
-        return self.actor(states), self.critic(states.detach() if self.detach_critic else states)[..., 0]
+        _, states = self.encode(maps)
+        return self.actor(states), self.value(states)
 
 
 class SkipPolicy(PatchPolicy):
