@@ -185,6 +185,10 @@ bench-adafocus-policy: setup
 	$(PY) benchmarks/run_adafocus_holdout.py --store $(AUTO_WORK)/af/pip-96-s16.zarr --spans $(AUTO_WORK)/af/pip/spans.json \
 		--seeds 0 1 --adafocus stage1_epochs=60 stage3_epochs=20 policy_input=candidates shared_critic=false \
 		--settings stage2_epochs=30 stage2_epochs=90 --out benchmarks/results/pip96s16_stage2_holdout.json
+	for s in "light:stage3_epochs=20,stage3_lr=0.0001" "heavy:stage3_epochs=60,stage3_lr=0.001"; do \
+		$(PY) benchmarks/run_adafocus_holdout.py --store $(AUTO_WORK)/af/pip-96-s16.zarr --spans $(AUTO_WORK)/af/pip/spans.json \
+		--seeds 0 1 --adafocus stage1_epochs=60 stage2_epochs=30 policy_input=candidates shared_critic=false \
+		--settings $${s#*:} --out benchmarks/results/pip96s16_stage3_holdout_$${s%%:*}.json || exit 1; done
 	$(PY) -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); k=[x for s in ('train','val') for x in [y for y in r if y['split']==s][:200]]; w=csv.DictWriter(open(sys.argv[2],'w',newline=''),fieldnames=list(r[0])); w.writeheader(); w.writerows(k)" \
 		$(AUTO_WORK)/real/untrimmed/annotations.csv $(AUTO_WORK)/real/untrimmed/annotations_400.csv
 	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/real/untrimmed/annotations_400.csv \

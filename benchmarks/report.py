@@ -81,6 +81,8 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "pip96s16_policy": lambda r: fixes.adafocus_policy(r, "pip96s16_policy"),
     "pip96s16_cause": lambda r: fixes.adafocus_cause(r, "pip96s16_policy"),
     "pip96s16_stage2_holdout": fixes.adafocus_holdout,
+    "pip96s16_stage3_holdout": lambda r: fixes.adafocus_holdout(r, "pip96s16_stage3_holdout_light",
+                                                                 "pip96s16_stage3_holdout_heavy"),
     "distractor_stop": fixes.distractor_stop,
     "distractor_power": fixes.distractor_power,
     "holdout_overlap": fixes.holdout_overlap,

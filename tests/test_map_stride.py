@@ -75,6 +75,14 @@ def test_a_stride_the_extractor_lacks_is_one_line(light, tmp_path: Path) -> None
     assert_one_line_error(result.stderr, "--map-stride needs --patches")
 
 
+def test_extract_with_a_stride_the_extractor_lacks_is_one_line_and_writes_no_store(dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s.zarr"
+    result = runner.invoke(app, ["extract", str(dataset), "--out", str(out), *CLI, "--map-stride", "12"])
+    assert result.exit_code == 2
+    assert_one_line_error(result.stderr, "--map-stride 12", "strides 2, 4, 8, 16, 32")
+    assert not out.exists()
+
+
 @pytest.fixture(scope="module")
 def s16(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Returns {"store", "ada"}: `nsnet extract --patches 2 --patch-size 32 --map-stride 16` of the

@@ -103,12 +103,13 @@ def holdout_overlap(results: Results) -> str:
                   ["val vs the whole train split", pct(o["val_event_class_seen_in_train"])]])
 
 
-def adafocus_holdout(results: Results, name: str = "pip96s16_stage2_holdout") -> str:
-    """Returns one row per setting of ``run_adafocus_holdout.py``: holdout mAP and photo share, mean ±
-    sample std over the seeds, and the per-seed values."""
-    data = results[name]
+def adafocus_holdout(results: Results, *names: str) -> str:
+    """Returns one row per setting of ``run_adafocus_holdout.py`` (the JSONs ``names``, default the
+    stage II one): holdout mAP and photo share, mean ± sample std over the seeds, and per seed."""
+    names = names or ("pip96s16_stage2_holdout",)
+    data = results[names[0]]
     rows = [[r["setting"], pm(r["mAP"], r["mAP_std"]), " / ".join(f"{x['mAP']:.1f}" for x in r["runs"]),
              pm(100 * r["photo_share"], 100 * r["photo_share_std"], 1) + " %",
-             " / ".join(pct(x["photo_share"]) for x in r["runs"])] for r in data["rows"]]
+             " / ".join(pct(x["photo_share"]) for x in r["runs"])] for n in names for r in results[n]["rows"]]
     return table([f"setting ({data['fit_videos']} -> {data['holdout_videos']} train videos)", "holdout mAP (%)",
                   "per seed", "photo in patch (holdout event frames)", "per seed"], "lrrrr", rows)

@@ -98,8 +98,8 @@ def _reproduces(got: Tensor | tuple[Tensor, ...], want: Tensor | tuple[Tensor, .
 
 def fast_features(module: nn.Module, x: Tensor) -> Any:
     """Returns ``module.forward_features(x)`` (``module(x)`` for a module without it: a tensor or a
-    tuple of tensors), through a frozen
-    trace when frozen inference applies (CPU, float32, no gradients, eval mode, switched on)."""
+    tuple of tensors), through a frozen trace when frozen inference applies (CPU, float32, no
+    gradients, eval mode, switched on)."""
     plain = getattr(module, "forward_features", module)
     if (not jit_enabled() or module.training or torch.is_grad_enabled() or x.device.type != "cpu"
             or x.dtype != torch.float32 or x.ndim != 4):

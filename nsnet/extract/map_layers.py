@@ -3,8 +3,8 @@
 AdaFocus's policy π reads the global CNN's feature map. timm's ``forward_features`` gives the last
 map: stride 32 (4 x 4 at 112 px), after MobileNetV2's 1x1 head convolution to 1,280 channels. An
 earlier stage keeps more of *where* things are: at stride 16 (7 x 7 at 112 px, 96 channels) a linear
-probe finds the picture-in-picture photo in a candidate with AUC 0.88 against 0.68 on the last map
-(issue 19, benchmarks/RESULTS.md). :func:`map_and_final` returns that stage's output together
+probe finds the picture-in-picture photo in a candidate with AUC 0.92 against 0.69 on the last map
+(issue 19, benchmarks/RESULTS.md, "A finer light map for π"). :func:`map_and_final` returns that stage's output together
 with the last map, from one forward, so the pooled features stay exactly what the store holds for
 every other sampler. The strides on offer are the backbone's ``feature_info`` reductions; a stage is
 its last block's output (so stride 32 is MobileNetV2's 320-channel block, before the head conv).
