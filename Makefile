@@ -160,8 +160,8 @@ bench-auto: setup
 	$(PY) benchmarks/run_distractor_fixes.py --store $(AUTO_WORK)/ctrl400/store.zarr \
 		--spans $(AUTO_WORK)/ctrl400/data/spans.json --work $(AUTO_WORK)/ctrl400/work --powers 2 4 --out benchmarks/results
 	A="--store $(AUTO_WORK)/ctrl400/store.zarr --spans $(AUTO_WORK)/ctrl400/data/spans.json --work $(AUTO_WORK)/ctrl400/work-ownlr \
-		--table-work $(AUTO_WORK)/ctrl400/work --lr own"; \
-		$(PY) benchmarks/run_auto.py auto $$A && \
+		--seeds 0 1 2 --lr own"; \
+		$(PY) benchmarks/run_auto.py table $$A && $(PY) benchmarks/run_auto.py auto $$A && \
 		$(PY) benchmarks/run_auto.py summary $$A --name ctrl400_ownlr --out benchmarks/results
 	$(PY) benchmarks/report.py --write
 

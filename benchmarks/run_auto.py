@@ -61,13 +61,12 @@ def shared(args: argparse.Namespace) -> dict[str, Any]:
 def train_table_runs(args: argparse.Namespace, seed: int) -> dict[str, Path]:
     """Returns {candidate label: run dir} of one seed, trained on the whole train split (resumable)."""
     runs = {}
-    work = args.table_work or args.work
     for cand in parse_candidates("all"):
-        out = work / f"seed{seed}" / cand.label
+        out = args.work / f"seed{seed}" / cand.label
         if not (out / "config.json").is_file():
             fit_sampler(args.store, out, training_config(cand, shared(args), seed=seed, device="cpu"), progress=False)
         runs[cand.label] = out
-    oracle = work / f"seed{seed}" / "oracle"
+    oracle = args.work / f"seed{seed}" / "oracle"
     if not (oracle / "config.json").is_file():
         fit_sampler(args.store, oracle, sampler_config("oracle", seed=seed, device="cpu"), progress=False)
     runs["oracle"] = oracle
@@ -180,8 +179,6 @@ def main() -> None:
     parser.add_argument("--lr", type=lambda v: None if v == "own" else float(v), default=0.03,
                         help="every candidate's lr (the benchmarks' 0.03), or 'own': each keeps its default")
     parser.add_argument("--auto-seeds", type=int, default=2)
-    parser.add_argument("--table-work", type=Path, default=None,
-                        help="where the Table 1 runs live (default --work): e.g. an auto at another lr next to them")
     parser.add_argument("--name", default="ctrl")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--tsn-head", action="store_true", help="fit the head on all train frames, not the events")

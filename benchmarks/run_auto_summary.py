@@ -100,8 +100,7 @@ def summarise(args: argparse.Namespace, store: FeatureStore, spans: dict, per_se
 
 def _auto_summary(record: dict[str, Any], args: argparse.Namespace, seed: int) -> dict[str, Any]:
     """Returns the choice of one auto seed: holdout scores of each candidate, cost next to one NSNet run."""
-    table_work = getattr(args, "table_work", None) or args.work  # where the Table 1 runs live
-    nsnet_run = json.loads((table_work / f"seed{seed}" / "nsnet" / "config.json").read_text())["run"]
+    nsnet_run = json.loads((args.work / f"seed{seed}" / "nsnet" / "config.json").read_text())["run"]
     return {"seed": seed, "choice": record["choice"], "method": record["method"], "beats_uniform": record["beats_uniform"],
             "uniform_holdout_mAP": record["uniform_holdout_mAP"], "holdout": record["holdout"],
             "candidates": {c["label"]: {k: c.get(k) for k in ("mean", "std", "holdout_mAP", "vs_uniform",
