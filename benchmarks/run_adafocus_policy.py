@@ -25,8 +25,9 @@ show the photo (>= half of the patch) minus the others, and how often the photo'
 gets f_C's highest confidence; (b) the light map, π's input: a logistic probe on each candidate's
 pooled map cells (the candidate policy's input) predicting "shows the photo", AUC over 5 folds
 grouped by video on train, and the photo share of the candidate it ranks first on each val event
-frame, fitted on all of train (what the map lets a policy reach, taught where the photo is); (c) per run, the share of π's 1x1-conv channels still alive after
-stage II (``alive_channels``, on train maps).
+frame, fitted on all of train (what the map lets a policy reach, taught where the photo is); (c)
+per run, the share of π's 1x1-conv channels still alive after stage II (``alive_channels``, on
+train maps).
 """
 
 from __future__ import annotations
