@@ -35,6 +35,7 @@ CTRL_EXTRACT := --frames 50 --extractor-size 112 --recognizer tf_efficientnet_li
 AF_WORK ?= ../nsnet-bench-adafocus
 AF_EXTRACT := --frames 16 --extractor-size 112 --recognizer tf_efficientnet_lite0 --batch-size 64 --workers 1 --patches 6
 AF_OPTIONS ?= stage1_epochs=60 stage2_epochs=30 stage3_epochs=20
+AF_CHOICE := --settings policy_input=map,shared_critic=true policy_input=candidates,shared_critic=false
 
 .PHONY: setup test test-fast lint-imports demo bench-real bench-controlled bench-adafocus bench-auto bench-adafocus-policy clean
 
@@ -168,7 +169,8 @@ bench-auto: setup
 # Issue 19, AdaFocus's fixed policy (benchmarks/RESULTS.md): a picture-in-picture controlled set, T = 16, 6 x 6
 # candidates of 96 px, 160 + 160 videos, and 200 + 200 real fight/noFight videos at 128 px (the real set of
 # bench-auto); the paper's π and the fix attempts over 3 seeds; then the same arms on the light map's stride-16
-# stage (--map-stride 16) over 5 seeds with the fixed-policy controls, and π's stage II length chosen on a train holdout.
+# stage (--map-stride 16) over 5 seeds with the fixed-policy controls, and π's stage II length chosen on a train holdout;
+# then a 4x larger picture-in-picture set (640 + 320 videos, the same number of updates per stage).
 bench-adafocus-policy: setup
 	test -f $(AUTO_WORK)/af/pip/annotations.csv || $(PY) benchmarks/build_controlled.py --out $(AUTO_WORK)/af/pip \
 		--seed 2 --train-videos 200 --val-videos 200 --min-seconds 8 --max-seconds 16 --event-frac 0.25 --distractors 1 --pip
@@ -189,6 +191,20 @@ bench-adafocus-policy: setup
 		$(PY) benchmarks/run_adafocus_holdout.py --store $(AUTO_WORK)/af/pip-96-s16.zarr --spans $(AUTO_WORK)/af/pip/spans.json \
 		--seeds 0 1 --adafocus stage1_epochs=60 stage2_epochs=30 policy_input=candidates shared_critic=false \
 		--settings $${s#*:} --out benchmarks/results/pip96s16_stage3_holdout_$${s%%:*}.json || exit 1; done
+	test -f $(AUTO_WORK)/afbig/pip/annotations.csv || $(PY) benchmarks/build_controlled.py --out $(AUTO_WORK)/afbig/pip \
+		--seed 3 --train-videos 640 --val-videos 320 --min-seconds 8 --max-seconds 16 --event-frac 0.25 --distractors 1 --pip
+	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/afbig/pip/annotations.csv \
+		--out $(AUTO_WORK)/afbig/pip-96-s16.zarr $(AF_EXTRACT) --patch-size 96 --map-stride 16 -q
+	$(PY) benchmarks/adafocus_curve.py --store $(AUTO_WORK)/afbig/pip-96-s16.zarr --spans $(AUTO_WORK)/afbig/pip/spans.json \
+		--sizes 80 160 320 640 --seeds 0 1 --prefix pip640_curve --out benchmarks/results
+	$(PY) benchmarks/run_adafocus_policy.py --store $(AUTO_WORK)/afbig/pip-96-s16.zarr --spans $(AUTO_WORK)/afbig/pip/spans.json \
+		--work $(AUTO_WORK)/afbig/runs --seeds 0 1 2 3 4 --arms paper candidates \
+		--adafocus stage1_epochs=15 stage2_epochs=8 stage3_epochs=5 --prefix pip640_policy --out benchmarks/results
+	$(PY) benchmarks/run_adafocus_holdout.py --store $(AUTO_WORK)/afbig/pip-96-s16.zarr --spans $(AUTO_WORK)/afbig/pip/spans.json \
+		--seeds 0 1 2 --adafocus stage1_epochs=15 stage2_epochs=8 stage3_epochs=5 $(AF_CHOICE) \
+		--out benchmarks/results/pip640_policy_holdout.json
+	$(PY) benchmarks/run_adafocus_holdout.py --store $(AUTO_WORK)/af/pip-96-s16.zarr --spans $(AUTO_WORK)/af/pip/spans.json \
+		--seeds 0 1 2 --adafocus $(AF_OPTIONS) $(AF_CHOICE) --out benchmarks/results/pip96s16_policy_holdout.json
 	$(PY) -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); k=[x for s in ('train','val') for x in [y for y in r if y['split']==s][:200]]; w=csv.DictWriter(open(sys.argv[2],'w',newline=''),fieldnames=list(r[0])); w.writeheader(); w.writerows(k)" \
 		$(AUTO_WORK)/real/untrimmed/annotations.csv $(AUTO_WORK)/real/untrimmed/annotations_400.csv
 	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/real/untrimmed/annotations_400.csv \
@@ -196,6 +212,8 @@ bench-adafocus-policy: setup
 	$(PY) -m nsnet.cli fit-recognizer $(AUTO_WORK)/real/af-128.zarr --segments $(AUTO_WORK)/real/untrimmed/spans.json
 	$(PY) benchmarks/run_adafocus_policy.py --store $(AUTO_WORK)/real/af-128.zarr --spans $(AUTO_WORK)/real/untrimmed/spans.json \
 		--work $(AUTO_WORK)/real/af-runs --seeds 0 1 2 --adafocus $(AF_OPTIONS) --prefix real_adafocus_policy --out benchmarks/results
+	$(PY) benchmarks/run_adafocus_holdout.py --store $(AUTO_WORK)/real/af-128.zarr --seeds 0 1 2 --adafocus $(AF_OPTIONS) \
+		$(AF_CHOICE) --out benchmarks/results/real_adafocus_policy_holdout.json
 	$(PY) benchmarks/report.py --write
 
 clean:

@@ -147,16 +147,33 @@ def alive_channels(run_dir: Path, store: Path, train: Any, stage: int | None = N
     return float((z.amax(dim=(0, 2, 3)) > 0).float().mean())
 
 
-def diagnose(run_dir: Path, store: Path, train: Any, val: Any, cover_train: np.ndarray, cover_val: np.ndarray,
-             seed: int) -> dict[str, float]:
-    """Returns the cause figures of one paper run (module docstring) from the ``train`` / ``val`` arrays
-    (with patches): f_C's photo gap, its mAP on the best photo patches, the map probe."""
+def map_probe(train: Any, val: Any, cover_train: np.ndarray, cover_val: np.ndarray) -> dict[str, float]:
+    """Returns the light map's figures (module docstring, (b)), which do not depend on any run: the
+    probe's AUC over 5 folds grouped by video on train, its positive rate, and the photo share of
+    its first pick on each val event frame when fitted on all of train."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    a = train.patch_features.shape[2]
+    feats, cover_ev, vid = pooled_candidates(train, cover_train)
+    target = (cover_ev >= 0.5).reshape(-1)
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=0.1))
+    score = cross_val_predict(probe, feats, target, groups=np.repeat(vid, a),
+                              cv=GroupKFold(5), method="predict_proba")[:, 1]
+    val_feats, val_cover, _ = pooled_candidates(val, cover_val)  # the probe fitted on train, read on val
+    pick = probe.fit(feats, target).predict_proba(val_feats)[:, 1].reshape(val_cover.shape).argmax(-1)
+    return {"map_probe_auc": float(roc_auc_score(target, score)), "probe_positives": float(target.mean()),
+            "probe_pick_photo_share": float(val_cover[np.arange(len(pick)), pick].mean())}
+
+
+def diagnose(run_dir: Path, store: Path, train: Any, val: Any, cover_train: np.ndarray, cover_val: np.ndarray,
+             seed: int) -> dict[str, float]:
+    """Returns f_C's cause figures of one paper run (module docstring, (a) and (c)) from the ``train`` /
+    ``val`` arrays (with patches): its photo gap, its mAP on random and on the best photo patches,
+    and its mAP when trained on the best photo patches."""
     model = load_run(run_dir, store).model
     g, cand = torch.from_numpy(val.light), torch.from_numpy(val.patch_features).float()
     n, t, a = cand.shape[:3]
@@ -178,21 +195,11 @@ def diagnose(run_dir: Path, store: Path, train: Any, val: Any, cover_train: np.n
     gap = [p[i, j][shows[i, j]].mean() - p[i, j][~shows[i, j]].mean() for i, j in zip(*np.nonzero(frames))]
     best = (np.argmax(np.nan_to_num(cover_val), -1) == p.argmax(-1))[ev]
     upper["trained_on_best_photo"] = oracle_classifier(train, val, cover_train, cover_val, run_dir, seed)
-    feats, cover_ev, vid = pooled_candidates(train, cover_train)
-    target = (cover_ev >= 0.5).reshape(-1)
-    groups = np.repeat(vid, a)
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=0.1))
-    score = cross_val_predict(probe, feats, target, groups=groups,
-                              cv=GroupKFold(5), method="predict_proba")[:, 1]
-    val_feats, val_cover, _ = pooled_candidates(val, cover_val)  # the probe fitted on train, read on val
-    pick = probe.fit(feats, target).predict_proba(val_feats)[:, 1].reshape(val_cover.shape).argmax(-1)
     return {"alive_channels_after_stage1": alive_channels(run_dir, store, train, stage=1),
             "fc_map_best_photo_patch": upper["best_photo"], "fc_map_random_patch": upper["random"],
             "fc_trained_on_best_photo": upper["trained_on_best_photo"],
             "fc_photo_gap": float(np.mean(gap)), "fc_mean_confidence": float(p[ev].mean()),
-            "fc_best_is_photo": float(best.mean()), "chance_best": 1.0 / a, "frames": int(frames.sum()),
-            "map_probe_auc": float(roc_auc_score(target, score)), "probe_positives": float(target.mean()),
-            "probe_pick_photo_share": float(val_cover[np.arange(len(pick)), pick].mean())}
+            "fc_best_is_photo": float(best.mean()), "chance_best": 1.0 / a, "frames": int(frames.sum())}
 
 
 def pooled_candidates(arrays: Any, cover: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -232,6 +239,8 @@ def main() -> None:
     for split in ("train", "val") if has_photo else ():  # a set without picture-in-picture photos: mAP only
         photos[split] = photo_boxes(store, arrays[split], spans, *args.frame_size)
         covers[split] = coverage(grid, photos[split])
+    # the light map's probe depends on no run: fitted once, its figures repeated in every seed's diagnosis
+    probe = map_probe(arrays["train"], arrays["val"], covers["train"], covers["val"]) if has_photo else {}
     probs: dict[str, list[np.ndarray]] = {}
     centre = PatchGrid.from_attrs(store.patches).centre_index()
     rows: dict[str, Any] = {}
@@ -268,8 +277,8 @@ def main() -> None:
                     if has_photo:
                         entry["looks"].append(looks(choice, grid, photos["val"], covers["val"]))
             if arm == "paper":
-                diagnosis.append({"seed": seed, **(diagnose(run, args.store, arrays["train"], arrays["val"],
-                                                            covers["train"], covers["val"], seed)
+                diagnosis.append({"seed": seed, **({**diagnose(run, args.store, arrays["train"], arrays["val"],
+                                                               covers["train"], covers["val"], seed), **probe}
                                                    if has_photo else {"alive_channels_after_stage1":
                                                                       alive_channels(run, args.store, arrays["train"], stage=1)})})
     table = []

@@ -63,3 +63,24 @@ def test_auto_benchmark_passes_an_lr_only_when_asked() -> None:
 
     assert shared(argparse.Namespace(epochs=30, width=128, lr=None)) == {"epochs": 30, "width": 128}
     assert shared(argparse.Namespace(epochs=30, width=128, lr=0.03)) == {"epochs": 30, "width": 128, "lr": 0.03}
+
+
+def test_curve_patches_are_the_chosen_candidates() -> None:
+    """`adafocus_curve.py`: a random policy's patch and a perfect policy's patch are the features of
+    the candidate each picked (the perfect one: most of the photo on event frames)."""
+    from benchmarks.adafocus_curve import random_arrays
+    from benchmarks.run_adafocus_policy import best_photo_arrays
+    from nsnet.sampler.data import SamplerArrays
+
+    n, t, a = 3, 2, 4
+    feats = np.arange(n * t * a, dtype=np.float32).reshape(n, t, a, 1).repeat(2, axis=3)  # value = flat index
+    arrays = SamplerArrays(light=np.zeros((n, t, 5), np.float32), labels=np.eye(3, dtype=np.float32),
+                           class_names=["a", "b", "c"], patch_features=feats)
+    rand = random_arrays(arrays, seed=0)
+    assert rand.patch_features.shape == (n, t, 1, 2)
+    pick = (rand.patch_features[:, :, 0, 0] - np.arange(n * t).reshape(n, t) * a).astype(int)
+    assert ((pick >= 0) & (pick < a)).all() and (rand.patch_features[..., 0] == rand.patch_features[..., 1]).all()
+    cover = np.full((n, t, a), np.nan)
+    cover[1, 0] = [0.1, 0.0, 0.9, 0.3]  # the only event frame: candidate 2 shows most of the photo
+    best = best_photo_arrays(arrays, cover, seed=0)
+    assert best.patch_features[1, 0, 0, 0] == (1 * t + 0) * a + 2

@@ -108,8 +108,24 @@ def adafocus_holdout(results: Results, *names: str) -> str:
     stage II one): holdout mAP and photo share, mean ± sample std over the seeds, and per seed."""
     names = names or ("pip96s16_stage2_holdout",)
     data = results[names[0]]
-    rows = [[r["setting"], pm(r["mAP"], r["mAP_std"]), " / ".join(f"{x['mAP']:.1f}" for x in r["runs"]),
-             pm(100 * r["photo_share"], 100 * r["photo_share_std"], 1) + " %",
-             " / ".join(pct(x["photo_share"]) for x in r["runs"])] for n in names for r in results[n]["rows"]]
+    def photo(r: dict[str, Any]) -> list[str]:  # a set without picture-in-picture photos has none
+        if r.get("photo_share") is None:
+            return ["n/a", ""]
+        return [pm(100 * r["photo_share"], 100 * r["photo_share_std"], 1) + " %",
+                " / ".join(pct(x["photo_share"]) for x in r["runs"])]
+
+    rows = [[r["setting"], pm(r["mAP"], r["mAP_std"]), " / ".join(f"{x['mAP']:.1f}" for x in r["runs"]), *photo(r)]
+            for n in names for r in results[n]["rows"]]
     return table([f"setting ({data['fit_videos']} -> {data['holdout_videos']} train videos)", "holdout mAP (%)",
                   "per seed", "photo in patch (holdout event frames)", "per seed"], "lrrrr", rows)
+
+
+def adafocus_curve(results: Results, name: str) -> str:
+    """Returns one row per train size of ``adafocus_curve.py``: f_C's val mAP on random patches and
+    on a perfect policy's patches (each trained on those patches), mean ± sample std over the seeds,
+    and their difference: what finding the photo can be worth."""
+    data = results[name]
+    rows = [[str(r["train_videos"]), str(r["epochs"]), pm(r["random_mAP"], r["random_std"]),
+             pm(r["best_photo_mAP"], r["best_photo_std"]), pm(r["gap"], r["gap_std"])] for r in data["rows"]]
+    return table(["train videos", "stage I epochs", "f_C on random patches (mAP %)",
+                  "f_C on the best photo patch (mAP %)", "difference"], "lrrrr", rows)
