@@ -34,7 +34,8 @@ CTRL_EXTRACT := --frames 50 --extractor-size 112 --recognizer tf_efficientnet_li
 # T = 16, 6 x 6 candidates at P = 96 and 128, 160 + 160 videos each.
 AF_WORK ?= ../nsnet-bench-adafocus
 AF_EXTRACT := --frames 16 --extractor-size 112 --recognizer tf_efficientnet_lite0 --batch-size 64 --workers 1 --patches 6
-AF_OPTIONS ?= stage1_epochs=60 stage2_epochs=30 stage3_epochs=20
+# the benchmarks' AdaFocus settings; the paper's π (the default until issue 19) for the rows made with it
+AF_OPTIONS ?= stage1_epochs=60 stage2_epochs=30 stage3_epochs=20 policy_input=map shared_critic=true
 AF_CHOICE := --settings policy_input=map,shared_critic=true policy_input=candidates,shared_critic=false
 
 .PHONY: setup test test-fast lint-imports demo bench-real bench-controlled bench-adafocus bench-auto bench-adafocus-policy clean
@@ -205,6 +206,9 @@ bench-adafocus-policy: setup
 		--out benchmarks/results/pip640_policy_holdout.json
 	$(PY) benchmarks/run_adafocus_holdout.py --store $(AUTO_WORK)/af/pip-96-s16.zarr --spans $(AUTO_WORK)/af/pip/spans.json \
 		--seeds 0 1 2 --adafocus $(AF_OPTIONS) $(AF_CHOICE) --out benchmarks/results/pip96s16_policy_holdout.json
+	$(PY) benchmarks/run_adafocus_plus.py --store $(AUTO_WORK)/afbig/pip-96-s16.zarr --spans $(AUTO_WORK)/afbig/pip/spans.json \
+		--work $(AUTO_WORK)/afbig/plus --seeds 0 1 --adafocus stage1_epochs=15 stage2_epochs=8 stage3_epochs=5 \
+		$(AF_CHOICE) --out benchmarks/results/pip640_plus.json
 	$(PY) -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); k=[x for s in ('train','val') for x in [y for y in r if y['split']==s][:200]]; w=csv.DictWriter(open(sys.argv[2],'w',newline=''),fieldnames=list(r[0])); w.writeheader(); w.writerows(k)" \
 		$(AUTO_WORK)/real/untrimmed/annotations.csv $(AUTO_WORK)/real/untrimmed/annotations_400.csv
 	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/real/untrimmed/annotations_400.csv \

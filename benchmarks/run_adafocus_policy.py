@@ -58,7 +58,8 @@ from benchmarks.adafocus_controls import CONTROLS, control_probs  # noqa: E402
 from benchmarks.run_adafocus import ensure_head  # noqa: E402
 from nsnet.extract.patches import PatchGrid  # noqa: E402
 
-ARMS = {"paper": {}, "detached-critic": {"shared_critic": False},
+PAPER = {"policy_input": "map", "shared_critic": True}  # the paper's π (the product default until issue 19)
+ARMS = {"paper": PAPER, "detached-critic": {**PAPER, "shared_critic": False},
         "candidates": {"policy_input": "candidates", "shared_critic": False},
         "candidates+mean": {"policy_input": "candidates", "shared_critic": False, "reward": "mean"}}
 REFERENCES = ["random-patch", "centre-patch"]

@@ -144,3 +144,20 @@ def test_candidate_policy_with_mean_reward_and_detached_critic_learns_the_quadra
     hit = np.take_along_axis(target, cand[..., None], axis=2)[..., 0].mean()
     assert hit >= 0.9  # chance 25 %; the focus quadrant changes every frame
     assert len(np.unique(cand)) >= 8  # it moves with the focus, not one fixed candidate
+
+
+def test_candidate_policy_is_the_default_and_old_runs_load_as_trained() -> None:
+    """The default π is the candidate policy with a detached critic (issue 19); a run saved before
+    those options existed (its config lacks them) was trained with the paper's π and loads as such."""
+    from nsnet.sampler.config import SamplerConfig
+
+    cfg = sampler_config("adafocus")
+    assert (cfg.options.policy_input, cfg.options.shared_critic) == ("candidates", False)
+    saved = cfg.to_dict()
+    for key in ("policy_input", "shared_critic"):
+        del saved["options"][key]
+    old = SamplerConfig.from_dict(saved)
+    assert (old.options.policy_input, old.options.shared_critic) == ("map", True)
+    assert SamplerConfig.from_dict(cfg.to_dict()).options.policy_input == "candidates"  # a new run keeps its own
+    nsnet = sampler_config("nsnet").to_dict()
+    assert SamplerConfig.from_dict(nsnet) == sampler_config("nsnet")  # variants without changed defaults: as saved

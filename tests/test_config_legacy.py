@@ -151,9 +151,11 @@ def test_a_legacy_config_loads_with_the_options_it_was_trained_with(variant: str
         "nsnet": sampler_config("nsnet", name="nsnet", device="cpu", epochs=3, width=16, heads=2),
         # TSQNet's layers / heads are its own (1 / 1), not NSNet's flat 2 / 8; its milestones were 25/50/75 %
         "tsqnet": sampler_config("tsqnet", name="t", device="cpu", epochs=3, width=16),
-        # AdaFocus's lr is its own 1e-3, not NSNet's flat 1e-2; its batch size was the flat 64
+        # AdaFocus's lr is its own 1e-3, not NSNet's flat 1e-2; its batch size was the flat 64; its π the
+        # paper's (the options that select it came later, with another default)
         "adafocus": sampler_config("adafocus", name="a", device="cpu", hidden=16, policy_hidden=16, policy_channels=4,
-                                   stage1_epochs=2, stage2_epochs=2, stage3_epochs=1, skip=True, keep_ratio=0.5),
+                                   stage1_epochs=2, stage2_epochs=2, stage3_epochs=1, skip=True, keep_ratio=0.5,
+                                   policy_input="map", shared_critic=True),
     }[variant]
     assert cfg == want
     assert SamplerConfig.from_dict(cfg.to_dict()) == cfg  # and the new form round-trips

@@ -129,3 +129,15 @@ def adafocus_curve(results: Results, name: str) -> str:
              pm(r["best_photo_mAP"], r["best_photo_std"]), pm(r["gap"], r["gap_std"])] for r in data["rows"]]
     return table(["train videos", "stage I epochs", "f_C on random patches (mAP %)",
                   "f_C on the best photo patch (mAP %)", "difference"], "lrrrr", rows)
+
+
+def adafocus_plus(results: Results, name: str) -> str:
+    """Returns one row per setting of ``run_adafocus_plus.py``: AdaFocus+'s val mAP ± sample std, its
+    paired interval against the first setting, and where π' keeps the local CNN (event frames vs the
+    others) and π looks."""
+    rows = [[r["setting"], pm(r["mAP"], r["mAP_std"]), _ci(r.get("vs_first")),
+             pm(100 * r["keep_event"], 100 * r["keep_event_std"], 1) + " %",
+             pm(100 * r["keep_other"], 100 * r["keep_other_std"], 1) + " %", pct(r["photo_share"])]
+            for r in results[name]["rows"]]
+    return table(["AdaFocus+ setting", "mAP (%)", "- first row [95% CI]", "frames kept: event", "frames kept: others",
+                  "photo in patch"], "lrrrrr", rows)

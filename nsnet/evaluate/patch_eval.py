@@ -169,8 +169,8 @@ def fixed_policy_notes(usage: dict[tuple[str, int], dict[str, Any]], labels: dic
         budgets = ", ".join(str(b) for b, _ in found)
         notes.append(f"{labels.get(name, name)} (K={budgets}): the policy chose candidate {u['top_candidate']} on "
                      f"{100 * u['top_share']:.0f}% of the frames (K={k}) -- one fixed place, not per-video focus; "
-                     "compare it with centre-patch and random-patch (a policy that follows the content: train "
-                     "with -o policy_input=candidates -o shared_critic=false)")
+                     "compare it with centre-patch and random-patch (the paper's π, -o policy_input=map "
+                     "-o shared_critic=true, tends to this; the default candidate policy follows the content)")
     return notes
 
 

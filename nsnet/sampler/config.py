@@ -88,7 +88,8 @@ class SamplerConfig:
         unknown = sorted(set(data) - set(COMMON_FIELDS) - {"options"})
         if unknown:
             raise SamplerConfigError(f"unknown sampler config keys {unknown}; known: {[*COMMON_FIELDS, 'options']}")
-        return cls(**{k: data[k] for k in COMMON_FIELDS if k in data}, options=dict(data["options"]))
+        options = {**_former_defaults(str(data.get("variant", "nsnet"))), **dict(data["options"])}
+        return cls(**{k: data[k] for k in COMMON_FIELDS if k in data}, options=options)
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> None:
         """Writes the config (plus ``extra`` entries under ``"run"``) as pretty JSON."""
@@ -115,7 +116,13 @@ def _from_legacy(data: Mapping[str, Any]) -> SamplerConfig:
     variant = str(data.get("variant", "nsnet"))
     spec = variant_spec(variant)
     names = {f.name for f in fields(spec.options)}
-    values = {k: v for k, v in data.items() if k in names and v is not None}
+    values = {**_former_defaults(variant), **{k: v for k, v in data.items() if k in names and v is not None}}
     values.update({k: v for k, v in dict(data.get(variant) or {}).items() if k in names})
     common = {k: data[k] for k in COMMON_FIELDS if k in data and k != "variant"}
     return SamplerConfig(variant=variant, **common, options=make_options(variant, spec.options, values))
+
+
+def _former_defaults(variant: str) -> dict[str, Any]:
+    """Returns the options of ``variant`` whose default changed, at the value that a run saved before
+    the change (its config lacks the key) was trained with: a saved run loads as it was trained."""
+    return dict(variant_spec(variant).options.former_defaults)

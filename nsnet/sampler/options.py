@@ -41,6 +41,8 @@ class SamplerOptions:
     """Base of every variant's options: which cached arrays training reads, and cross-field checks."""
 
     fixed: typing.ClassVar[tuple[str, ...]] = ()  # fields this variant pins to their default
+    # options whose default changed: the value a run saved without them was trained with
+    former_defaults: typing.ClassVar[dict[str, typing.Any]] = {}
 
     def check(self) -> None:
         """Raises SamplerConfigError when options contradict each other (subclasses add rules)."""

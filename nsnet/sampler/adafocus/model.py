@@ -16,9 +16,10 @@ patch is then indexing a tensor, and everything below trains in seconds to minut
   = 32, ReLU; no pooling, to keep where things are), flattened, a one-layer GRU (``policy_hidden``
   = 256; paper 1024), a linear actor giving a categorical distribution over the G*G candidates and
   a linear critic (the value for PPO). Its input is the map only, so all T choices can be made
-  before any local feature exists. Sampled while training, argmax at test time. Option
-  ``policy_input=candidates`` replaces it by :class:`~.candidate_policy.CandidatePolicy` (each
-  candidate scored from the map pooled over its box, shared weights).
+  before any local feature exists. Sampled while training, argmax at test time. Used with option
+  ``policy_input=map``; the default ``policy_input=candidates`` is
+  :class:`~.candidate_policy.CandidatePolicy` (each candidate scored from the map pooled over its
+  box, shared weights), which follows the content where the paper's π settles on one place.
 * **π'** :class:`SkipPolicy` (AdaFocus+, Eq. 8): the same inputs and architecture with one
   Bernoulli output p^B_t = Pr(keep frame t); at inference a frame's patch goes through f_L when
   p^B_t >= ρ, the threshold solved on the train set so that a share η (``keep_ratio``) of the
@@ -64,7 +65,7 @@ class AdaFocusConfig:
     skip: bool = False  # AdaFocus+: has π'
     keep_ratio: float = 1.0  # η: share of frames AdaFocus+ keeps at inference
     threshold: float | None = None  # ρ solved for keep_ratio on the train set; None: keep every frame
-    policy_input: str = "map"  # π's input: "map" (the paper) or "candidates" (CandidatePolicy)
+    policy_input: str = "map"  # π's input: "map" (the paper; what a model saved without the field has) or "candidates"
     candidate_boxes: list[list[float]] | None = None  # candidates in light-map cells (policy_input=candidates)
 
 

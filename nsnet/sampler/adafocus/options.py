@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, ClassVar, Sequence
 
 from nsnet.sampler.options import SamplerConfigError, SamplerOptions, option
 
@@ -37,14 +37,18 @@ class AdaFocusOptions(SamplerOptions):
     keep_ratio: float = option(0.7, "η: share of frames AdaFocus+ keeps at inference (paper 0.9 / 0.7 / 0.5)",
                                min=0.0, max=1.0, min_open=True)
     drop_local: float = option(0.0, "stage I: probability of zeroing a frame's local feature", **_PROB)
-    policy_input: str = option("map", "π's input: map (the paper: the flattened light map -> G*G logits) or "
-                               "candidates (each candidate scored from the map pooled over its box, shared weights)",
-                               choices=("map", "candidates"))
-    shared_critic: bool = option(True, "stage II: the critic's value loss also trains π's conv and GRU (the paper's "
-                                 "shared network); false: the critic reads a detached state (a value target that the "
-                                 "map cannot predict otherwise drives π's ReLUs dead and its choice to one fixed candidate)")
+    policy_input: str = option("candidates", "π's input: candidates (each candidate scored from the map pooled over "
+                               "its box, shared weights: the choice can follow the content) or map (the paper: the "
+                               "flattened light map -> G*G logits)", choices=("map", "candidates"))
+    shared_critic: bool = option(False, "stage II: false: the critic reads a detached state; true: its value loss also "
+                                 "trains π's (and π''s) conv and GRU (the paper's shared network: a value target that "
+                                 "the map cannot predict drives π's ReLUs dead and its choice to one fixed candidate)")
     reward: str = option("paper", "stage II reward baseline: paper (Eq. 7: f_C's confidence on one random candidate) "
                          "or mean (its mean confidence over all G*G candidates)", choices=("paper", "mean"))
+
+    # the paper's π: the default until the candidate policy with a detached critic won on the train
+    # holdout of both picture-in-picture stores (benchmarks/RESULTS.md, "A larger picture-in-picture set")
+    former_defaults: ClassVar[dict[str, Any]] = {"policy_input": "map", "shared_critic": True}
 
     def needs_patches(self) -> bool:
         """Returns True: AdaFocus trains on the light maps and candidate patch features."""
