@@ -38,10 +38,9 @@ from nsnet.sampler.train import fit_sampler  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
 
 
-def score_run(store: Path, run: Path, seed: int, cover: np.ndarray) -> dict[str, Any]:
-    """Returns one run's val figures: mAP (%), keep shares on the event frames and on the others, the
-    photo share of the chosen patches on the event frames, and the class probabilities."""
-    T = FeatureStore.open(store).T
+def score_run(store: Path, T: int, run: Path, seed: int, cover: np.ndarray) -> dict[str, Any]:
+    """Returns one run's val figures on all ``T`` frames: mAP (%), keep shares on the event frames and
+    on the others, the photo share of the chosen patches on the event frames, and the class probabilities."""
     res = evaluate(EvaluateConfig(store=store, runs=[run], budgets=[T], methods=["adafocus+"], seed=seed, quiet=True,
                                   split="val", path="cached").validate())
     row, score = res.rows[0], res.patches[("adafocus+", T)]
@@ -77,7 +76,7 @@ def main() -> None:
             if not (run / "config.json").is_file():
                 fit_sampler(args.store, run, sampler_config("adafocus", seed=seed, **{**common, **parse(setting.split(","))}),
                             progress=False)
-            got = score_run(args.store, run, seed, cover)
+            got = score_run(args.store, store.T, run, seed, cover)
             probs.setdefault(setting, []).append(got.pop("probs"))
             labels = got.pop("labels")
             runs.append({"seed": seed, **got})
