@@ -165,6 +165,10 @@ bench-auto: setup
 		--seeds 0 1 2 --lr own"; \
 		$(PY) benchmarks/run_auto.py table $$A && $(PY) benchmarks/run_auto.py auto $$A && \
 		$(PY) benchmarks/run_auto.py summary $$A --name ctrl400_ownlr --out benchmarks/results
+	A="--store $(AUTO_WORK)/ctrl400/store.zarr --spans $(AUTO_WORK)/ctrl400/data/spans.json --work $(AUTO_WORK)/ctrl400/work-ownlr \
+		--lr own"; \
+		$(PY) benchmarks/run_auto.py table $$A --seeds 3 && $(PY) benchmarks/run_auto.py table $$A --seeds 4 && \
+		$(PY) benchmarks/run_auto.py summary $$A --seeds 0 1 2 3 4 --name ctrl400_ownlr_5seeds --out benchmarks/results
 	$(PY) benchmarks/report.py --write
 
 # Issue 19, AdaFocus's fixed policy (benchmarks/RESULTS.md): a picture-in-picture controlled set, T = 16, 6 x 6

@@ -98,6 +98,8 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "ctrl400_ownlr_table1": lambda r: auto.auto_table1(r, "ctrl400_ownlr_auto"),
     "ctrl400_ownlr_pairs": lambda r: auto.auto_pairs(r, "ctrl400_ownlr_auto"),
     "ctrl400_ownlr_choices": lambda r: auto.auto_choices(r, "ctrl400_ownlr_auto"),
+    "ctrl400_ownlr_5seeds_table1": lambda r: auto.auto_table1(r, "ctrl400_ownlr_5seeds_auto"),
+    "ctrl400_ownlr_5seeds_pairs": lambda r: auto.auto_pairs(r, "ctrl400_ownlr_5seeds_auto"),
     "ctrl400_5seeds_table1": lambda r: auto.auto_table1(r, "ctrl400_5seeds_auto"),
     "ctrl400_5seeds_pairs": lambda r: auto.auto_pairs(r, "ctrl400_5seeds_auto"),
 }
