@@ -161,6 +161,8 @@ bench-auto: setup
 		$(PY) benchmarks/run_auto.py summary $$A --seeds 0 1 2 3 4 --name ctrl400_5seeds --out benchmarks/results
 	$(PY) benchmarks/run_distractor_fixes.py --store $(AUTO_WORK)/ctrl400/store.zarr \
 		--spans $(AUTO_WORK)/ctrl400/data/spans.json --work $(AUTO_WORK)/ctrl400/work --powers 2 4 --out benchmarks/results
+	$(PY) benchmarks/run_event_probe.py --store $(AUTO_WORK)/ctrl400/store.zarr --build $(AUTO_WORK)/ctrl400/data \
+		--out benchmarks/results/ctrl400_event_probe.json
 	A="--store $(AUTO_WORK)/ctrl400/store.zarr --spans $(AUTO_WORK)/ctrl400/data/spans.json --work $(AUTO_WORK)/ctrl400/work-ownlr \
 		--seeds 0 1 2 --lr own"; \
 		$(PY) benchmarks/run_auto.py table $$A && $(PY) benchmarks/run_auto.py auto $$A && \
@@ -169,6 +171,10 @@ bench-auto: setup
 		--lr own"; \
 		$(PY) benchmarks/run_auto.py table $$A --seeds 3 && $(PY) benchmarks/run_auto.py table $$A --seeds 4 && \
 		$(PY) benchmarks/run_auto.py summary $$A --seeds 0 1 2 3 4 --name ctrl400_ownlr_5seeds --out benchmarks/results
+	A="--store $(AUTO_WORK)/real/store.zarr --spans $(AUTO_WORK)/real/untrimmed/spans.json --work $(AUTO_WORK)/real/work-ownlr \
+		--seeds 0 1 2 --lr own"; \
+		$(PY) benchmarks/run_auto.py table $$A && $(PY) benchmarks/run_auto.py auto $$A && \
+		$(PY) benchmarks/run_auto.py summary $$A --name real_ownlr --out benchmarks/results
 	$(PY) benchmarks/report.py --write
 
 # Issue 19, AdaFocus's fixed policy (benchmarks/RESULTS.md): a picture-in-picture controlled set, T = 16, 6 x 6

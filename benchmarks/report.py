@@ -20,7 +20,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.tables import auto, controlled, controlled_claims, fixes, infra, real, tsqnet_adafocus  # noqa: E402
+from benchmarks.tables import auto, controlled, controlled_claims, fixes, infra, probe, real, tsqnet_adafocus  # noqa: E402
 from benchmarks.tables.stats import RESULTS_DIR, Results  # noqa: E402
 
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
@@ -62,7 +62,9 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "scale_projection": infra.scale_projection,
     "auto_table1": auto.auto_table1,
     "auto_choices": auto.auto_choices,
-    "auto_probe": auto.auto_probe,
+    "event_probe_frames": probe.event_probe_frames,
+    "event_probe_photos": probe.event_probe_photos,
+    "localiser_ceiling": probe.localiser_ceiling,
     "auto_targets": auto.auto_targets,
     "auto_settings": auto.auto_summary_line,
     "auto_pairs": auto.auto_pairs,

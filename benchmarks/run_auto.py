@@ -11,8 +11,7 @@ predictions of the chosen frames give, per method:
   and to the best non-oracle baseline, and a t-interval of that difference over the seeds;
 * how many of its seeds are at Uniform's level on val (their own paired interval vs Uniform not above 0).
 
-Plus a linear probe (are event photos separable from distractor photos in the cached features?) and
-the auto runs' choices, holdout scores and cost. Writes ``OUT/<name>_auto.json``. Resumable: trained
+Plus the auto runs' choices, holdout scores and cost. Writes ``OUT/<name>_auto.json``. Resumable: trained
 runs and per-seed evaluations are cached under ``--work``.
 
     python benchmarks/run_auto.py table --store STORE --spans DATA/spans.json --work WORK --seeds 0 1 2
@@ -33,19 +32,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.run_controlled import CATEGORIES, frame_categories  # noqa: E402
 from benchmarks.run_real import ensure_recognizer_head  # noqa: E402
 from nsnet.evaluate.cached import cached_logits  # noqa: E402
 from nsnet.evaluate.config import EvaluateConfig  # noqa: E402
 from nsnet.evaluate.methods import method_spec  # noqa: E402
 from nsnet.evaluate.run import evaluate  # noqa: E402
-from nsnet.metrics import average_frame_predictions, mean_average_precision, paired_bootstrap_map  # noqa: E402
-from nsnet.sampler.candidates import list_candidates, parse_candidates, training_config  # noqa: E402
+from nsnet.metrics import average_frame_predictions  # noqa: E402
+from nsnet.sampler.candidates import parse_candidates, training_config  # noqa: E402
 from nsnet.sampler.config import sampler_config  # noqa: E402
 from nsnet.sampler.fusion import FUSIONS  # noqa: E402
 from nsnet.sampler.train import fit_sampler  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
-from nsnet.store import schema as S  # noqa: E402
 
 BASELINES = ["uniform", "random", "dense", "topk", "maxconf-l", "scsampler"]
 EXTRA_METHODS = {"nsnet": ["vgm"], "tsqnet": ["vqm"]}  # branches scored from the same run, as in Table 1
@@ -145,27 +142,6 @@ def t_interval(diffs: list[float]) -> list[float] | None:
     return [float(arr.mean() - half), float(arr.mean() + half)]
 
 
-def linear_probe(store: FeatureStore, spans: dict, array: str) -> dict[str, float]:
-    """Returns the 5-fold cross-validated ROC-AUC (train split) of a logistic regression telling event
-    frames from distractor frames in the cached ``array`` (light or recognizer features). The folds
-    are grouped by video (GroupKFold), so no photo is in both the fitting and the scored part."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    rows = store.valid_indices("train")
-    cats = frame_categories(store, rows, spans)
-    feats = store.read(array, rows).astype(np.float32)
-    keep = (cats == CATEGORIES.index("event")) | (cats == CATEGORIES.index("distractor"))
-    x, y = feats[keep], (cats[keep] == CATEGORIES.index("event")).astype(int)
-    groups = np.broadcast_to(np.arange(len(rows))[:, None], cats.shape)[keep]
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
-    auc = cross_val_score(clf, x, y, cv=GroupKFold(n_splits=5), groups=groups, scoring="roc_auc")
-    return {"auc": float(auc.mean()), "auc_std": float(auc.std(ddof=1)), "event_frames": int(y.sum()),
-            "distractor_frames": int((1 - y).sum())}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=("table", "auto", "summary"))
@@ -196,8 +172,6 @@ def main() -> None:
 
         spans = json.loads(args.spans.read_text())
         result = summarise(args, store, spans, {s: seed_scores(args, s) for s in args.seeds})
-        if any(entry.get("distractors") for entry in spans.values()):  # the controlled builds have distractor shots
-            result["probe"] = {a: linear_probe(store, spans, a) for a in (S.LIGHT_FEATURES, S.REC_FEATURES)}
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"{args.name}_auto.json"
         path.write_text(json.dumps(result, indent=1) + "\n")

@@ -1,6 +1,6 @@
 """The helpers of the issue-19 fix benchmarks against hand-computed cases: the stop-at-threshold
 rule and the holdout's class overlap (run_distractor_fixes), the photo geometry of "where π looks"
-(run_adafocus_policy)."""
+(run_adafocus_policy), the perfect localiser and the photo-grouped AUC interval (run_event_probe)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.run_adafocus_policy import coverage, looks  # noqa: E402
 from benchmarks.run_distractor_fixes import class_overlap, kept_frames, video_probs  # noqa: E402
+from benchmarks.run_event_probe import cluster_bootstrap_auc, localiser_map  # noqa: E402
 
 
 def test_stop_rule_keeps_the_top_k_above_the_threshold() -> None:
@@ -84,3 +86,27 @@ def test_curve_patches_are_the_chosen_candidates() -> None:
     cover[1, 0] = [0.1, 0.0, 0.9, 0.3]  # the only event frame: candidate 2 shows most of the photo
     best = best_photo_arrays(arrays, cover, seed=0)
     assert best.patch_features[1, 0, 0, 0] == (1 * t + 0) * a + 2
+
+
+def test_perfect_localiser_against_a_hand_computed_case() -> None:
+    """Two videos of classes 0 and 1; frame 0 the event, frame 1 a distractor voting for the other class,
+    frames 2-3 footage voting for neither. K = 2."""
+    probs = np.array([[[1, 0], [0, 1], [0.5, 0.5], [0.5, 0.5]],
+                      [[0, 1], [1, 0], [0.5, 0.5], [0.5, 0.5]]], dtype=float)
+    cats = np.array([[0, 1, 2, 2], [0, 1, 2, 2]])  # CATEGORIES: event, distractor, background
+    labels = np.eye(2)
+    assert localiser_map(probs, cats, labels, 2, None) == [100.0]
+    assert localiser_map(probs, cats, labels, 2, "background", draws=3) == [100.0] * 3  # [.75, .25]: still ranked
+    assert localiser_map(probs, cats, labels, 2, "distractor", draws=2) == [50.0] * 2  # [.5, .5]: a tie, AP 0.5
+    cats[1, 0] = 2  # no event frame in video 1
+    with pytest.raises(ValueError, match="no event frame"):
+        localiser_map(probs, cats, labels, 2, None)
+
+
+def test_auc_interval_resamples_whole_photos() -> None:
+    y = np.repeat([1, 1, 1, 0, 0, 0], 4)  # 6 photos of 4 frames each
+    score = np.repeat([5.0, 4.0, 3.0, 2.0, 1.0, 0.0], 4)
+    assert cluster_bootstrap_auc(y, score, np.repeat(np.arange(6), 4), n_boot=200) == [1.0, 1.0]
+    score[:4] = -1.0  # one event photo ranked below every distractor photo: AUC 6/9 on the full set
+    lo, hi = cluster_bootstrap_auc(y, score, np.repeat(np.arange(6), 4), n_boot=500)
+    assert lo < 6 / 9 < hi <= 1.0

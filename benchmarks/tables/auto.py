@@ -1,5 +1,5 @@
 """Renderers of ``<name>_auto.json`` (``benchmarks/run_auto.py``): Table 1 with intervals, the automatic
-choice per seed with its cost, the linear probe, and the targets of issue 19."""
+choice per seed with its cost, and the targets of issue 19."""
 
 from __future__ import annotations
 
@@ -59,15 +59,6 @@ def auto_choices(results: Results, name: str = NAME) -> str:
                      f"{(a['candidate_seconds'] + final) / a['nsnet_run_seconds']:.1f}x"])
     return table(["auto seed", "choice", "uniform", *labels, "auto s (train)", "one NSNet run s", "ratio"],
                  ["l", "l"] + ["r"] * (len(labels) + 4), rows)
-
-
-def auto_probe(results: Results, name: str = NAME) -> str:
-    """Returns the linear probe: can a linear classifier tell event photos from distractor photos in the
-    cached features (5-fold ROC-AUC on the train frames)?"""
-    rows = [[array, f"{p['auc']:.3f} ± {p['auc_std']:.3f}", str(p["event_frames"]), str(p["distractor_frames"])]
-            for array, p in results[name]["probe"].items()]
-    return table(["cached array", "ROC-AUC event vs distractor (5 folds grouped by video, train)", "event frames", "distractor frames"],
-                 ["l", "r", "r", "r"], rows)
 
 
 def auto_targets(results: Results, name: str = NAME) -> str:
