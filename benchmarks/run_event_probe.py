@@ -195,6 +195,7 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=SHARED_DATA / "imagenet-samples")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--light-sizes", type=int, nargs="+", default=[112, 160, 224])
+    parser.add_argument("--no-photos", action="store_true", help="skip the photo probe (it does not depend on the store)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     store = FeatureStore.open(args.store)
@@ -203,9 +204,10 @@ def main() -> None:
     light, rec = store.attrs["extractor"], store.attrs["recognizer"]  # the light extractor resizes as the store did
     models = [(light["name"], s, round(s * light["resize_short"] / light["input_size"])) for s in args.light_sizes]
     models.append((rec["name"], rec["input_size"], rec["resize_short"]))
-    result = {"store": str(args.store), "frame_probe": frame_probe(store, spans),
-              "photo_probe": photo_probe(groups, args.photos, models),
+    result = {"store": str(args.store), "light": light, "frame_probe": frame_probe(store, spans),
               "localiser": localiser_ceiling(store, spans, args.k)}
+    if not args.no_photos:
+        result["photo_probe"] = photo_probe(groups, args.photos, models)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")

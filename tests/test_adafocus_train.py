@@ -83,7 +83,7 @@ def test_adafocus_plus_keeps_informative_frames_rather_than_empty_ones() -> None
     train, _ = quadrant_arrays(spec, "train")
     val, target = quadrant_arrays(dataclasses.replace(spec, num_videos=200), "val")
     # the paper's π: next to the candidate policy π' keeps the informative frames less selectively on
-    # this toy (not on the picture-in-picture benchmark: RESULTS.md, "AdaFocus+ next to the candidate policy")
+    # this toy, where π' saturates at p(keep) ~ 1 (RESULTS.md, "Why, on the toy: π' saturates next to the candidate policy")
     opts = {**TOY_OPTS, "skip": True, "keep_ratio": 0.7, "drop_local": 0.3, **PAPER_PI}
     result = train_sampler(train, sampler_config(variant="adafocus", batch_size=32, device="cpu", **opts))
     got = _evaluate(result.model, val, target)

@@ -107,3 +107,23 @@ def tsqnet_reconcile(res: Results) -> str:
         "on and 30 epochs of training amplify that. Neither JSON keeps the per-seed values, so the files "
         "cannot confirm this per seed: the two are separate trainings of the same config, and their "
         f"difference ({diff:.1f}) is " + ("inside" if inside else "outside") + " either's seed std.")
+
+
+def adafocus_plus_toy(res: Results) -> str:
+    """Returns AdaFocus+ on the planted-quadrant toy per π setting: the keep mask's selectivity, π''s keep
+    probabilities, its saturated share and runs, the reward it trains with, and π's hits (mean ± sample
+    std over seeds)."""
+    d = res["adafocus_plus_toy"]
+    rows = []
+    for label, s in d["summary"].items():
+        runs = [r for r in d["rows"] if r["policy"] == label]
+        saturated = sum(r["saturated"] > 0.9 for r in runs)
+        rows.append([label, pm(s["selectivity"]["mean"], s["selectivity"]["std"]),
+                     f"{pm(s['p_keep_informative']['mean'], s['p_keep_informative']['std'], 3)} / "
+                     f"{pm(s['p_keep_empty']['mean'], s['p_keep_empty']['std'], 3)}",
+                     f"{saturated}/{len(runs)}",
+                     f"{s['reward_informative']['mean']:+.3f} / {s['reward_empty']['mean']:+.3f}",
+                     pm(s["hit"]["mean"], s["hit"]["std"])])
+    return table(["π setting", "kept informative - kept empty", "p(keep) informative / empty",
+                  "runs with p(keep) > 0.99 on > 90 % of frames", "reward of keeping: informative / empty", "π's hit"],
+                 ["l", "r", "r", "r", "r", "r"], rows)
