@@ -2,7 +2,8 @@
 tests' planted-quadrant toy (30 % empty frames), though not on the picture-in-picture benchmark (issue 19).
 
 For each π (the paper's: ``policy_input=map shared_critic=true``; the default: ``candidates``, detached
-critic; and the two mixed settings, to tell the policy's input from the critic) and seed, AdaFocus+ is trained on the toy with the test's settings, and on 200 val videos this
+critic; the two mixed settings, to tell the policy's input from the critic; and the default with a larger
+PPO entropy bonus, which keeps π' from saturating) and seed, AdaFocus+ is trained on the toy with the test's settings, and on 200 val videos this
 records:
 
 * the keep mask's selectivity: share of informative frames kept minus share of empty frames kept;
@@ -42,7 +43,9 @@ OPTS = dict(hidden=64, policy_hidden=64, policy_channels=16, dropout=0.0, stage1
 POLICIES = {"paper π (map, shared critic)": dict(policy_input="map", shared_critic=True),
             "default (candidates, detached critic)": dict(policy_input="candidates", shared_critic=False),
             "candidates, shared critic": dict(policy_input="candidates", shared_critic=True),
-            "map, detached critic": dict(policy_input="map", shared_critic=False)}
+            "map, detached critic": dict(policy_input="map", shared_critic=False),
+            "default, entropy_coef 0.05": dict(policy_input="candidates", shared_critic=False, entropy_coef=0.05),
+            "default, entropy_coef 0.2": dict(policy_input="candidates", shared_critic=False, entropy_coef=0.2)}
 
 
 def plus_figures(model: Any, val: Any, target: np.ndarray, lam: float) -> dict[str, float]:

@@ -65,6 +65,7 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "event_probe_frames": probe.event_probe_frames,
     "event_probe_photos": probe.event_probe_photos,
     "localiser_ceiling": probe.localiser_ceiling,
+    "event_probe_frames_224": lambda r: probe.event_probe_frames(r, "ctrl400_224_event_probe"),
     "auto_targets": auto.auto_targets,
     "auto_settings": auto.auto_summary_line,
     "auto_pairs": auto.auto_pairs,

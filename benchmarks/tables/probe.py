@@ -58,3 +58,20 @@ def localiser_ceiling(results: Results, name: str = NAME, table1: str = TABLE1) 
             for label, m, s in entries]
     return table(["frames given to the recognizer (val, K = 5)", "mAP (%)", "share of the Uniform -> Oracle gap"],
                  ["l", "r", "r"], rows)
+
+
+def store_compare(results: Results, name: str = "ctrl400_light224") -> str:
+    """Returns the same samplers on two stores (``benchmarks/compare_stores.py``): mAP ± sample std on each,
+    B - A with its intervals over val videos and over seeds, and the event / distractor shares."""
+    d = results[name]
+    a, b = d["a"], d["b"]
+    rows = []
+    for r in d["rows"]:
+        iv, seeds = r["b_minus_a"], r["b_minus_a_seeds"]
+        rows.append([r["method"], pm(r[a]["mAP"], r[a]["mAP_std"]), pm(r[b]["mAP"], r[b]["mAP_std"]),
+                     f"{iv['diff']:+.1f} [{iv['low']:+.1f}, {iv['high']:+.1f}]",
+                     "" if seeds is None else f"[{seeds[0]:+.1f}, {seeds[1]:+.1f}]",
+                     f"{100 * r[a]['shares']['event']:.1f}% -> {100 * r[b]['shares']['event']:.1f}%",
+                     f"{100 * r[a]['shares']['distractor']:.1f}% -> {100 * r[b]['shares']['distractor']:.1f}%"])
+    return table(["method", f"mAP (%), {a}", f"mAP (%), {b}", f"{b} - {a} [95% CI, videos]", "[95% CI, seeds]",
+                  "event share", "distractor share"], ["l", "r", "r", "r", "r", "r", "r"], rows)

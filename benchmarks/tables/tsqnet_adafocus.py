@@ -113,17 +113,24 @@ def adafocus_plus_toy(res: Results) -> str:
     """Returns AdaFocus+ on the planted-quadrant toy per π setting: the keep mask's selectivity, π''s keep
     probabilities, its saturated share and runs, the reward it trains with, and π's hits (mean ± sample
     std over seeds)."""
+    from scipy import stats
+
     d = res["adafocus_plus_toy"]
     rows = []
+    default = {r["seed"]: r["selectivity"] for r in d["rows"] if r["policy"].startswith("default (")}
     for label, s in d["summary"].items():
         runs = [r for r in d["rows"] if r["policy"] == label]
         saturated = sum(r["saturated"] > 0.9 for r in runs)
-        rows.append([label, pm(s["selectivity"]["mean"], s["selectivity"]["std"]),
+        diffs = [r["selectivity"] - default[r["seed"]] for r in runs]
+        iv = "" if label.startswith("default (") else "{:+.2f} [{:+.2f}, {:+.2f}]".format(
+            sum(diffs) / len(diffs), *stats.t.interval(0.95, len(diffs) - 1, loc=sum(diffs) / len(diffs),
+                                                       scale=stats.sem(diffs)))
+        rows.append([label, pm(s["selectivity"]["mean"], s["selectivity"]["std"]), iv,
                      f"{pm(s['p_keep_informative']['mean'], s['p_keep_informative']['std'], 3)} / "
                      f"{pm(s['p_keep_empty']['mean'], s['p_keep_empty']['std'], 3)}",
                      f"{saturated}/{len(runs)}",
                      f"{s['reward_informative']['mean']:+.3f} / {s['reward_empty']['mean']:+.3f}",
                      pm(s["hit"]["mean"], s["hit"]["std"])])
-    return table(["π setting", "kept informative - kept empty", "p(keep) informative / empty",
+    return table(["π setting", "kept informative - kept empty", "- default [95% CI, seeds]", "p(keep) informative / empty",
                   "runs with p(keep) > 0.99 on > 90 % of frames", "reward of keeping: informative / empty", "π's hit"],
-                 ["l", "r", "r", "r", "r", "r"], rows)
+                 ["l", "r", "r", "r", "r", "r", "r"], rows)
