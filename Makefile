@@ -175,6 +175,17 @@ bench-auto: setup
 		--seeds 0 1 2 --lr own"; \
 		$(PY) benchmarks/run_auto.py table $$A && $(PY) benchmarks/run_auto.py auto $$A && \
 		$(PY) benchmarks/run_auto.py summary $$A --name real_ownlr --out benchmarks/results
+	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/ctrl400/data/annotations.csv \
+		--out $(AUTO_WORK)/ctrl400-224/store.zarr $(subst --extractor-size 112,--extractor-size 224,$(CTRL_EXTRACT)) -q
+	A="--store $(AUTO_WORK)/ctrl400-224/store.zarr --spans $(AUTO_WORK)/ctrl400/data/spans.json \
+		--work $(AUTO_WORK)/ctrl400-224/work-ownlr --seeds 0 1 2 --lr own"; \
+		$(PY) benchmarks/run_auto.py table $$A && $(PY) benchmarks/run_auto.py auto $$A && \
+		$(PY) benchmarks/run_auto.py summary $$A --name ctrl400_224_ownlr --out benchmarks/results
+	$(PY) benchmarks/run_event_probe.py --store $(AUTO_WORK)/ctrl400-224/store.zarr --build $(AUTO_WORK)/ctrl400/data \
+		--no-photos --out benchmarks/results/ctrl400_224_event_probe.json
+	$(PY) benchmarks/compare_stores.py --a 112px=$(AUTO_WORK)/ctrl400/store.zarr:$(AUTO_WORK)/ctrl400/work-ownlr \
+		--b 224px=$(AUTO_WORK)/ctrl400-224/store.zarr:$(AUTO_WORK)/ctrl400-224/work-ownlr \
+		--spans $(AUTO_WORK)/ctrl400/data/spans.json --seeds 0 1 2 --out benchmarks/results/ctrl400_light224.json
 	$(PY) benchmarks/report.py --write
 
 # Issue 19, AdaFocus's fixed policy (benchmarks/RESULTS.md): a picture-in-picture controlled set, T = 16, 6 x 6

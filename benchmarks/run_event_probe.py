@@ -177,6 +177,8 @@ def localiser_ceiling(store: FeatureStore, spans: dict, k: int, draws: int = 20)
     rows = store.valid_indices("val")
     cats = frame_categories(store, rows, spans)
     logits = store.read(S.REC_LOGITS, rows).astype(np.float64)
+    if not np.isfinite(logits).all():
+        raise SystemExit("error: the store's recognizer logits are missing (NaN); run `nsnet fit-recognizer` first")
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
     labels = store.read(S.LABELS, rows)
