@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.run_auto import predictions, t_interval  # noqa: E402
 from benchmarks.run_auto_summary import ORDER  # noqa: E402
-from benchmarks.run_controlled import CATEGORIES, frame_categories  # noqa: E402
+from benchmarks.run_controlled import CATEGORIES, frame_categories, frame_shares  # noqa: E402
 from nsnet.metrics import mean_average_precision, paired_bootstrap_map  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
 from nsnet.store import schema as S  # noqa: E402
@@ -66,10 +66,9 @@ def compare(a: tuple[str, FeatureStore, Path], b: tuple[str, FeatureStore, Path]
         for label in (a[0], b[0]):
             preds[label] = np.stack([predictions(logits, p) for p in pos[label][m]])
             maps = [100 * mean_average_precision(p, labels) for p in preds[label]]
-            shares = np.mean([[float((np.take_along_axis(cats, p, 1) == i).mean()) for i in range(len(CATEGORIES))]
-                              for p in pos[label][m]], axis=0)
+            per_seed = [frame_shares(cats, p) for p in pos[label][m]]
             row[label] = {"mAP": float(np.mean(maps)), "mAP_std": float(np.std(maps, ddof=1)), "per_seed": maps,
-                          "shares": dict(zip(CATEGORIES, map(float, shares)))}
+                          "shares": {c: float(np.mean([sh[c] for sh in per_seed])) for c in CATEGORIES}}
         res = paired_bootstrap_map(preds[b[0]], preds[a[0]], labels, resamples=2000, seed=0)
         row["b_minus_a"] = {"diff": 100 * res["diff"], "low": 100 * res["low"], "high": 100 * res["high"]}
         row["b_minus_a_seeds"] = t_interval([x - y for x, y in zip(row[b[0]]["per_seed"], row[a[0]]["per_seed"])])

@@ -120,6 +120,7 @@ def photo_probe(groups: dict, photos_dir: Path, models: list[tuple[str, int, int
     probe fitted on the train photos, labelled groups (events) vs distractor groups."""
     import torch
     from PIL import Image
+    from sklearn.metrics import roc_auc_score
 
     from nsnet.extract.models import create_frame_model, run_model
     from nsnet.extract.transforms import FrameTransform
@@ -128,6 +129,7 @@ def photo_probe(groups: dict, photos_dir: Path, models: list[tuple[str, int, int
     items = {s: [(int(m.split(":")[0]), int(kind == "labelled")) for kind in ("labelled", "distractor")
                  for split_of in groups[kind].values() for m in split_of[s]] for s in ("train", "val")}
     images = {i: np.array(Image.open(files[i]).convert("RGB")) for s in items for i, _ in items[s]}
+    y = {s: np.array([lab for _, lab in items[s]]) for s in items}
     rows = []
     for name, size, short in models:
         model = create_frame_model(name, "package", input_size=size, resize_short=short)
@@ -136,10 +138,7 @@ def photo_probe(groups: dict, photos_dir: Path, models: list[tuple[str, int, int
         for s in items:
             x = torch.cat([transform(torch.from_numpy(images[i])[None]) for i, _ in items[s]])
             feats[s] = run_model(model, x, batch_size=64)[0]
-        y = {s: np.array([lab for _, lab in items[s]]) for s in items}
         score = _probe().fit(feats["train"], y["train"]).decision_function(feats["val"])
-        from sklearn.metrics import roc_auc_score
-
         rows.append({"model": name, "input_size": model.spec.input_size,
                      "auc": float(roc_auc_score(y["val"], score)),
                      "auc_ci": cluster_bootstrap_auc(y["val"], score, np.arange(len(score))),
