@@ -13,7 +13,8 @@ records:
   empty frames, with π's chosen candidates: the signal that should make π' selective;
 * π's hit rate on informative frames (its candidate lies in the planted quadrant).
 
-Writes one JSON with the per-seed rows and, per π, mean ± sample std over seeds.
+Writes one JSON with the per-seed rows and, per π, mean ± sample std over seeds and the selectivity's
+difference to the default with its t-interval over the seeds (paired by seed).
 
     python benchmarks/adafocus_plus_toy.py --seeds 0 1 2 3 4 5 --out benchmarks/results/adafocus_plus_toy.json
 """
@@ -32,6 +33,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.run_auto import t_interval  # noqa: E402
 from nsnet.sampler.adafocus.rewards import rollout_rewards  # noqa: E402
 from nsnet.sampler.config import sampler_config  # noqa: E402
 from nsnet.sampler.train import train_sampler  # noqa: E402
@@ -40,8 +42,9 @@ from nsnet.toys.quadrant import QuadrantSpec, quadrant_arrays  # noqa: E402
 SPEC = QuadrantSpec(num_videos=256, empty=0.3)  # tests/test_adafocus_train.py's AdaFocus+ toy
 OPTS = dict(hidden=64, policy_hidden=64, policy_channels=16, dropout=0.0, stage1_epochs=15, stage2_epochs=20,
             stage3_epochs=5, lr=3e-3, policy_lr=3e-3, skip=True, keep_ratio=0.7, drop_local=0.3)
+DEFAULT = "default (candidates, detached critic)"
 POLICIES = {"paper π (map, shared critic)": dict(policy_input="map", shared_critic=True),
-            "default (candidates, detached critic)": dict(policy_input="candidates", shared_critic=False),
+            DEFAULT: dict(policy_input="candidates", shared_critic=False),
             "candidates, shared critic": dict(policy_input="candidates", shared_critic=True),
             "map, detached critic": dict(policy_input="map", shared_critic=False),
             "default, entropy_coef 0.05": dict(policy_input="candidates", shared_critic=False, entropy_coef=0.05),
@@ -90,6 +93,11 @@ def main() -> None:
     keys = [k for k in rows[0] if k not in ("policy", "seed")]
     summary = {label: {k: {"mean": float(np.mean(v := [r[k] for r in rows if r["policy"] == label])),
                            "std": float(np.std(v, ddof=1))} for k in keys} for label in POLICIES}
+    default = {r["seed"]: r["selectivity"] for r in rows if r["policy"] == DEFAULT}
+    for label in POLICIES:  # selectivity - the default's, paired by seed: t-interval over the seeds
+        if label != DEFAULT:
+            diffs = [r["selectivity"] - default[r["seed"]] for r in rows if r["policy"] == label]
+            summary[label]["selectivity_vs_default"] = {"diff": float(np.mean(diffs)), "seeds_ci": t_interval(diffs)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"std_ddof": 1, "seeds": args.seeds, "rows": rows, "summary": summary}, indent=1) + "\n")
     print(f"wrote {args.out}")

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import SHARED_DATA  # noqa: E402
 from benchmarks.run_controlled import CATEGORIES, frame_categories  # noqa: E402
 from nsnet.metrics import mean_average_precision  # noqa: E402
+from nsnet.numeric import softmax  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
 from nsnet.store import schema as S  # noqa: E402
 
@@ -175,11 +176,10 @@ def localiser_ceiling(store: FeatureStore, spans: dict, k: int, draws: int = 20)
     (mean and sample std over ``draws`` draws), with the mean event frames per video."""
     rows = store.valid_indices("val")
     cats = frame_categories(store, rows, spans)
-    logits = store.read(S.REC_LOGITS, rows).astype(np.float64)
+    logits = store.read(S.REC_LOGITS, rows)
     if not np.isfinite(logits).all():
         raise SystemExit("error: the store's recognizer logits are missing (NaN); run `nsnet fit-recognizer` first")
-    probs = np.exp(logits - logits.max(-1, keepdims=True))
-    probs /= probs.sum(-1, keepdims=True)
+    probs = softmax(logits)
     labels = store.read(S.LABELS, rows)
     out: dict[str, Any] = {"k": k, "videos": len(rows), "event_frames_per_video": float((cats == EVENT).sum(1).mean()),
                            "events_only": localiser_map(probs, cats, labels, k, None)[0]}

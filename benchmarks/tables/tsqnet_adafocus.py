@@ -113,18 +113,13 @@ def adafocus_plus_toy(res: Results) -> str:
     """Returns AdaFocus+ on the planted-quadrant toy per π setting: the keep mask's selectivity, π''s keep
     probabilities, its saturated share and runs, the reward it trains with, and π's hits (mean ± sample
     std over seeds)."""
-    from scipy import stats
-
     d = res["adafocus_plus_toy"]
     rows = []
-    default = {r["seed"]: r["selectivity"] for r in d["rows"] if r["policy"].startswith("default (")}
     for label, s in d["summary"].items():
         runs = [r for r in d["rows"] if r["policy"] == label]
         saturated = sum(r["saturated"] > 0.9 for r in runs)
-        diffs = [r["selectivity"] - default[r["seed"]] for r in runs]
-        iv = "" if label.startswith("default (") else "{:+.2f} [{:+.2f}, {:+.2f}]".format(
-            sum(diffs) / len(diffs), *stats.t.interval(0.95, len(diffs) - 1, loc=sum(diffs) / len(diffs),
-                                                       scale=stats.sem(diffs)))
+        vs = s.get("selectivity_vs_default")
+        iv = "" if vs is None else f"{vs['diff']:+.2f} [{vs['seeds_ci'][0]:+.2f}, {vs['seeds_ci'][1]:+.2f}]"
         rows.append([label, pm(s["selectivity"]["mean"], s["selectivity"]["std"]), iv,
                      f"{pm(s['p_keep_informative']['mean'], s['p_keep_informative']['std'], 3)} / "
                      f"{pm(s['p_keep_empty']['mean'], s['p_keep_empty']['std'], 3)}",
