@@ -161,6 +161,8 @@ def _run_info(run_dir: Path, as_json: bool) -> None:
     out = Console(highlight=False, soft_wrap=True)
     for key in ("run", "variant", "seed", "store", "train_split", "train_videos", "train_seconds"):
         out.print(f"{key:>13}: {summary[key]}", markup=False)
+    for line in summary["warnings"]:
+        out.print(line, markup=False)
     record = summary["auto"]
     if record:
         print_choice(record)

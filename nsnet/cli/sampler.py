@@ -109,10 +109,13 @@ def fit_sampler_command(
     from nsnet.sampler.train import fit_sampler
 
     run_dir = fit_sampler(store, out, cfg, progress=not quiet, stages=stages)
-    if variant == "auto":
-        from nsnet.sampler.auto.report import print_choice, run_summary
+    from nsnet.sampler.auto.report import print_choice, run_summary
 
-        print_choice(run_summary(run_dir)["auto"])
+    summary = run_summary(run_dir)
+    for line in summary["warnings"]:  # shown even with --quiet
+        typer.echo(line, err=True)
+    if variant == "auto":
+        print_choice(summary["auto"])
     typer.echo(f"sampler run written to {run_dir}")
 
 

@@ -93,9 +93,34 @@ def ppo_batch_loss(model: AdaFocus, ro: Rollout, clip: float = 0.2, value_coef: 
     return loss
 
 
-def train_policy(loop: StageLoop, epochs: int) -> tuple[list[float], list[float], list[float]]:
+SATURATED = 0.01  # π''s keep probability within this of 0 or 1: it (almost) never samples the other action
+
+
+def saturated_share(keep_logits: torch.Tensor) -> float:
+    """Returns the share of frames whose keep probability sigmoid(``keep_logits``) lies within
+    :data:`SATURATED` of 0 or 1: frames where π' no longer explores the other action."""
+    p = torch.sigmoid(keep_logits.detach().float())
+    return float(((p > 1 - SATURATED) | (p < SATURATED)).float().mean())
+
+
+def saturation_warning(saturated: list[float], level: float = 0.9) -> str | None:
+    """Returns a warning line when π' ended stage II saturated (its last epoch's :func:`saturated_share`
+    >= ``level``), naming the epoch from which it stayed at that level; None otherwise (or without AdaFocus+)."""
+    if not saturated or saturated[-1] < level:
+        return None
+    first = len(saturated)
+    while first > 1 and saturated[first - 2] >= level:
+        first -= 1
+    return (f"warning: AdaFocus+'s skip policy π' saturated in stage II (from epoch {first} of {len(saturated)}; "
+            f"keep probability within {SATURATED} of 0 or 1 on {saturated[-1]:.0%} of the train frames in the last "
+            "epoch): it no longer tries the other action, so it cannot learn which frames to skip; a larger PPO "
+            "entropy bonus (--option entropy_coef=0.05) keeps it exploring")
+
+
+def train_policy(loop: StageLoop, epochs: int) -> tuple[list[float], list[float], list[float], list[float]]:
     """Runs stage II (PPO on π, and π' for AdaFocus+) in place with f_C frozen; returns the mean PPO
-    loss, the mean reward r_t of π's sampled candidates and the seconds of every epoch."""
+    loss, the mean reward r_t of π's sampled candidates, π''s :func:`saturated_share` over the epoch's
+    rollouts (empty without AdaFocus+) and the seconds of every epoch."""
     model, data, o = loop.model, loop.data, loop.opts
     gen = loop.generator(2)
     params = list(model.policy.parameters()) + ([] if model.skip is None else list(model.skip.parameters()))
@@ -105,15 +130,16 @@ def train_policy(loop: StageLoop, epochs: int) -> tuple[list[float], list[float]
     for net in (model.policy, model.skip):
         if net is not None:
             net.detach_critic = not o["shared_critic"]
-    losses, rewards, seconds = [], [], []
+    losses, rewards, saturated, seconds = [], [], [], []
     for _ in range(epochs):
         tic = time.perf_counter()
         policies_train(model, True)
-        total, reward_sum, count = 0.0, 0.0, 0
+        total, reward_sum, saturated_sum, count = 0.0, 0.0, 0.0, 0
         for idx in loop.batches(gen):
             g, y = data.batch(idx)
             ro = rollout(model, data.maps_of(idx), g, y, lambda c: data.local(idx, c), gen, o["gamma"], penalty,
                          track=True, baseline=o["reward"])
+            ro_keep_logits = ro.outputs[2]  # π''s keep logits (None without AdaFocus+), before ppo_batch_loss takes them
             for _ in range(o["ppo_epochs"]):
                 loss = ppo_batch_loss(model, ro, o["clip"], o["value_coef"], o["entropy_coef"])
                 opt.zero_grad(set_to_none=True)
@@ -121,10 +147,14 @@ def train_policy(loop: StageLoop, epochs: int) -> tuple[list[float], list[float]
                 opt.step()
             value = check_finite(float(loss.detach()), "PPO loss")
             reward = float(ro.reward.mean())
+            if ro.keep is not None:  # π''s logits at the rollout (before this batch's updates)
+                saturated_sum += saturated_share(ro_keep_logits) * idx.numel()
             total, reward_sum, count = total + value * idx.numel(), reward_sum + reward * idx.numel(), count + idx.numel()
             loop.advance(f"{value:.4f}, reward {reward:+.4f} (stage 2)")
         losses.append(total / max(count, 1))
         rewards.append(reward_sum / max(count, 1))
+        if model.skip is not None:
+            saturated.append(saturated_sum / max(count, 1))
         seconds.append(time.perf_counter() - tic)
     policies_train(model, False)
-    return losses, rewards, seconds
+    return losses, rewards, saturated, seconds

@@ -17,7 +17,9 @@ maps / candidate features are gathered and converted to float32.
   is still computed with that frame's patch kept (the value the patch would have had). Returns
   with gamma = 0.7, advantages = returns - critic value, normalised over the batch; then
   ``ppo_epochs`` = 2 epochs of the clipped objective (clip 0.2) + 0.5 value MSE - 0.01 entropy on
-  the same batch, Adam ``policy_lr`` = 1e-3. π and π' are trained together (one optimiser).
+  the same batch, Adam ``policy_lr`` = 1e-3. π and π' are trained together (one optimiser). Each
+  epoch records the share of frames where π' has saturated (keep probability within 0.01 of 0 or 1);
+  a run that ends stage II saturated carries a warning, printed by ``fit-sampler`` and ``nsnet info``.
 * **Stage III**: f_C fine-tuned (Adam, ``stage3_lr`` = 1e-4) on patches sampled from π (and
   frames kept by b_t sampled from π'), π frozen.
 * AdaFocus+ then solves ρ on the train set: the p^B value above which a share ``keep_ratio`` = η
@@ -44,7 +46,7 @@ from nsnet.sampler.adafocus.candidate_policy import boxes_on_map
 from nsnet.sampler.adafocus.checkpoints import STAGE_FILE, load_stage, save_stage
 from nsnet.sampler.adafocus.model import AdaFocus, AdaFocusConfig
 from nsnet.sampler.adafocus.options import ARCH_OPTIONS, STAGES, parse_stages
-from nsnet.sampler.adafocus.policy import train_policy
+from nsnet.sampler.adafocus.policy import saturation_warning, train_policy
 from nsnet.sampler.adafocus.rewards import solve_threshold
 from nsnet.sampler.adafocus.stages import StageData, StageLoop, train_classifier
 from nsnet.sampler.data import SamplerArrays
@@ -73,7 +75,9 @@ def train_adafocus(arrays: SamplerArrays, cfg: Any, *, progress: bool = False, s
     ``stages`` (default 1, 2, 3) of the resolved ``cfg`` (variant adafocus) on the train ``arrays``
     (with patch arrays). With ``run_dir``, each stage's checkpoint is written there and a call
     starting at stage s > 1 resumes from ``stage{s-1}.pt``. ``result.extra`` holds ``stages``
-    (done), ``stages_run``, ``stage_seconds``, ``stage_history`` and ``threshold``."""
+    (done), ``stages_run``, ``stage_seconds``, ``stage_history`` (stage II's with π''s per-epoch
+    ``keep_saturated`` share for AdaFocus+), ``threshold``, and ``warnings`` when π' ended stage II
+    saturated (:func:`saturation_warning`)."""
     start = time.perf_counter()
     arrays.require_patches()
     opts = asdict(cfg.options)
@@ -103,8 +107,10 @@ def train_adafocus(arrays: SamplerArrays, cfg: Any, *, progress: bool = False, s
                 tic = time.perf_counter()
                 epochs = opts[f"stage{stage}_epochs"]
                 if stage == 2:
-                    losses, rewards, secs = train_policy(loop, epochs)
+                    losses, rewards, saturated, secs = train_policy(loop, epochs)
                     record["stage_history"]["2"] = {"loss": losses, "reward": rewards}
+                    if saturated:
+                        record["stage_history"]["2"]["keep_saturated"] = saturated
                 else:
                     lr = opts["lr"] if stage == 1 else opts["stage3_lr"]
                     losses, secs = train_classifier(loop, stage, epochs, lr)
@@ -124,6 +130,9 @@ def train_adafocus(arrays: SamplerArrays, cfg: Any, *, progress: bool = False, s
     model.eval()
     extra = {"stages": list(range(1, todo[-1] + 1)), "stages_run": list(todo), "threshold": model.cfg.threshold,
              **record}
+    warning = saturation_warning(record["stage_history"].get("2", {}).get("keep_saturated", []))
+    if warning:
+        extra["warnings"] = [warning]
     return TrainResult(model.cpu(), cfg, None, history, time.perf_counter() - start, arrays.N, epoch_seconds, extra)
 
 

@@ -71,7 +71,8 @@ def print_choice(record: dict[str, Any]) -> None:
 
 def run_summary(run_dir: str | Path) -> dict[str, Any]:
     """Returns what ``nsnet info RUN`` shows of a sampler run directory: its variant, store, train split
-    and videos, seconds, and the ``auto`` record when the run is an automatic choice."""
+    and videos, seconds, the training's ``warnings`` (e.g. a saturated AdaFocus+ skip policy) and the
+    ``auto`` record when the run is an automatic choice."""
     from nsnet.sampler.run import CONFIG, RunError
 
     path = Path(run_dir) / CONFIG
@@ -83,4 +84,4 @@ def run_summary(run_dir: str | Path) -> dict[str, Any]:
     return {"run": str(run_dir), "variant": cfg.get("variant"), "seed": cfg.get("seed"),
             "store": meta.get("store"), "train_split": meta.get("train_split"),
             "train_videos": meta.get("num_train_videos"), "train_seconds": meta.get("train_seconds"),
-            "options": cfg.get("options", {}), "auto": meta.get("auto")}
+            "options": cfg.get("options", {}), "warnings": list(meta.get("warnings") or []), "auto": meta.get("auto")}
