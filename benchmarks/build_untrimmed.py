@@ -44,7 +44,7 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -516,7 +516,8 @@ def _run_jobs(jobs: Sequence[Any], workers: int, label: str, console: Console,
             pending: set[Future[str]] = {pool.submit(run, j) for j in jobs}
             done_count = 0
             while pending:
-                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                # FIRST_COMPLETED, not FIRST_EXCEPTION (which waits for every job): a tick per finished job
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     if fut.exception() is not None:
                         for other in pending:
