@@ -235,6 +235,10 @@ bench-adafocus-policy: setup
 		--work $(AUTO_WORK)/afbig/plus --seeds 0 1 --adafocus stage1_epochs=15 stage2_epochs=8 stage3_epochs=5 \
 		--settings policy_input=map,shared_critic=true policy_input=candidates,shared_critic=false \
 		policy_input=candidates,shared_critic=false,entropy_coef=0.05 --out benchmarks/results/pip640_plus_entropy.json
+	$(PY) benchmarks/run_adafocus_holdout.py --store $(AUTO_WORK)/afbig/pip-96-s16.zarr --spans $(AUTO_WORK)/afbig/pip/spans.json \
+		--seeds 0 1 2 --adafocus stage1_epochs=15 stage2_epochs=8 stage3_epochs=5 skip=true policy_input=candidates \
+		shared_critic=false --settings entropy_coef=0.01 entropy_coef=0.05 \
+		--out benchmarks/results/pip640_plus_entropy_holdout.json
 	$(PY) -c "import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); k=[x for s in ('train','val') for x in [y for y in r if y['split']==s][:200]]; w=csv.DictWriter(open(sys.argv[2],'w',newline=''),fieldnames=list(r[0])); w.writeheader(); w.writerows(k)" \
 		$(AUTO_WORK)/real/untrimmed/annotations.csv $(AUTO_WORK)/real/untrimmed/annotations_400.csv
 	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/real/untrimmed/annotations_400.csv \

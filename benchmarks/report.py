@@ -97,6 +97,7 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "pip96s16_policy_holdout": lambda r: fixes.adafocus_holdout(r, "pip96s16_policy_holdout"),
     "pip640_plus": lambda r: fixes.adafocus_plus(r, "pip640_plus"),
     "pip640_plus_entropy": lambda r: fixes.adafocus_plus(r, "pip640_plus_entropy"),
+    "pip640_plus_entropy_holdout": lambda r: fixes.adafocus_plus_holdout(r, "pip640_plus_entropy_holdout"),
     "real_adafocus_policy_holdout": lambda r: fixes.adafocus_holdout(r, "real_adafocus_policy_holdout"),
     "distractor_stop": fixes.distractor_stop,
     "distractor_power": fixes.distractor_power,

@@ -44,16 +44,44 @@ def parse(items: list[str]) -> dict[str, object]:
 
 
 def score(model, hold, cover: np.ndarray | None) -> dict[str, float]:
-    """Returns the holdout mAP (%) and photo share of a trained AdaFocus ``model``."""
+    """Returns the holdout mAP (%) and photo share of a trained AdaFocus ``model``; for AdaFocus+
+    (``skip=true``) f_C sees only the frames π' keeps at the run's threshold (as ``nsnet evaluate``'s
+    ``adafocus+``), and the shares of event frames and of the other frames kept are added."""
     maps = torch.from_numpy(hold.light_maps)
     choice = model.choose_patches(maps).numpy()
     local = np.take_along_axis(hold.patch_features, choice[..., None, None], axis=2)[:, :, 0]
-    probs = model.classify(torch.from_numpy(hold.light).float(), torch.from_numpy(local).float())
+    keep = model.keep_mask(maps) if model.skip is not None else None
+    probs = model.classify(torch.from_numpy(hold.light).float(), torch.from_numpy(local).float(), keep)
     out = {"mAP": 100 * mean_average_precision(probs.double().numpy(), hold.labels)}
     if cover is not None:
         ev = ~np.isnan(cover[..., 0])
         out["photo_share"] = float(np.take_along_axis(cover, choice[..., None], axis=2)[..., 0][ev].mean())
+        if keep is not None:
+            kept = keep.numpy().astype(bool)
+            out["kept_event"], out["kept_others"] = float(kept[ev].mean()), float(kept[~ev].mean())
     return out
+
+
+def previous_runs(path: Path, store: str, options: dict[str, object]) -> dict[tuple[str, int], dict[str, object]]:
+    """Returns {(setting, seed): run} already written to ``path`` by the same store and common options
+    (empty when there is none), so that a rerun of the same command only trains what is missing."""
+    if not path.is_file():
+        return {}
+    old = json.loads(path.read_text())
+    if old.get("store") != store or old.get("options") != options:
+        return {}
+    return {(row["setting"], run["seed"]): run for row in old["rows"] for run in row["runs"]}
+
+
+def compare_with_first(rows: list[dict[str, object]]) -> None:
+    """Adds to every row after the first ``vs_first``: its holdout mAP minus the first setting's, paired
+    by seed (mean over the shared seeds and their 95 % t-interval)."""
+    from benchmarks.run_auto import t_interval
+
+    first = {r["seed"]: r["mAP"] for r in rows[0]["runs"]}
+    for row in rows[1:]:
+        diffs = [r["mAP"] - first[r["seed"]] for r in row["runs"] if r["seed"] in first]
+        row["vs_first"] = {"diff": float(np.mean(diffs)), "seeds": len(diffs), "seeds_ci": t_interval(diffs)}
 
 
 def main() -> None:
@@ -77,21 +105,29 @@ def main() -> None:
         spans = json.loads(args.spans.read_text())
         cover = coverage(np.asarray(store.patches["boxes"], float), photo_boxes(store, hold, spans, *args.frame_size))
     common = parse(args.adafocus)
+    done = previous_runs(args.out, str(args.store), common)
     rows = []
     for setting in args.settings:
         opts = {**common, **parse(setting.split(","))}
         runs = []
         for seed in args.seeds:
+            if (setting, seed) in done:  # resumed: this run is in --out already
+                runs.append(done[setting, seed])
+                continue
             tic = time.perf_counter()
-            model = train_sampler(fit, sampler_config("adafocus", name="holdout", seed=seed, **opts)).model
-            runs.append({"seed": seed, **score(model, hold, cover), "seconds": round(time.perf_counter() - tic, 1)})
+            result = train_sampler(fit, sampler_config("adafocus", name="holdout", seed=seed, **opts))
+            runs.append({"seed": seed, **score(result.model, hold, cover), "seconds": round(time.perf_counter() - tic, 1)})
+            saturated = result.extra["stage_history"].get("2", {}).get("keep_saturated")
+            if saturated:  # AdaFocus+: π''s saturated share in stage II's last epoch, and whether the run warned
+                runs[-1]["keep_saturated"], runs[-1]["warned"] = saturated[-1], bool(result.extra.get("warnings"))
             print(setting, runs[-1], flush=True)
         row = {"setting": setting, "runs": runs}
-        for key in [k for k in runs[0] if k not in ("seed", "seconds")]:
+        for key in [k for k in runs[0] if k not in ("seed", "seconds", "warned")]:
             vals = np.asarray([r[key] for r in runs])
             row[key] = float(vals.mean())
             row[f"{key}_std"] = float(vals.std(ddof=1)) if vals.size > 1 else 0.0
         rows.append(row)
+    compare_with_first(rows)
     out = {"std_ddof": 1, "store": str(args.store), "fit_videos": cut, "holdout_videos": n - cut,
            "options": common, "rows": rows, "command": " ".join(sys.argv)}
     args.out.parent.mkdir(parents=True, exist_ok=True)

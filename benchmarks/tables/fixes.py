@@ -141,3 +141,23 @@ def adafocus_plus(results: Results, name: str) -> str:
             for r in results[name]["rows"]]
     return table(["AdaFocus+ setting", "mAP (%)", "- first row [95% CI]", "frames kept: event", "frames kept: others",
                   "photo in patch"], "lrrrrr", rows)
+
+
+def adafocus_plus_holdout(results: Results, name: str) -> str:
+    """Returns one row per AdaFocus+ setting of ``run_adafocus_holdout.py`` with ``skip=true``: holdout
+    mAP ± sample std over the seeds, its difference to the first setting (t-interval over the seeds,
+    paired by seed, as the runner stored it), the event and other frames π' keeps, and π''s saturated
+    share at the end of stage II with the runs that warned."""
+    data = results[name]
+    rows = []
+    for r in data["rows"]:
+        vs = r.get("vs_first")
+        diff = "" if not vs else f"{vs['diff']:+.2f} [{vs['seeds_ci'][0]:+.2f}, {vs['seeds_ci'][1]:+.2f}]"
+        warned = sum(bool(x.get("warned")) for x in r["runs"])
+        rows.append([r["setting"], pm(r["mAP"], r["mAP_std"]), " / ".join(f"{x['mAP']:.1f}" for x in r["runs"]), diff,
+                     pm(100 * r["kept_event"], 100 * r["kept_event_std"], 1) + " %",
+                     pm(100 * r["kept_others"], 100 * r["kept_others_std"], 1) + " %",
+                     f"{100 * r['keep_saturated']:.1f} %", f"{warned}/{len(r['runs'])}"])
+    return table([f"AdaFocus+ setting ({data['fit_videos']} -> {data['holdout_videos']} train videos)",
+                  "holdout mAP (%)", "per seed", "- first row [95% CI, seeds]", "kept: event frames",
+                  "kept: other frames", "π' saturated (last stage II epoch)", "runs warned"], "lrrrrrrr", rows)
