@@ -1,9 +1,11 @@
 """The helpers of the issue-19 fix benchmarks against hand-computed cases: the stop-at-threshold
 rule and the holdout's class overlap (run_distractor_fixes), the photo geometry of "where π looks"
-(run_adafocus_policy), the perfect localiser and the photo-grouped AUC interval (run_event_probe)."""
+(run_adafocus_policy), the perfect localiser and the photo-grouped AUC interval (run_event_probe),
+the holdout's paired comparison and resume (run_adafocus_holdout)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.run_adafocus_holdout import compare_with_first, previous_runs  # noqa: E402
 from benchmarks.run_adafocus_policy import coverage, looks  # noqa: E402
 from benchmarks.run_distractor_fixes import class_overlap, kept_frames, video_probs  # noqa: E402
 from benchmarks.run_event_probe import cluster_bootstrap_auc, localiser_map  # noqa: E402
@@ -110,3 +113,18 @@ def test_auc_interval_resamples_whole_photos() -> None:
     score[:4] = -1.0  # one event photo ranked below every distractor photo: AUC 6/9 on the full set
     lo, hi = cluster_bootstrap_auc(y, score, np.repeat(np.arange(6), 4), n_boot=500)
     assert lo < 6 / 9 < hi <= 1.0
+
+
+def test_holdout_compares_each_setting_with_the_first_paired_by_seed_and_resumes(tmp_path) -> None:
+    rows = [{"setting": "a", "runs": [{"seed": 0, "mAP": 30.0}, {"seed": 1, "mAP": 32.0}]},
+            {"setting": "b", "runs": [{"seed": 0, "mAP": 31.0}, {"seed": 1, "mAP": 35.0}]}]
+    compare_with_first(rows)
+    vs = rows[1]["vs_first"]
+    # differences 1 and 3: mean 2, sample std sqrt(2), t(0.975, 1) = 12.706 -> half width 12.706 * sqrt(2) / sqrt(2)
+    assert vs["diff"] == 2.0 and vs["seeds"] == 2 and "vs_first" not in rows[0]
+    assert vs["seeds_ci"] == pytest.approx([2.0 - 12.7062, 2.0 + 12.7062], abs=1e-3)
+    out = tmp_path / "h.json"
+    out.write_text(json.dumps({"store": "s.zarr", "options": {"skip": True}, "rows": rows}))
+    assert previous_runs(out, "s.zarr", {"skip": True})[("b", 1)]["mAP"] == 35.0
+    assert previous_runs(out, "s.zarr", {"skip": False}) == {} and previous_runs(out, "t.zarr", {"skip": True}) == {}
+    assert previous_runs(tmp_path / "none.json", "s.zarr", {}) == {}
