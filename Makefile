@@ -38,7 +38,7 @@ AF_EXTRACT := --frames 16 --extractor-size 112 --recognizer tf_efficientnet_lite
 AF_OPTIONS ?= stage1_epochs=60 stage2_epochs=30 stage3_epochs=20 policy_input=map shared_critic=true
 AF_CHOICE := --settings policy_input=map,shared_critic=true policy_input=candidates,shared_critic=false
 
-.PHONY: setup test test-fast lint-imports demo bench-real bench-controlled bench-adafocus bench-auto bench-adafocus-policy clean
+.PHONY: setup test test-fast lint-imports demo bench-real bench-controlled bench-adafocus bench-auto bench-ctrl1000 bench-adafocus-policy clean
 
 setup: $(STAMP)
 
@@ -137,6 +137,17 @@ AUTO_WORK ?= ../bench
 T6_VAL := nsnet nsnet-complement nsnet-guide1 vgm-baseline vgm-nonsalient vgm-ns vgm-ns-complement vgm-ns-guide1 \
 	fsm-video fsm-nonsalient fsm-regression fsm-ranking fsm-baseline+ fsm-ns
 T6_HOLDOUT := nsnet nsnet-complement nsnet-drop0.5 nsnet-guide1 vgm-ns vgm-ns-complement vgm-ns-drop0.5 vgm-ns-guide1
+# Table 1 with intervals on the full-size controlled store (1,000 + 1,500 videos; ~2 h on 2 cores).
+bench-ctrl1000: setup
+	test -f $(AUTO_WORK)/ctrl1000/data/annotations.csv || $(PY) benchmarks/build_controlled.py --out $(AUTO_WORK)/ctrl1000/data --seed 0
+	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/ctrl1000/data/annotations.csv \
+		--out $(AUTO_WORK)/ctrl1000/store.zarr $(CTRL_EXTRACT) -q
+	A="--store $(AUTO_WORK)/ctrl1000/store.zarr --spans $(AUTO_WORK)/ctrl1000/data/spans.json --work $(AUTO_WORK)/ctrl1000/work --seeds 0 1 2"; \
+		$(PY) benchmarks/run_auto.py table $$A && $(PY) benchmarks/run_auto.py auto $$A && \
+		$(PY) benchmarks/run_auto.py summary $$A --name ctrl1000 --out benchmarks/results
+	for name in ctrl1000 ctrl400; do data=$(AUTO_WORK)/$$name/data; $(PY) benchmarks/holdout_overlap.py \
+		--store $(AUTO_WORK)/$$name/store.zarr --spans $$data/spans.json --name $$name --out benchmarks/results/photo_overlap.json || exit 1; done
+
 bench-auto: setup
 	test -f $(AUTO_WORK)/ctrl400/data/annotations.csv || $(PY) benchmarks/build_controlled.py \
 		--out $(AUTO_WORK)/ctrl400/data --seed 0 --train-videos 400 --val-videos 600

@@ -1,7 +1,8 @@
 """The helpers of the issue-19 fix benchmarks against hand-computed cases: the stop-at-threshold
 rule and the holdout's class overlap (run_distractor_fixes), the photo geometry of "where π looks"
 (run_adafocus_policy), the perfect localiser and the photo-grouped AUC interval (run_event_probe),
-the holdout's paired comparison and resume (run_adafocus_holdout)."""
+the holdout's paired comparison and resume (run_adafocus_holdout), the photos a holdout shares with
+what was learned from (holdout_overlap)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.holdout_overlap import overlap  # noqa: E402
 from benchmarks.run_adafocus_holdout import compare_with_first, previous_runs  # noqa: E402
 from benchmarks.run_adafocus_policy import coverage, looks  # noqa: E402
 from benchmarks.run_distractor_fixes import class_overlap, kept_frames, video_probs  # noqa: E402
@@ -128,3 +130,15 @@ def test_holdout_compares_each_setting_with_the_first_paired_by_seed_and_resumes
     assert previous_runs(out, "s.zarr", {"skip": True})[("b", 1)]["mAP"] == 35.0
     assert previous_runs(out, "s.zarr", {"skip": False}) == {} and previous_runs(out, "t.zarr", {"skip": True}) == {}
     assert previous_runs(tmp_path / "none.json", "s.zarr", {}) == {}
+
+
+def test_holdout_overlap_counts_photos_seen_before() -> None:
+    def video(event: int, *distractors: int) -> dict:
+        return {"shots": [{"kind": "event", "imagenet_index": event},
+                          *({"kind": "distractor", "imagenet_index": d} for d in distractors)]}
+
+    seen = [video(1, 7, 8), video(2, 9)]
+    # events 1 (seen as an event), 7 (seen only as a distractor: not counted), 3 (new);
+    # distractors 2 (seen as an event), 8 (seen), 5 (new), 6 (new)
+    got = overlap(seen, [video(1, 2, 5), video(7, 8), video(3, 6)])
+    assert got == {"videos": 3, "event_photo_seen": pytest.approx(1 / 3), "distractor_photo_seen": pytest.approx(2 / 4)}

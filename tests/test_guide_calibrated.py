@@ -75,3 +75,24 @@ def test_calibrated_run_round_trip_and_oracle(tmp_path) -> None:
     expected = compute_guide(arrays.labels, mode="calibrated", rec_features=arrays.rec_features,
                              prototypes=result.prototypes, quantile=0.1).g
     np.testing.assert_allclose(oracle.scores(inputs), expected)
+
+
+def test_evaluate_builds_the_oracle_from_an_oracle_run_before_an_nsnet_run(tmp_path) -> None:
+    # an oracle run (fit-sampler --variant oracle) passed to a command was ignored: the oracle fell back
+    # to the response guide unless an nsnet run was there too
+    from nsnet.sampler.base import BuildContext
+    from nsnet.sampler.config import sampler_config
+    from nsnet.sampler.nsnet.samplers import OracleSampler
+    from nsnet.sampler.run import load_run, save_run
+    from nsnet.sampler.train import train_sampler
+    from nsnet.toys.planted import PlantedSpec, planted_saliency_arrays
+
+    arrays, _ = planted_saliency_arrays(PlantedSpec(num_videos=24, num_classes=3, num_frames=10, light_dim=16, rec_dim=8))
+    oracle_run = load_run(save_run(tmp_path / "oracle", train_sampler(arrays, sampler_config(
+        "oracle", guide="calibrated", guide_quantile=0.1, device="cpu")), arrays))
+    nsnet_run = load_run(save_run(tmp_path / "nsnet", train_sampler(arrays, sampler_config(
+        guide="response", epochs=1, width=16, heads=2, batch_size=8, device="cpu")), arrays))
+    assert OracleSampler.build(BuildContext(runs={"oracle": oracle_run})).guide == "calibrated"
+    assert OracleSampler.build(BuildContext(runs={"oracle": oracle_run, "nsnet": nsnet_run})).guide == "calibrated"
+    assert OracleSampler.build(BuildContext(runs={"nsnet": nsnet_run})).guide == "response"
+    assert OracleSampler.build(BuildContext()).guide == "response"

@@ -162,3 +162,15 @@ def auto_lr_compare(results: Results, names: tuple[str, ...] = (NAME, "ctrl400_o
     return table(["candidates' lr", "auto mAP (%)", "per seed", "choice per seed", "- uniform [95% CI, videos]",
                   "- best baseline [95% CI, videos]", "[95% CI, seeds]", "event", "distractor"],
                  ["l", "r", "r", "l", "r", "r", "r", "r", "r"], rows)
+
+
+def photo_overlap(results: Results, name: str = "photo_overlap") -> str:
+    """Returns per store the share of auto's holdout (and of val) whose photos the videos it learns
+    from already showed (``benchmarks/holdout_overlap.py``)."""
+    rows = []
+    for store, d in results[name].items():
+        for part, label in (("holdout", f"train[80%:] vs train[:80%] ({d['fit_videos']} videos)"), ("val", "val vs train")):
+            o = d[part]
+            rows.append([store, label, str(o["videos"]), pct(o["event_photo_seen"]), pct(o["distractor_photo_seen"])])
+    return table(["store", "scored videos vs the videos learned from", "videos", "event photo seen as an event",
+                  "distractor photos seen"], "llrrr", rows)

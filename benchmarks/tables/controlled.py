@@ -134,3 +134,25 @@ def controlled_grid(res: Results) -> str:
         out.append(row)
     header = ["event x distractors", "videos"] + diffs + [f"{m} frames on distractors" for m in GRID_METHODS]
     return table(header, "lr" + "r" * (len(diffs) + len(GRID_METHODS)), out)
+
+
+# the old Table 1's rows and the rebuilt store's rows that are the same method (same run, same branch);
+# the old fsm-paper / tqm are branches of the two-branch / TSQNet runs, the new fsm-only / tqm trained alone
+SAME_METHOD = [("uniform", "uniform"), ("random", "random"), ("dense", "dense"), ("topk", "topk"),
+               ("maxconf-l", "maxconf-l"), ("scsampler", "scsampler"), ("nsnet-paper", "nsnet"),
+               ("vgm-paper", "vgm"), ("tsqnet", "tsqnet"), ("vqm", "vqm"), ("oracle", "oracle")]
+
+
+def rebuilt_vs_old(res: Results, name: str = "ctrl1000_auto") -> str:
+    """Returns, per method in both, the old Table 1's mAP (the first build of the 1,000 + 1,500 store)
+    next to the rebuilt store's (mean ± sample std over seeds, and per seed) and their difference."""
+    old = table1_rows(res)
+    new = {r["method"]: r for r in res[name]["rows"]}
+    rows = []
+    for a, b in SAME_METHOD:
+        if a in old and b in new:
+            o, n = old[a], new[b]
+            rows.append([a if a == b else f"{a} / {b}", pm(o["mAP"], o["std"]), pm(n["mAP"], n["mAP_std"]),
+                         " / ".join(f"{v:.1f}" for v in n.get("per_seed", [])), f"{n['mAP'] - o['mAP']:+.2f}"])
+    return table(["method (old / rebuilt)", "old Table 1 (no intervals)", "rebuilt store", "rebuilt, per seed",
+                  "rebuilt - old"], "lrrrr", rows)

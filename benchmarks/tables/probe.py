@@ -53,7 +53,7 @@ def localiser_ceiling(results: Results, name: str = NAME, table1: str = TABLE1) 
     entries += [(f"every event frame + random {f} frames up to K", loc[f"fill_{f}"]["mAP"], loc[f"fill_{f}"]["mAP_std"])
                 for f in ("any", "background", "distractor")]
     entries += [("every event frame alone (fewer than K)", loc["events_only"], None),
-                ("label oracle (Table 1: the guide of the true class)", orc, None)]
+                ("label oracle (Table 1: top K of the recognizer's true-class score)", orc, None)]
     rows = [[label, pm(m, s) if s is not None else f"{m:.2f}", f"{100 * (m - uni) / (orc - uni):.0f} %"]
             for label, m, s in entries]
     return table(["frames given to the recognizer (val, K = 5)", "mAP (%)", "share of the Uniform -> Oracle gap"],

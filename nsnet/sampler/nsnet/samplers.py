@@ -161,9 +161,10 @@ class OracleSampler(Sampler):
 
     @classmethod
     def build(cls, ctx: BuildContext) -> "OracleSampler":
-        """Returns the oracle of the context's nsnet run when it kept prototypes (or used the response
-        guide), else the response oracle (recognizer logits only)."""
-        run = ctx.runs.get("nsnet")
+        """Returns the oracle of the context's oracle run (``fit-sampler --variant oracle``), else of its
+        nsnet run, when that run kept prototypes (or used the response guide); else the response oracle
+        (recognizer logits only)."""
+        run = ctx.runs.get("oracle") or ctx.runs.get("nsnet")
         if run is not None and (run.prototypes is not None or run.config.options.guide == "response"):
             return cls(run=run)
         return cls(guide="response")
