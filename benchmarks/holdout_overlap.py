@@ -20,6 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nsnet.sampler.auto.select import holdout_cut  # noqa: E402
 from nsnet.store import FeatureStore  # noqa: E402
 from nsnet.store import schema as S  # noqa: E402
 
@@ -53,7 +54,7 @@ def main() -> None:
         return [spans[str(v).split("/")[-1]] for v in store.read(S.VIDEO_ID, store.valid_indices(split))]
 
     train, val = videos("train"), videos("val")
-    cut = int(round(len(train) * (1 - args.holdout)))
+    cut = holdout_cut(len(train), args.holdout)  # auto's own split rule
     out = json.loads(args.out.read_text()) if args.out.is_file() else {}
     out[args.name] = {"store": str(args.store), "fit_videos": cut,
                       "holdout": overlap(train[:cut], train[cut:]), "val": overlap(train, val),

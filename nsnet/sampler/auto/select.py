@@ -37,10 +37,16 @@ def candidate_config(candidate: AutoCandidate, opts: AutoOptions, *, seed: int, 
     return training_config(candidate, opts.shared_training(), seed=seed, device=device)
 
 
+def holdout_cut(n: int, share: float) -> int:
+    """Returns how many of ``n`` videos (in store order) the fit part keeps when ``share`` is held out,
+    as the percent slice ``train[:80%]`` takes them."""
+    return (round((1 - share) * 100) * n) // 100
+
+
 def split_holdout(arrays: SamplerArrays, share: float) -> tuple[SamplerArrays, SamplerArrays]:
     """Returns (fit, holdout): the first ``1 - share`` of the videos in store order and the rest, as the
     percent slices ``train[:80%]`` / ``train[80%:]`` take them."""
-    cut = (round((1 - share) * 100) * arrays.N) // 100
+    cut = holdout_cut(arrays.N, share)
     if cut < 2 or arrays.N - cut < 2:
         from nsnet.sampler.data import SamplerDataError
 
