@@ -125,6 +125,15 @@ def test_cli_auto_writes_the_choice_shows_it_in_info_and_resumes(store, tmp_path
     assert shown.exit_code == 0 and record["choice"] in shown.output and "Chosen:" in shown.output
     again = runner.invoke(app, ["fit-sampler", str(store), "--variant", "auto", "--out", str(run), "-q", *opts])
     assert again.exit_code == 0 and json.loads((run / "config.json").read_text())["run"]["auto"]["candidates"] == record["candidates"]
+    # another holdout share into the same run: the candidates are retrained on the new fit split, not reused
+    other = runner.invoke(app, ["fit-sampler", str(store), "--variant", "auto", "--out", str(run), "-q", *opts,
+                                "-o", "holdout=0.3"])
+    assert other.exit_code == 0, other.output
+    fit = json.loads((run / "config.json").read_text())["run"]["auto"]["holdout"]
+    assert fit["fit"].endswith("[:70%]")
+    for cand in (run / "candidates").iterdir():
+        meta = json.loads((cand / "config.json").read_text())["run"]
+        assert (meta["train_split"], meta["num_train_videos"]) == (fit["fit"], fit["fit_videos"])
 
 
 def test_evaluate_and_predict_use_the_chosen_method(tmp_path) -> None:

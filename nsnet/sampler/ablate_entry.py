@@ -49,13 +49,17 @@ def evaluate_run(run: SamplerRun, val: SamplerArrays, k: int = 5) -> dict[str, f
     return hook(run, val, k, lambda name, r: video_scores(create_sampler(name, run=r), val, val, k))
 
 
-def _existing_run(run_dir: Path, cfg: SamplerConfig, store: Any) -> SamplerRun | None:
-    """Returns the run saved in ``run_dir`` when it was trained with ``cfg`` on ``store``, else None."""
+def _existing_run(run_dir: Path, cfg: SamplerConfig, store: Any, train: SamplerArrays) -> SamplerRun | None:
+    """Returns the run saved in ``run_dir`` when it was trained with ``cfg`` on ``store``'s videos
+    ``train`` (the same split and number of videos: auto's candidates on another holdout share are not
+    reused), else None."""
     if not (run_dir / CONFIG).is_file():
         return None
     try:
         run = load_run(run_dir, store=store)
     except (RunError, RunMismatchError):  # unreadable, or trained on another store: retrain
+        return None
+    if run.meta.get("train_split") != train.split or run.meta.get("num_train_videos") != train.N:
         return None
     record = auto_record(run)
     if record is not None:  # an automatic choice: its own config is in the record (the run holds the winner's)
@@ -67,7 +71,7 @@ def train_or_resume(cfg: SamplerConfig, train: SamplerArrays, run_dir: Path, sto
                      progress: bool) -> tuple[SamplerRun, float, float | None]:
     """Returns (run, training seconds, final epoch loss), training only when ``run_dir`` holds no
     run of ``cfg``. Raises FloatingPointError when training diverges."""
-    run = _existing_run(run_dir, cfg, store)
+    run = _existing_run(run_dir, cfg, store, train)
     if run is None:
         result = train_sampler(train, cfg, progress=progress)
         saved = save_run(run_dir, result, train, store=store)
