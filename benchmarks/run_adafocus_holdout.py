@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.run_adafocus_policy import coverage, photo_boxes  # noqa: E402
 from nsnet.metrics import mean_average_precision  # noqa: E402
+from nsnet.sampler.auto.select import holdout_cut  # noqa: E402
 from nsnet.sampler.config import sampler_config  # noqa: E402
 from nsnet.sampler.data import load_sampler_arrays  # noqa: E402
 from nsnet.sampler.train import train_sampler  # noqa: E402
@@ -98,7 +99,7 @@ def main() -> None:
     store = FeatureStore.open(args.store)
     train = load_sampler_arrays(store, "train", rec_logits=False, rec_features=False, patches=True)
     n = len(train.labels)
-    cut = int(round(n * (1 - args.holdout)))
+    cut = holdout_cut(n, args.holdout)  # auto's own split rule
     fit, hold = train.subset(np.arange(cut)), train.subset(np.arange(cut, n))
     cover = None
     if args.spans is not None:
