@@ -78,6 +78,7 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "real_auto_table1": lambda r: auto.auto_table1(r, "real_auto"),
     "ctrl1000_settings": lambda r: auto.auto_summary_line(r, "ctrl1000_auto"),
     "ctrl1000_vs_old": lambda r: controlled.rebuilt_vs_old(r, "ctrl1000_auto"),
+    "ctrl1000_oracles": controlled.oracle_guides,
     "ctrl1000_table1": lambda r: auto.auto_table1(r, "ctrl1000_auto"),
     "ctrl1000_pairs": lambda r: auto.auto_pairs(r, "ctrl1000_auto"),
     "ctrl1000_choices": lambda r: auto.auto_choices(r, "ctrl1000_auto"),

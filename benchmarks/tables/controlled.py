@@ -156,3 +156,13 @@ def rebuilt_vs_old(res: Results, name: str = "ctrl1000_auto") -> str:
                          " / ".join(f"{v:.1f}" for v in n.get("per_seed", [])), f"{n['mAP'] - o['mAP']:+.2f}"])
     return table(["method (old / rebuilt)", "old Table 1 (no intervals)", "rebuilt store", "rebuilt, per seed",
                   "rebuilt - old"], "lrrrr", rows)
+
+
+def oracle_guides(res: Results, name: str = "ctrl1000_auto", nsnet_oracle: str = "ctrl1000_oracle_nsnet_seed0") -> str:
+    """Returns one generated sentence: the old table's oracle, the same oracle (the NSNet run's guide, seed 0,
+    ``nsnet evaluate`` results) on the rebuilt store, and the response oracle of ``run_auto.py``."""
+    old = table1_rows(res)["oracle"]["mAP"]
+    guide = 100 * next(r for r in res[nsnet_oracle]["rows"] if r["method"] == "oracle")["mAP"]
+    response = next(r for r in res[name]["rows"] if r["method"] == "oracle")["mAP"]
+    return wrap(f"Oracle (val, K = 5): the old table's, the guide of its NSNet run, {old:.2f}; the same oracle on the "
+                f"rebuilt store (seed 0's NSNet run) {guide:.2f}; the response oracle of `run_auto.py` {response:.2f}.")
