@@ -142,11 +142,15 @@ bench-ctrl1000: setup
 	test -f $(AUTO_WORK)/ctrl1000/data/annotations.csv || $(PY) benchmarks/build_controlled.py --out $(AUTO_WORK)/ctrl1000/data --seed 0
 	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/ctrl1000/data/annotations.csv \
 		--out $(AUTO_WORK)/ctrl1000/store.zarr $(CTRL_EXTRACT) -q
+	$(PY) benchmarks/write_groups.py --store $(AUTO_WORK)/ctrl1000/store.zarr --spans $(AUTO_WORK)/ctrl1000/data/spans.json \
+		--by event-photo --out $(AUTO_WORK)/ctrl1000/holdout_groups.csv
 	A="--store $(AUTO_WORK)/ctrl1000/store.zarr --spans $(AUTO_WORK)/ctrl1000/data/spans.json --work $(AUTO_WORK)/ctrl1000/work --seeds 0 1 2"; \
 		$(PY) benchmarks/run_auto.py table $$A && $(PY) benchmarks/run_auto.py auto $$A && \
+		$(PY) benchmarks/run_auto.py auto $$A --groups $(AUTO_WORK)/ctrl1000/holdout_groups.csv && \
 		$(PY) benchmarks/run_auto.py summary $$A --name ctrl1000 --out benchmarks/results
 	for name in ctrl1000 ctrl400; do data=$(AUTO_WORK)/$$name/data; $(PY) benchmarks/holdout_overlap.py \
-		--store $(AUTO_WORK)/$$name/store.zarr --spans $$data/spans.json --name $$name --out benchmarks/results/photo_overlap.json || exit 1; done
+		--store $(AUTO_WORK)/$$name/store.zarr --spans $$data/spans.json --name $$name \
+		--groups $(AUTO_WORK)/$$name/holdout_groups.csv --out benchmarks/results/photo_overlap.json || exit 1; done
 
 bench-auto: setup
 	test -f $(AUTO_WORK)/ctrl400/data/annotations.csv || $(PY) benchmarks/build_controlled.py \
@@ -157,9 +161,14 @@ bench-auto: setup
 		--out $(AUTO_WORK)/real/untrimmed --seed 0 --workers 1
 	torchrun --standalone --nproc-per-node 2 -m nsnet.cli extract $(AUTO_WORK)/real/untrimmed/annotations.csv \
 		--out $(AUTO_WORK)/real/store.zarr $(CTRL_EXTRACT) -q
+	$(PY) benchmarks/write_groups.py --store $(AUTO_WORK)/ctrl400/store.zarr --spans $(AUTO_WORK)/ctrl400/data/spans.json \
+		--by event-photo --out $(AUTO_WORK)/ctrl400/holdout_groups.csv
+	$(PY) benchmarks/write_groups.py --store $(AUTO_WORK)/real/store.zarr --spans $(AUTO_WORK)/real/untrimmed/spans.json \
+		--by event-source --src $(REAL_SRC) --out $(AUTO_WORK)/real/holdout_groups.csv
 	for set in ctrl400:data real:untrimmed; do name=$${set%%:*}; data=$${set#*:}; \
 		A="--store $(AUTO_WORK)/$$name/store.zarr --spans $(AUTO_WORK)/$$name/$$data/spans.json --work $(AUTO_WORK)/$$name/work --seeds 0 1 2"; \
 		$(PY) benchmarks/run_auto.py table $$A && $(PY) benchmarks/run_auto.py auto $$A && \
+		$(PY) benchmarks/run_auto.py auto $$A --groups $(AUTO_WORK)/$$name/holdout_groups.csv && \
 		$(PY) benchmarks/run_auto.py summary $$A --name $$name --out benchmarks/results || exit 1; done
 	$(PY) benchmarks/run_table6.py --store $(AUTO_WORK)/ctrl400/store.zarr --work $(AUTO_WORK)/ctrl400/t6 \
 		--only $(T6_VAL) --json benchmarks/results/ctrl400_table6.json

@@ -3,7 +3,9 @@
 For each seed S: every candidate of ``fit-sampler --variant auto`` (nsnet, fsm-only, maxconf-l,
 scsampler, tsqnet, tqm) trained on the whole train split, the response oracle (the recognizer's score
 of the true class per frame: top-K of it), and ``--variant auto``
-itself (its candidate runs on ``train[:80%]`` shared between the auto seeds under ``WORK/auto/candidates``).
+itself (its candidate runs on ``train[:80%]`` shared between the auto seeds under ``WORK/auto/candidates``);
+with ``--groups TABLE`` the auto stage holds out whole groups instead (``-o groups=TABLE``, runs under
+``WORK/auto-grouped``), and the summary has both.
 Every method is scored with ``nsnet evaluate`` on the cached path (val, K frames); the per-video
 predictions of the chosen frames give, per method:
 
@@ -67,16 +69,23 @@ def train_table_runs(args: argparse.Namespace, seed: int) -> dict[str, Path]:
     return runs
 
 
+def auto_name(args: argparse.Namespace) -> str:
+    """Returns the name of this invocation's auto runs: ``auto``, or ``auto-grouped`` with ``--groups``."""
+    return "auto-grouped" if args.groups else "auto"
+
+
 def train_auto(args: argparse.Namespace, seed: int) -> Path:
-    """Returns the auto run of ``seed`` (trained unless there); candidate runs shared between seeds."""
-    out = args.work / "auto" / f"seed{seed}"
+    """Returns the auto run of ``seed`` under ``WORK/<auto_name>/`` (trained unless there); candidate runs
+    shared between seeds."""
+    out = args.work / auto_name(args) / f"seed{seed}"
     if not (out / "config.json").is_file():
-        shared_dir = args.work / "auto" / "candidates"
+        shared_dir = args.work / auto_name(args) / "candidates"
         shared_dir.mkdir(parents=True, exist_ok=True)
         out.mkdir(parents=True, exist_ok=True)
         if not (out / "candidates").exists():
             (out / "candidates").symlink_to(shared_dir.resolve(), target_is_directory=True)
-        cfg = sampler_config("auto", seed=seed, device="cpu", seeds=args.auto_seeds, **shared(args))
+        grouped = {"groups": str(args.groups)} if args.groups else {}
+        cfg = sampler_config("auto", seed=seed, device="cpu", seeds=args.auto_seeds, **shared(args), **grouped)
         fit_sampler(args.store, out, cfg, progress=False)
     return out
 
@@ -116,10 +125,11 @@ def seed_scores(args: argparse.Namespace, seed: int) -> dict[str, Any]:
         # the response oracle: the recognizer's score of the true class per frame, with no run (what every
         # committed <name>_auto.json measured: the oracle run this script trained then was ignored by evaluate)
         out["oracle"] = score(args, None, ["oracle"])["oracle"]
-    auto = args.work / "auto" / f"seed{seed}"
-    if (auto / "config.json").is_file() and "auto" not in out:
-        out["auto"] = score(args, auto, ["auto"])["auto"]
-        out["auto"]["record"] = json.loads((auto / "config.json").read_text())["run"]["auto"]
+    for name in ("auto", "auto-grouped"):  # the holdout in store order, and by group (--groups)
+        auto = args.work / name / f"seed{seed}"
+        if (auto / "config.json").is_file() and name not in out:
+            out[name] = score(args, auto, ["auto"])["auto"]
+            out[name]["record"] = json.loads((auto / "config.json").read_text())["run"]["auto"]
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(out))
     return out
@@ -154,6 +164,8 @@ def main() -> None:
     parser.add_argument("--lr", type=lambda v: None if v == "own" else float(v), default=0.03,
                         help="every candidate's lr (the benchmarks' 0.03), or 'own': each keeps its default")
     parser.add_argument("--auto-seeds", type=int, default=2)
+    parser.add_argument("--groups", type=Path, default=None,
+                        help="auto stage: a video -> group table (write_groups.py); runs go to WORK/auto-grouped")
     parser.add_argument("--name", default="ctrl")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--tsn-head", action="store_true", help="fit the head on all train frames, not the events")

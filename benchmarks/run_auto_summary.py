@@ -16,7 +16,7 @@ from nsnet.sampler.data import load_sampler_arrays
 from nsnet.store import FeatureStore
 
 ORDER = ["uniform", "random", "dense", "topk", "maxconf-l", "scsampler", "nsnet", "fsm-only", "vgm", "vgm-guided",
-         "tsqnet", "vqm", "tqm", "auto", "oracle"]
+         "tsqnet", "vqm", "tqm", "auto", "auto-grouped", "oracle"]
 NO_SEED = {"uniform", "dense", "topk"}  # deterministic given the store
 PAIRS = [("fsm-only", "nsnet"), ("tqm", "tsqnet"), ("nsnet", "vgm")]  # one branch alone vs the paper's model
 CANDIDATES = ["nsnet", "fsm-only", "vgm-guided", "maxconf-l", "scsampler", "tsqnet", "tqm"]
@@ -84,7 +84,9 @@ def summarise(args: argparse.Namespace, store: FeatureStore, spans: dict, per_se
             row["vs_best_seeds"] = t_interval([v - o for v, o in zip(vals, other)])
         rows.append(row)
     pairs = [(a, b) for a, b in PAIRS if a in preds and b in preds]
-    pairs += [("auto", c) for c in CANDIDATES if "auto" in preds and c in preds]
+    for auto in ("auto", "auto-grouped"):  # the holdout in store order; whole groups held out (--groups)
+        pairs += [(auto, c) for c in CANDIDATES if auto in preds and c in preds]
+    pairs += [("auto-grouped", "auto")] if {"auto", "auto-grouped"} <= set(preds) else []
     compared = [{"a": a, "b": b, "diff_seeds": t_interval([x - y for x, y in zip(maps[a], maps[b])]),
                  **_interval(preds[a], preds[b], val.labels)} for a, b in pairs]
     fusions = {}
@@ -92,10 +94,12 @@ def summarise(args: argparse.Namespace, store: FeatureStore, spans: dict, per_se
         vals = [100 * per_seed[s]["fusions"][f]["mAP"] for s in sorted(per_seed)]
         fusions[f] = {"mAP": float(np.mean(vals)), "mAP_std": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0,
                       "per_seed": vals}
-    auto = [e.get("record") for e in entries.get("auto", [])]
+    records = {name: [e.get("record") for e in entries.get(name, [])] for name in ("auto", "auto-grouped")}
     return {"std_ddof": 1, "store": str(args.store), "val_videos": int(val.N), "k": args.k, "seeds": sorted(per_seed),
             "settings": {"epochs": args.epochs, "width": args.width, "lr": args.lr if args.lr is not None else "own", "auto_seeds": args.auto_seeds},
-            "rows": rows, "pairs": compared, "fusions": fusions, "auto": [_auto_summary(r, args, s) for r, s in zip(auto, sorted(per_seed)) if r]}
+            "rows": rows, "pairs": compared, "fusions": fusions,
+            **{key.replace("-", "_"): [_auto_summary(r, args, s) for r, s in zip(recs, sorted(per_seed)) if r]
+               for key, recs in records.items() if recs or key == "auto"}}
 
 
 def _auto_summary(record: dict[str, Any], args: argparse.Namespace, seed: int) -> dict[str, Any]:

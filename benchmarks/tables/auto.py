@@ -44,13 +44,13 @@ def auto_table1(results: Results, name: str = NAME) -> str:
                   "background", "first K positions", "GFLOPs"], ["l"] + ["r"] * 12, rows)
 
 
-def auto_choices(results: Results, name: str = NAME) -> str:
-    """Returns one row per auto seed: its choice, every candidate's mean holdout mAP, the cost of the
-    choice next to one NSNet run."""
+def auto_choices(results: Results, name: str = NAME, key: str = "auto") -> str:
+    """Returns one row per auto seed (``key``: ``auto``, or ``auto_grouped`` for the grouped holdout): its
+    choice, every candidate's mean holdout mAP, the cost of the choice next to one NSNet run."""
     data = results[name]
-    labels = list(data["auto"][0]["candidates"]) if data["auto"] else []
+    labels = list(data[key][0]["candidates"]) if data[key] else []
     rows = []
-    for a in data["auto"]:
+    for a in data[key]:
         cells = [f"{a['candidates'][c]['mean']:.1f}" if a["candidates"][c].get("mean") is not None else "diverged"
                  for c in labels]
         final = sum(t["seconds"] for t in a["final"] or [])
@@ -61,17 +61,18 @@ def auto_choices(results: Results, name: str = NAME) -> str:
                  ["l", "l"] + ["r"] * (len(labels) + 4), rows)
 
 
-def auto_targets(results: Results, name: str = NAME) -> str:
-    """Returns the issue's targets for the recommended sampler (auto), each verdict computed here."""
+def auto_targets(results: Results, name: str = NAME, method: str = "auto") -> str:
+    """Returns the issue's targets for the recommended sampler (``method``: auto, or auto-grouped), each
+    verdict computed here."""
     data = results[name]
-    auto, uni, orc = _row("auto", results, name), _row("uniform", results, name), _row("oracle", results, name)
+    auto, uni, orc = _row(method, results, name), _row("uniform", results, name), _row("oracle", results, name)
     base = [_row(m, results, name) for m in NON_ORACLE if any(r["method"] == m for r in data["rows"])]
     best = max(base, key=lambda r: r["mAP"])
     topk = _row("topk", results, name)
     gap = (auto["mAP"] - uni["mAP"]) / (orc["mAP"] - uni["mAP"])
     margin = auto["mAP"] - best["mAP"]
     lines = [
-        ["auto >= every non-oracle baseline by more than its sample std",
+        [f"{method} >= every non-oracle baseline by more than its sample std",
          f"{pm(auto['mAP'], auto['mAP_std'])} vs best baseline {best['method']} {pm(best['mAP'], best['mAP_std'])}: "
          f"margin {margin:+.2f} {'>' if margin > auto['mAP_std'] else '<='} std {auto['mAP_std']:.2f} -> "
          f"**{'met' if margin > auto['mAP_std'] else 'not met'}**"],
@@ -84,7 +85,7 @@ def auto_targets(results: Results, name: str = NAME) -> str:
         ["sample std over seeds <= 3 mAP",
          f"{auto['mAP_std']:.2f} over {auto['seeds']} seeds -> **{'met' if auto['mAP_std'] <= 3 else 'not met'}**"],
         ["no collapsed run unreported",
-         f"runs at Uniform's level on val: auto {auto['at_uniform_level']}/{auto['seeds']}; every method's count is in "
+         f"runs at Uniform's level on val: {method} {auto['at_uniform_level']}/{auto['seeds']}; every method's count is in "
          f"the table above"],
     ]
     return table(["target", "result"], ["l", "l"], lines)
@@ -169,8 +170,34 @@ def photo_overlap(results: Results, name: str = "photo_overlap") -> str:
     from already showed (``benchmarks/holdout_overlap.py``)."""
     rows = []
     for store, d in results[name].items():
-        for part, label in (("holdout", f"train[80%:] vs train[:80%] ({d['fit_videos']} videos)"), ("val", "val vs train")):
+        parts = [("holdout", f"train[80%:] vs train[:80%] ({d['fit_videos']} videos)")]
+        if "holdout_grouped" in d:
+            parts.append(("holdout_grouped", f"holdout by event photo vs the rest ({d['holdout_grouped']['fit_videos']} videos)"))
+        for part, label in parts + [("val", "val vs train")]:
             o = d[part]
             rows.append([store, label, str(o["videos"]), pct(o["event_photo_seen"]), pct(o["distractor_photo_seen"])])
     return table(["store", "scored videos vs the videos learned from", "videos", "event photo seen as an event",
                   "distractor photos seen"], "llrrr", rows)
+
+
+def grouped_holdout(results: Results, names: tuple[str, ...] = ("ctrl400_auto", "ctrl1000_auto", "real_auto")) -> str:
+    """Returns per store auto with the holdout in store order next to auto with whole groups held out
+    (``-o groups=``): choices per seed, val mAP ± sample std, the paired difference between the two and
+    to the candidate best on val (bootstrap over val videos; t-interval over seeds)."""
+    rows = []
+    for name in names:
+        data = results[name]
+        pairs = {(p["a"], p["b"]): p for p in data["pairs"]}
+        cands = [r for r in data["rows"] if ("auto-grouped", r["method"]) in pairs]
+        best = max(cands, key=lambda r: r["mAP"])
+        for method, key in (("auto", "auto"), ("auto-grouped", "auto_grouped")):
+            r = _row(method, results, name)
+            vs_best = pairs.get((method, best["method"]))
+            vs_auto = pairs.get(("auto-grouped", "auto")) if method == "auto-grouped" else None
+            rows.append([name.removesuffix("_auto"), method, " / ".join(a["choice"] for a in data[key]),
+                         pm(r["mAP"], r["mAP_std"]), f"{best['method']} {pm(best['mAP'], best['mAP_std'])}",
+                         _ci(vs_best), _seed_ci(vs_best and vs_best["diff_seeds"]), _ci(vs_auto),
+                         _seed_ci(vs_auto and vs_auto["diff_seeds"])])
+    return table(["store", "holdout", "choice per seed", "val mAP (%)", "best candidate on val",
+                  "- best [95% CI, videos]", "[95% CI, seeds]", "- auto [95% CI, videos]", "[95% CI, seeds]"],
+                 ["l", "l", "l", "r", "l", "r", "r", "r", "r"], rows)

@@ -20,6 +20,9 @@ class AutoOptions(SamplerOptions):
                         "of the final run when it lands at Uniform's level", min=1, max=20)
     holdout: float = option(0.2, "share of the train videos held out to choose (the last ones in store order)",
                             min=0.05, max=0.5)
+    groups: str = option("", "video -> group table (JSON object or CSV video_id,group; path or URL): the holdout "
+                         "is then the last of 1/holdout class-stratified folds that keep groups whole (one "
+                         "source, photo or camera never on both sides); empty = the last videos in store order")
     k: int = option(5, "frames per video when the candidates are scored on the holdout", min=1)
     resamples: int = option(2000, "bootstrap resamples of the holdout videos (intervals vs Uniform)", min=100)
     epochs: int = option(0, "epochs of every candidate (0 = each candidate's default)", min=0)
@@ -28,10 +31,15 @@ class AutoOptions(SamplerOptions):
     batch_size: int = option(0, "videos per step of every candidate (0 = default)", min=0)
 
     def check(self) -> None:
-        """Raises SamplerConfigError for an unknown candidate label."""
+        """Raises SamplerConfigError for an unknown candidate label, or a holdout share that is not 1/n with
+        ``groups``."""
         from nsnet.sampler.candidates import parse_candidates
 
         parse_candidates(self.candidates)
+        if self.groups:
+            from nsnet.sampler.auto.groups import holdout_folds
+
+            holdout_folds(self.holdout)
 
     def shared_training(self) -> dict[str, Any]:
         """Returns the training options set here (non-zero), to pass to every candidate that has them."""

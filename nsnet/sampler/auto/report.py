@@ -33,7 +33,8 @@ def choice_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
 def verdict(record: dict[str, Any]) -> str:
     """Returns the one-sentence outcome: what was chosen and why, or that nothing beat Uniform."""
     hold = record["holdout"]
-    where = f"{hold['holdout_videos']} held-out train videos ({hold['holdout']}), K = {hold['k']}"
+    grouped = f", whole groups of {hold['groups']}" if hold.get("groups") else ""
+    where = f"{hold['holdout_videos']} held-out train videos ({hold['holdout']}{grouped}), K = {hold['k']}"
     if not record["beats_uniform"]:
         return (f"No learned sampler beats Uniform on the {where}: the choice is uniform "
                 f"(`nsnet evaluate -m uniform`).")

@@ -10,6 +10,10 @@ Uniform, the choice is Uniform and the run says so. The winner is then retrained
 split; a final run that lands at Uniform's level on the held-out videos (which it trained on: a
 collapsed run does not even fit them) is retrained with the next seed, up to ``seeds`` tries.
 Candidate runs are kept under ``RUN/candidates/`` and reused when the job is run again.
+
+With ``-o groups=TABLE`` (a video -> group table) the holdout takes whole groups, so that videos of
+one source are never on both sides: a holdout that shares sources with the fit part rewards
+recognising them, which val (other sources) does not.
 """
 
 from __future__ import annotations
@@ -43,19 +47,34 @@ def holdout_cut(n: int, share: float) -> int:
     return (round((1 - share) * 100) * n) // 100
 
 
-def split_holdout(arrays: SamplerArrays, share: float) -> tuple[SamplerArrays, SamplerArrays]:
+def split_holdout(arrays: SamplerArrays, share: float, groups: str = "") -> tuple[SamplerArrays, SamplerArrays]:
     """Returns (fit, holdout): the first ``1 - share`` of the videos in store order and the rest, as the
-    percent slices ``train[:80%]`` / ``train[80%:]`` take them."""
-    cut = holdout_cut(arrays.N, share)
-    if cut < 2 or arrays.N - cut < 2:
-        from nsnet.sampler.data import SamplerDataError
+    percent slices ``train[:80%]`` / ``train[80%:]`` take them. With a ``groups`` table (path or URL)
+    the holdout is instead the last of ``1 / share`` class-stratified folds that keep every group whole
+    (:func:`~nsnet.sampler.auto.groups.grouped_holdout_index`); the split names then carry the folds
+    and the grouping's digest."""
+    from nsnet.sampler.data import SamplerDataError
 
-        raise SamplerDataError(f"auto needs at least 2 videos on each side of the holdout; the train split has "
-                               f"{arrays.N} labelled videos (holdout share {share})")
     name = arrays.split or "train"
-    pct = round((1 - share) * 100)
-    fit = dataclasses.replace(arrays.subset(np.arange(cut)), split=f"{name}[:{pct}%]")
-    hold = dataclasses.replace(arrays.subset(np.arange(cut, arrays.N)), split=f"{name}[{pct}%:]")
+    if groups:
+        from nsnet.sampler.auto import groups as G
+
+        folds = G.holdout_folds(share)
+        groups_of = G.video_groups(arrays.video_ids, G.load_groups(groups), groups)
+        hold_idx = G.grouped_holdout_index(groups_of, np.argmax(arrays.labels, axis=1), folds)
+        fit_idx = np.setdiff1d(np.arange(arrays.N), hold_idx)
+        tag = f" by group {G.groups_digest(arrays.video_ids or [], groups_of)}"
+        fit_name, hold_name = f"{name}[folds 1-{folds - 1} of {folds}{tag}]", f"{name}[fold {folds} of {folds}{tag}]"
+    else:
+        cut, pct = holdout_cut(arrays.N, share), round((1 - share) * 100)
+        fit_idx, hold_idx = np.arange(cut), np.arange(cut, arrays.N)
+        fit_name, hold_name = f"{name}[:{pct}%]", f"{name}[{pct}%:]"
+    if fit_idx.size < 2 or hold_idx.size < 2:
+        raise SamplerDataError(f"auto needs at least 2 videos on each side of the holdout; the train split has "
+                               f"{arrays.N} labelled videos (holdout share {share}"
+                               f"{f', {hold_idx.size} held out by group' if groups else ''})")
+    fit = dataclasses.replace(arrays.subset(fit_idx), split=fit_name)
+    hold = dataclasses.replace(arrays.subset(hold_idx), split=hold_name)
     return fit, hold
 
 
@@ -161,7 +180,7 @@ def train_auto(arrays: SamplerArrays, cfg: SamplerConfig, *, progress: bool = Fa
     opts: AutoOptions = cfg.options
     tic = time.perf_counter()
     run_path = None if run_dir is None else Path(run_dir)
-    fit, hold = split_holdout(arrays, opts.holdout)
+    fit, hold = split_holdout(arrays, opts.holdout, opts.groups)
     log(f"auto: {len(parse_candidates(opts.candidates))} candidates x {opts.seeds} seeds on {fit.N} videos "
         f"({fit.split}), scored on {hold.N} held-out videos ({hold.split}) at K = {opts.k}")
     records, floor = score_candidates(fit, hold, opts, seed=cfg.seed, device=cfg.device, run_dir=run_path,
@@ -170,7 +189,8 @@ def train_auto(arrays: SamplerArrays, cfg: SamplerConfig, *, progress: bool = Fa
     winner = choose(records)
     record: dict[str, Any] = {
         "config": cfg.to_dict(),  # the auto config itself (the saved run's config is the winner's)
-        "holdout": {"fit": fit.split, "holdout": hold.split, "fit_videos": fit.N, "holdout_videos": hold.N, "k": opts.k},
+        "holdout": {"fit": fit.split, "holdout": hold.split, "fit_videos": fit.N, "holdout_videos": hold.N, "k": opts.k,
+                    "groups": opts.groups or None},
         "uniform_holdout_mAP": uniform_map, "candidates": records, "choice": winner["label"] if winner else UNIFORM,
         "method": winner["method"] if winner else UNIFORM, "beats_uniform": winner is not None,
         "candidate_seconds": round(sum(sum(r["train_seconds"]) for r in records), 2),
