@@ -41,6 +41,8 @@ def _read_bytes(source: str) -> bytes:
             return fs.cat_file(path)
     except (FileNotFoundError, IsADirectoryError):
         raise SamplerDataError(f"groups table {source}: no such file") from None
+    except OSError as err:  # permission, I/O: one line naming the table
+        raise SamplerDataError(f"groups table {source}: cannot read it ({err.strerror or err})") from None
 
 
 def parse_groups(text: str, source: str = "groups table") -> dict[str, str]:

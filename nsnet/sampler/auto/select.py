@@ -63,7 +63,7 @@ def split_holdout(arrays: SamplerArrays, share: float, groups: str = "") -> tupl
         groups_of = G.video_groups(arrays.video_ids, G.load_groups(groups), groups)
         hold_idx = G.grouped_holdout_index(groups_of, np.argmax(arrays.labels, axis=1), folds)
         fit_idx = np.setdiff1d(np.arange(arrays.N), hold_idx)
-        tag = f" by group {G.groups_digest(arrays.video_ids or [], groups_of)}"
+        tag = f" by group {G.groups_digest(arrays.video_ids or [], groups_of)}"  # ids checked by video_groups
         fit_name, hold_name = f"{name}[folds 1-{folds - 1} of {folds}{tag}]", f"{name}[fold {folds} of {folds}{tag}]"
     else:
         cut, pct = holdout_cut(arrays.N, share), round((1 - share) * 100)
