@@ -10,7 +10,8 @@ train proportions too.
 A table is a JSON object ``{video_id: group}`` or a CSV with the columns ``video_id,group``, at a path
 or a URL (read with fsspec, with the process's ``--storage-option`` values). The video ids are the
 store's (the annotation path without its extension, e.g. ``train/clip_0001``) or their file names
-(``clip_0001``), as in a segment file.
+(``clip_0001``). Segment files also match a name without ActivityNet's ``v_`` prefix
+(``nsnet.extract.segments``); a groups table does not.
 """
 
 from __future__ import annotations
